@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, lowest first. An arrow only points down (see DESIGN.md):
+// QueueSystem <- QueueStorage <- {JobManager, DLQManager, ConfigManager} <- Worker <- CLI <- queuectl
+let package = Package(
+    name: "queuectl",
+    products: [
+        .executable(name: "queuectl", targets: ["queuectl"]),
+    ],
+    targets: [
+        .target(name: "QueueSystem"),
+        .target(name: "QueueStorage", dependencies: ["QueueSystem"]),
+        .target(name: "RetryPolicy"),
+        .target(name: "JobManager", dependencies: ["QueueStorage", "RetryPolicy", "QueueSystem"]),
+        .target(name: "DLQManager", dependencies: ["QueueStorage"]),
+        .target(name: "ConfigManager", dependencies: ["QueueStorage"]),
+        .target(name: "Worker", dependencies: ["JobManager", "QueueSystem"]),
+        .target(name: "CLI", dependencies: [
+            "QueueSystem", "QueueStorage", "RetryPolicy", "JobManager", "DLQManager", "ConfigManager", "Worker",
+        ]),
+        .executableTarget(name: "queuectl", dependencies: ["CLI"]),
+
+        .target(name: "TestSupport", dependencies: ["QueueSystem"], path: "Tests/TestSupport"),
+        .testTarget(name: "QueueSystemTests", dependencies: ["QueueSystem", "TestSupport"]),
+        .testTarget(name: "QueueStorageTests", dependencies: ["QueueStorage", "TestSupport"]),
+        .testTarget(name: "RetryPolicyTests", dependencies: ["RetryPolicy"]),
+        .testTarget(name: "JobManagerTests", dependencies: ["JobManager", "TestSupport"]),
+        .testTarget(name: "ConfigManagerTests", dependencies: ["ConfigManager", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "QueueSystem"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,87 @@
+import JobManager
+import QueueStorage
+import QueueSystem
+
+/// The command line: parse everything first, then run; one place turns errors into messages and
+/// exit codes (0 success, 1 failure, 64 usage).
+public enum CLI {
+    public static let version = "1.0.0"
+
+    public static func main(_ arguments: [String]) -> Never {
+        exitProcess(run(Array(arguments.dropFirst())))
+    }
+
+    /// Runs one command line and returns its exit code.
+    static func run(_ argv: [String]) -> Int32 {
+        let root = Commands.root
+        let result: ParseResult
+        do {
+            result = try Parser.parse(argv, root: root)
+        } catch {
+            Console.err(usageErrorText(error))
+            return 64
+        }
+        switch result {
+        case .version:
+            Console.out("queuectl \(version)\n")
+            return 0
+        case .help(let path):
+            Console.out(Parser.helpText(path))
+            return 0
+        case .run(let path, let arguments):
+            let context = Context(path: path)
+            do {
+                let code = try path.last!.run!(arguments, context)
+                context.flush()
+                return code
+            } catch {
+                context.flush()
+                if error.kind == .usage {
+                    Console.err(usageErrorText(UsageError(message: error.message, path: path)))
+                    return 64
+                }
+                Console.err("Error: \(error.message)\n")
+                return 1
+            }
+        }
+    }
+
+    static func usageErrorText(_ error: UsageError) -> String {
+        let name = Parser.commandName(error.path)
+        return "Error: \(error.message)\nUsage: \(Parser.usageLine(error.path))\n  See '\(name) --help' for more information.\n"
+    }
+}
+
+/// What a running command has: its output buffer and the queue.
+final class Context {
+    let path: [CommandSpec]
+    private var output = ""
+
+    init(path: [CommandSpec]) { self.path = path }
+
+    func print(_ line: String) {
+        output += line
+        output += "\n"
+    }
+
+    /// Writes what was printed so far (a worker flushes each event as it happens).
+    func flush() {
+        if !output.isEmpty { Console.out(output) }
+        output = ""
+    }
+
+    func store() throws(QueueError) -> Store { Store(home: try QueueHome.fromEnvironment()) }
+
+    /// A transaction that first recovers jobs whose worker died: every command that takes the lock does.
+    func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
+        try store().transaction { (s) throws(QueueError) in
+            JobManager.recoverOrphans(in: &s)
+            return try body(&s)
+        }
+    }
+
+    var stdoutIsTerminal: Bool { Console.isTerminal(1) }
+
+    /// Columns for tables: the terminal's width, else `$COLUMNS`, else 120.
+    var width: Int { Console.width(1) ?? Console.environment("COLUMNS").flatMap { Int($0) } ?? 120 }
+}

@@ -1,0 +1,67 @@
+import ConfigManager
+import QueueStorage
+
+extension Commands {
+    static let config = CommandSpec(
+        name: "config",
+        summary: "Read or change the queue's settings.",
+        discussion: "  Keys (either spelling, 'max-retries' or 'max_retries'):\n"
+            + ConfigKey.allCases.map { "    \($0.rawValue.padding(14))\($0.summary)" }.joined(separator: "\n"),
+        subcommands: [configGet, configSet]
+    )
+
+    static let configGet = CommandSpec(
+        name: "get",
+        summary: "Print one setting's value, or all of them.",
+        arguments: [ArgumentSpec(name: "key", help: "One of: \(ConfigKey.names).", optional: true)],
+        options: [.flag("json", "Print a JSON object with snake_case keys.")],
+        run: runConfigGet
+    )
+
+    static let configSet = CommandSpec(
+        name: "set",
+        summary: "Change a setting. The value is checked before anything is saved.",
+        arguments: [
+            ArgumentSpec(name: "key", help: "One of: \(ConfigKey.names)."),
+            ArgumentSpec(name: "value", help: "The new value."),
+        ],
+        run: runConfigSet
+    )
+
+    static func runConfigGet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let key = try args.positionals.first.map { (k) throws(QueueError) in try ConfigManager.key(k) }
+        let config = try context.transaction { (s) throws(QueueError) in s.document.config }
+        let keys = key.map { [$0] } ?? ConfigKey.allCases
+        if args.has("json") {
+            var w = JSONWriter()
+            w.raw("{")
+            for (i, k) in keys.enumerated() {
+                if i > 0 { w.raw(", ") }
+                w.string(k.snakeCase); w.raw(": ")
+                w.bytes.append(contentsOf: ConfigManager.value(k, in: config).utf8)
+            }
+            w.raw("}")
+            context.print(String(decoding: w.bytes, as: UTF8.self))
+        } else if let key {
+            context.print(ConfigManager.value(key, in: config))
+        } else {
+            context.print(Output.table(["KEY", "VALUE", "MEANING"], keys.map { [$0.rawValue, ConfigManager.value($0, in: config), $0.summary] }))
+        }
+        return 0
+    }
+
+    static func runConfigSet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let key = try ConfigManager.key(args.positionals[0])
+        let text = args.positionals[1]
+        let value = try context.transaction { (s) throws(QueueError) in
+            try ConfigManager.set(key, to: text, in: &s.document.config)
+            return ConfigManager.value(key, in: s.document.config)
+        }
+        context.print("\(key.rawValue) = \(value)")
+        return 0
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+}

@@ -1,0 +1,45 @@
+import JobManager
+import QueueStorage
+
+extension Commands {
+    static let list = CommandSpec(
+        name: "list",
+        summary: "List jobs, in the order they were enqueued.",
+        options: [
+            .value("state", short: "s", "state", "Only jobs in this state: \(JobState.names)."),
+            .value("limit", short: "n", "n", "Show at most the first <n> jobs."),
+            .flag("json", "Print a JSON array of jobs, with the data file's field names."),
+        ],
+        run: runList
+    )
+
+    static func parseState(_ text: String?) throws(QueueError) -> JobState? {
+        guard let text else { return nil }
+        guard let state = JobState(rawValue: text.lowercased()) else {
+            throw .usage("unknown state '\(text)'; expected one of: \(JobState.names)")
+        }
+        return state
+    }
+
+    static func runList(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let state = try parseState(args.value("state"))
+        var limit = Int.max
+        if let text = args.value("limit") {
+            guard let n = Int(text), n >= 0 else { throw .usage("invalid value '\(text)' for --limit: expected an integer >= 0") }
+            limit = n
+        }
+        let document = try context.transaction { (s) throws(QueueError) in s.document }
+        let jobs = Array(JobManager.list(document, state: state).prefix(limit))
+        if args.has("json") {
+            context.print(Output.jobsJSON(jobs))
+        } else if jobs.isEmpty {
+            context.print(state.map { "No \($0.rawValue) jobs." } ?? "No jobs. Add one with: queuectl enqueue '{\"command\":\"echo hello\"}'")
+        } else {
+            let rows = jobs.map { job in
+                [job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRetries)", job.updatedAt.shortDisplay, Output.oneLine(job.command)]
+            }
+            context.print(Output.table(["ID", "STATE", "ATTEMPTS", "UPDATED (UTC)", "COMMAND"], rows, flexible: 4, width: context.width))
+        }
+        return 0
+    }
+}

@@ -1,0 +1,56 @@
+import QueueStorage
+import QueueSystem
+
+enum Output {
+    /// Left-aligned columns two spaces apart. The `flexible` column is cut with "..." so each row
+    /// fits in `width`.
+    static func table(_ headers: [String], _ rows: [[String]], flexible: Int? = nil, width: Int = .max) -> String {
+        var widths = headers.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        if let flexible {
+            let others = widths.enumerated().filter { $0.offset != flexible }.map(\.element).reduce(0, +) + 2 * (headers.count - 1)
+            widths[flexible] = max(headers[flexible].count, min(widths[flexible], width - others))
+        }
+        func line(_ cells: [String]) -> String {
+            var parts: [String] = []
+            for (i, cell) in cells.enumerated() {
+                var text = cell
+                if text.count > widths[i] { text = String(text.prefix(max(0, widths[i] - 3))) + "..." }
+                parts.append(i == cells.count - 1 ? text : text + String(repeating: " ", count: widths[i] - text.count))
+            }
+            return parts.joined(separator: "  ")
+        }
+        return ([line(headers)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// Jobs as a JSON array with the data file's field names, one job per line.
+    static func jobsJSON(_ jobs: [Job]) -> String {
+        var w = JSONWriter()
+        w.raw("[")
+        for (i, job) in jobs.enumerated() {
+            w.raw(i == 0 ? "\n  " : ",\n  ")
+            DocumentCodec.writeJob(job, to: &w)
+        }
+        w.raw(jobs.isEmpty ? "]" : "\n]")
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    /// `850ms`, `2.5s`, `3m 20s`, `2h 5m`.
+    static func duration(milliseconds ms: Int64) -> String {
+        if ms < 1000 { return "\(ms)ms" }
+        if ms < 60_000 {
+            let tenths = (ms + 50) / 100
+            return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s"
+        }
+        let s = ms / 1000
+        if s < 3600 { return "\(s / 60)m \(s % 60)s" }
+        return "\(s / 3600)h \(s / 60 % 60)m"
+    }
+
+    static func duration(seconds: Double) -> String { duration(milliseconds: Int64((seconds * 1000).rounded())) }
+
+    /// One line of a multi-line string, for tables.
+    static func oneLine(_ text: String) -> String {
+        String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\t" ? " " : $0 })
+    }
+}

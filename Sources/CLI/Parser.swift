@@ -1,0 +1,217 @@
+import JobManager
+import QueueStorage
+
+/// An option a command takes: a flag (`--json`) or one with a value (`--count <n>`).
+struct OptionSpec: Sendable {
+    let name: String
+    let short: Character?
+    let valueName: String?
+    let help: String
+    let defaultText: String?
+
+    static func flag(_ name: String, short: Character? = nil, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, short: short, valueName: nil, help: help, defaultText: nil)
+    }
+
+    static func value(_ name: String, short: Character? = nil, _ valueName: String, _ help: String, default defaultText: String? = nil) -> OptionSpec {
+        OptionSpec(name: name, short: short, valueName: valueName, help: help, defaultText: defaultText)
+    }
+
+    var usage: String { "--\(name)" + (valueName.map { " <\($0)>" } ?? "") }
+}
+
+/// A positional argument.
+struct ArgumentSpec: Sendable {
+    let name: String
+    let help: String
+    var optional = false
+    var repeating = false
+
+    var usage: String {
+        let core = "<\(name)>" + (repeating ? " ..." : "")
+        return optional ? "[\(core)]" : core
+    }
+}
+
+/// What a command was given, after parsing.
+struct ParsedArguments: Sendable {
+    var positionals: [String] = []
+    var values: [String: String] = [:]
+    var flags: Set<String> = []
+
+    func has(_ flag: String) -> Bool { flags.contains(flag) }
+    func value(_ name: String) -> String? { values[name] }
+}
+
+/// A command or a group of subcommands. A command's `run` gets its parsed arguments.
+struct CommandSpec: Sendable {
+    let name: String
+    let summary: String
+    var discussion: String? = nil
+    var arguments: [ArgumentSpec] = []
+    var options: [OptionSpec] = []
+    var subcommands: [CommandSpec] = []
+    var run: (@Sendable (ParsedArguments, Context) throws(QueueError) -> Int32)? = nil
+}
+
+/// A usage error: the message plus the command it concerns, for the usage line and help pointer.
+struct UsageError: Error {
+    let message: String
+    let path: [CommandSpec]
+}
+
+/// What `parse` found.
+enum ParseResult {
+    case run(path: [CommandSpec], arguments: ParsedArguments)
+    case help(path: [CommandSpec])
+    case version
+}
+
+enum Parser {
+    static let helpOption = OptionSpec.flag("help", short: "h", "Show help information.")
+
+    /// Parses `argv` (without the program name) against `root`. Everything is checked before anything runs.
+    static func parse(_ argv: [String], root: CommandSpec) throws(UsageError) -> ParseResult {
+        var path = [root]
+        var rest = argv[...]
+        // Descend into subcommands.
+        while !path.last!.subcommands.isEmpty {
+            let group = path.last!
+            guard let word = rest.first else {
+                if path.count == 1 { return .help(path: path) }
+                throw UsageError(message: "missing subcommand; expected one of: \(group.subcommands.map(\.name).joined(separator: ", "))", path: path)
+            }
+            if word == "-h" || word == "--help" { return .help(path: path) }
+            if path.count == 1, word == "--version" { return .version }
+            if path.count == 1, word == "help" {
+                return .help(path: try resolve(Array(rest.dropFirst()), root: root))
+            }
+            guard let sub = group.subcommands.first(where: { $0.name == word }) else {
+                let known = group.subcommands.map(\.name)
+                if word.hasPrefix("-") {
+                    throw UsageError(message: "unknown option '\(word)'", path: path)
+                }
+                let hint = closestMatch(word, among: known).map { " Did you mean '\($0)'?" } ?? ""
+                throw UsageError(message: "unknown command '\(word)'.\(hint) Expected one of: \(known.joined(separator: ", "))", path: path)
+            }
+            path.append(sub)
+            rest = rest.dropFirst()
+        }
+        let command = path.last!
+        var parsed = ParsedArguments()
+        var onlyPositionals = false
+        while let word = rest.first {
+            rest = rest.dropFirst()
+            if onlyPositionals || word == "-" || !word.hasPrefix("-") {
+                parsed.positionals.append(word)
+                continue
+            }
+            if word == "--" { onlyPositionals = true; continue }
+            if word == "-h" || word == "--help" { return .help(path: path) }
+            var name: String
+            var inlineValue: String?
+            if word.hasPrefix("--") {
+                name = String(word.dropFirst(2))
+                if let eq = name.firstIndex(of: "=") {
+                    inlineValue = String(name[name.index(after: eq)...])
+                    name = String(name[..<eq])
+                }
+                guard let spec = command.options.first(where: { $0.name == name }) else {
+                    let hint = closestMatch(name, among: command.options.map(\.name)).map { " Did you mean '--\($0)'?" } ?? ""
+                    throw UsageError(message: "unknown option '--\(name)'.\(hint)", path: path)
+                }
+                name = spec.name
+            } else {
+                let letter = word.dropFirst()
+                guard letter.count == 1, let spec = command.options.first(where: { $0.short == letter.first }) else {
+                    throw UsageError(message: "unknown option '\(word)'", path: path)
+                }
+                name = spec.name
+            }
+            let spec = command.options.first { $0.name == name }!
+            if spec.valueName == nil {
+                if inlineValue != nil { throw UsageError(message: "option '--\(name)' takes no value", path: path) }
+                parsed.flags.insert(name)
+                continue
+            }
+            if parsed.values[name] != nil { throw UsageError(message: "option '--\(name)' given more than once", path: path) }
+            if let inlineValue {
+                parsed.values[name] = inlineValue
+            } else if let next = rest.first {
+                parsed.values[name] = next
+                rest = rest.dropFirst()
+            } else {
+                throw UsageError(message: "missing value for option '--\(name) <\(spec.valueName!)>'", path: path)
+            }
+        }
+        try checkPositionals(parsed.positionals, command: command, path: path)
+        return .run(path: path, arguments: parsed)
+    }
+
+    /// The command named by `words` (for `help <command>`).
+    static func resolve(_ words: [String], root: CommandSpec) throws(UsageError) -> [CommandSpec] {
+        var path = [root]
+        for word in words {
+            guard let sub = path.last!.subcommands.first(where: { $0.name == word }) else {
+                throw UsageError(message: "no help for unknown command '\(words.joined(separator: " "))'", path: path)
+            }
+            path.append(sub)
+        }
+        return path
+    }
+
+    private static func checkPositionals(_ given: [String], command: CommandSpec, path: [CommandSpec]) throws(UsageError) {
+        let required = command.arguments.filter { !$0.optional }.count
+        let unlimited = command.arguments.contains { $0.repeating }
+        if given.count < required {
+            let missing = command.arguments[given.count]
+            throw UsageError(message: "missing argument <\(missing.name)>", path: path)
+        }
+        if !unlimited, given.count > command.arguments.count {
+            throw UsageError(message: "unexpected argument '\(given[command.arguments.count])'", path: path)
+        }
+    }
+
+    // MARK: help
+
+    static func commandName(_ path: [CommandSpec]) -> String { path.map(\.name).joined(separator: " ") }
+
+    static func usageLine(_ path: [CommandSpec]) -> String {
+        let command = path.last!
+        var parts = [commandName(path)]
+        if !command.subcommands.isEmpty {
+            parts.append("<subcommand>")
+        } else {
+            parts += command.options.map { "[\($0.usage)]" }
+            parts += command.arguments.map(\.usage)
+        }
+        return parts.joined(separator: " ")
+    }
+
+    static func helpText(_ path: [CommandSpec]) -> String {
+        let command = path.last!
+        var text = "OVERVIEW: \(command.summary)\n"
+        if let discussion = command.discussion { text += "\n" + discussion + "\n" }
+        text += "\nUSAGE: \(usageLine(path))\n"
+        func row(_ left: String, _ right: String) -> String {
+            let padded = left.count < 24 ? left + String(repeating: " ", count: 24 - left.count) : left + "\n" + String(repeating: " ", count: 26)
+            return "  " + padded + right + "\n"
+        }
+        if !command.arguments.isEmpty {
+            text += "\nARGUMENTS:\n"
+            for a in command.arguments { text += row("<\(a.name)>", a.help) }
+        }
+        text += "\nOPTIONS:\n"
+        for o in command.options + [helpOption] {
+            let left = (o.short.map { "-\($0), " } ?? "") + o.usage
+            text += row(left, o.help + (o.defaultText.map { " (default: \($0))" } ?? ""))
+        }
+        if !command.subcommands.isEmpty {
+            text += "\nSUBCOMMANDS:\n"
+            for s in command.subcommands { text += row(s.name, s.summary) }
+            let group = path.dropFirst().map { " " + $0.name }.joined()
+            text += "\n  See '\(path[0].name) help\(group) <subcommand>' for detailed help.\n"
+        }
+        return text
+    }
+}

@@ -1,0 +1,62 @@
+import JobManager
+import QueueStorage
+
+extension Commands {
+    static let status = CommandSpec(
+        name: "status",
+        summary: "Show how many jobs are in each state, and the active workers.",
+        options: [.flag("json", "Print JSON: {\"jobs\": {...}, \"workers\": [...]}.")],
+        run: runStatus
+    )
+
+    static func runStatus(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let document = try context.transaction { (s) throws(QueueError) in s.document }
+        let counts = JobManager.counts(document)
+        var running: [Int32: [String]] = [:]
+        for job in document.jobs where job.state == .processing {
+            if let w = job.worker { running[w.pid, default: []].append(job.id) }
+        }
+        if args.has("json") {
+            var w = JSONWriter()
+            w.raw("{\"jobs\": {")
+            for (i, state) in JobState.allCases.enumerated() {
+                if i > 0 { w.raw(", ") }
+                w.string(state.rawValue); w.raw(": "); w.int(counts[state] ?? 0)
+            }
+            w.raw(", \"total\": "); w.int(document.jobs.count)
+            w.raw("}, \"workers\": [")
+            for (i, worker) in document.workers.enumerated() {
+                if i > 0 { w.raw(", ") }
+                w.raw("{\"pid\": "); w.int(worker.process.pid)
+                w.raw(", \"slots\": "); w.int(worker.slots)
+                w.raw(", \"started_at\": "); w.string(worker.startedAt.iso8601)
+                w.raw(", \"jobs\": ["); 
+                for (k, id) in (running[worker.process.pid] ?? []).enumerated() {
+                    if k > 0 { w.raw(", ") }
+                    w.string(id)
+                }
+                w.raw("]}")
+            }
+            w.raw("]}")
+            context.print(String(decoding: w.bytes, as: UTF8.self))
+            return 0
+        }
+        let rows = JobState.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] } + [["total", String(document.jobs.count)]]
+        context.print(Output.table(["STATE", "JOBS"], rows))
+        context.print("")
+        if document.workers.isEmpty {
+            context.print("No workers are running. Start one with: queuectl worker start")
+        } else {
+            let rows = document.workers.map { w in
+                [String(w.process.pid), String(w.slots), w.startedAt.shortDisplay,
+                 (running[w.process.pid] ?? []).joined(separator: ", ").ifEmpty("-")]
+            }
+            context.print(Output.table(["WORKER", "SLOTS", "SINCE (UTC)", "RUNNING"], rows, flexible: 3, width: context.width))
+        }
+        return 0
+    }
+}
+
+extension String {
+    func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
+}

@@ -1,0 +1,107 @@
+@preconcurrency import Glibc
+import JobManager
+import QueueStorage
+import QueueSystem
+import Worker
+
+extension Commands {
+    static let worker = CommandSpec(
+        name: "worker",
+        summary: "Run or stop worker processes.",
+        subcommands: [workerStart, workerStop]
+    )
+
+    static let workerStart = CommandSpec(
+        name: "start",
+        summary: "Run jobs in this terminal until Ctrl+C.",
+        discussion: """
+          One process runs up to <n> jobs at once, each as '/bin/sh -c COMMAND' in its own process group,
+          and prints a line per event. Several workers may run at once; no job ever runs twice at once.
+          Ctrl+C (or SIGTERM, SIGHUP, 'queuectl worker stop'): stop claiming jobs, let the running ones
+          finish and record them, then exit 0. A second Ctrl+C: terminate the running jobs (SIGTERM,
+          then SIGKILL after 5s), put them back to pending without using up a retry, and exit 130.
+        """,
+        options: [.value("count", short: "c", "n", "Jobs to run at once, 1 to 256.", default: "config worker-count")],
+        run: runWorkerStart
+    )
+
+    static let workerStop = CommandSpec(
+        name: "stop",
+        summary: "Ask every running worker of this queue to stop gracefully.",
+        discussion: """
+          Sends SIGTERM to each registered, live worker: they stop claiming, finish their running jobs
+          and exit. Running it again while they wait terminates their jobs, as a second Ctrl+C does.
+        """,
+        options: [.flag("wait", "Return only when every worker has exited.")],
+        run: runWorkerStop
+    )
+
+    static func runWorkerStart(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        var slots: Int?
+        if let text = args.value("count") {
+            guard let n = Int(text), (1...256).contains(n) else {
+                throw .usage("invalid value '\(text)' for --count: expected an integer from 1 to 256")
+            }
+            slots = n
+        }
+        let store = try context.store()
+        var count = slots ?? 0
+        if slots == nil { count = try context.transaction { (s) throws(QueueError) in s.document.config.workerCount } }
+        let worker = Worker(store: store, slots: count) { event in
+            context.print(describe(event))
+            context.flush()
+        }
+        return try worker.run()
+    }
+
+    static func describe(_ event: WorkerEvent) -> String {
+        let time = "[\(Timestamp.now().shortDisplay)] "
+        func attempt(_ job: Job) -> String { "attempt \(job.attempts) of \(job.maxRetries + 1)" }
+        switch event {
+        case .started(let record, let home):
+            return time + "worker \(record.process.pid) started with \(record.slots) slot\(record.slots == 1 ? "" : "s") on \(home) (Ctrl+C to stop)"
+        case .jobStarted(let job):
+            return time + "\(job.id) started (run \(job.attempts + 1) of \(job.maxRetries + 1)): \(Output.oneLine(job.command))"
+        case .jobFinished(let t, let ms):
+            let job = t.job
+            switch job.state {
+            case .completed: return time + "\(job.id) completed in \(Output.duration(milliseconds: ms))"
+            case .failed:
+                return time + "\(job.id) failed (\(job.lastError ?? "error"), \(attempt(job))); retry in \(Output.duration(seconds: t.retryInSeconds ?? 0))"
+            default:
+                return time + "\(job.id) failed (\(job.lastError ?? "error"), \(attempt(job))); moved to the DLQ"
+            }
+        case .resultDiscarded(let id):
+            return time + "\(id) ended, but it was no longer this worker's job; its result was not recorded"
+        case .jobReleased(let job):
+            return time + "\(job.id) terminated; back to pending (this run does not count as an attempt)"
+        case .recovered(let t):
+            let job = t.job
+            let next = job.state == .dead ? "moved to the DLQ" : "retry in \(Output.duration(seconds: t.retryInSeconds ?? 0))"
+            return time + "\(job.id) recovered from a lost worker (\(attempt(job))); \(next)"
+        case .stopRequested(let running):
+            if running == 0 { return time + "stopping" }
+            return time + "stopping: waiting for \(running) running job\(running == 1 ? "" : "s") to finish (Ctrl+C again to terminate them)"
+        case .terminating(let running):
+            return time + "terminating \(running) running job\(running == 1 ? "" : "s")"
+        case .stopped(let forced):
+            return time + "worker stopped" + (forced ? " (jobs terminated)" : "")
+        }
+    }
+
+    static func runWorkerStop(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let workers = try context.transaction { (s) throws(QueueError) in s.document.workers }
+        if workers.isEmpty {
+            context.print("no workers are running")
+            return 0
+        }
+        for w in workers where Processes.signal(w.process.pid, SIGTERM) {
+            context.print("asked worker \(w.process.pid) to stop")
+        }
+        context.flush()
+        guard args.has("wait") else { return 0 }
+        while workers.contains(where: { $0.process.isAlive }) { usleep(50_000) }
+        context.print("all workers have exited")
+        return 0
+    }
+}

@@ -1,0 +1,84 @@
+import QueueStorage
+
+/// A configuration key. Both spellings are accepted: `max-retries` and `max_retries`.
+public enum ConfigKey: String, CaseIterable, Sendable {
+    case maxRetries = "max-retries"
+    case backoffBase = "backoff-base"
+    case maxBackoff = "max-backoff"
+    case workerCount = "worker-count"
+
+    public init?(spelling: String) {
+        self.init(rawValue: spelling.lowercased().replacing("_", with: "-"))
+    }
+
+    /// The key as it appears in JSON output and the data file.
+    public var snakeCase: String { rawValue.replacing("-", with: "_") }
+
+    public var summary: String {
+        switch self {
+        case .maxRetries: return "retries after the first run before a job goes to the DLQ (integer >= 0)"
+        case .backoffBase: return "delay after the n-th failed run is backoff-base ^ n seconds (number >= 1)"
+        case .maxBackoff: return "longest delay between retries, in seconds (number >= 0)"
+        case .workerCount: return "jobs a `worker start` runs at once when --count is not given (integer >= 1)"
+        }
+    }
+
+    public static let names = allCases.map(\.rawValue).joined(separator: ", ")
+}
+
+/// Reads and validates configuration. Values live in the data file's `config` object.
+public enum ConfigManager {
+    public static func value(_ key: ConfigKey, in config: QueueConfig) -> String {
+        var w = JSONWriter()
+        switch key {
+        case .maxRetries: w.int(config.maxRetries)
+        case .backoffBase: w.double(config.backoffBase)
+        case .maxBackoff: w.double(config.maxBackoff)
+        case .workerCount: w.int(config.workerCount)
+        }
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    public static func key(_ spelling: String) throws(QueueError) -> ConfigKey {
+        guard let key = ConfigKey(spelling: spelling) else {
+            throw .usage("unknown config key '\(spelling)'; valid keys: \(ConfigKey.names)")
+        }
+        return key
+    }
+
+    /// Checks `text` for `key` and stores it in `config`. Nothing changes when it is invalid.
+    public static func set(_ key: ConfigKey, to text: String, in config: inout QueueConfig) throws(QueueError) {
+        switch key {
+        case .maxRetries: config.maxRetries = try integer(text, key, minimum: 0, maximum: 1000)
+        case .workerCount: config.workerCount = try integer(text, key, minimum: 1, maximum: 256)
+        case .backoffBase: config.backoffBase = try number(text, key, minimum: 1, maximum: 1_000_000)
+        case .maxBackoff: config.maxBackoff = try number(text, key, minimum: 0, maximum: 31_536_000)
+        }
+    }
+
+    private static func integer(_ text: String, _ key: ConfigKey, minimum: Int, maximum: Int) throws(QueueError) -> Int {
+        guard let value = Int(text) else { throw .usage("invalid value '\(text)' for \(key.rawValue): expected an integer") }
+        guard value >= minimum, value <= maximum else {
+            throw .usage("invalid value \(value) for \(key.rawValue): must be between \(minimum) and \(maximum)")
+        }
+        return value
+    }
+
+    private static func number(_ text: String, _ key: ConfigKey, minimum: Double, maximum: Double) throws(QueueError) -> Double {
+        // Only plain decimal numbers: Double("nan"), "inf" and hex forms are refused.
+        let plain = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && text.filter { $0 == "." }.count <= 1
+        guard plain, let value = Double(text), value.isFinite else {
+            throw .usage("invalid value '\(text)' for \(key.rawValue): expected a number")
+        }
+        guard value >= minimum, value <= maximum else {
+            throw .usage("invalid value \(text) for \(key.rawValue): must be between \(formatted(minimum)) and \(formatted(maximum))")
+        }
+        return value
+    }
+
+    private static func formatted(_ value: Double) -> String {
+        var w = JSONWriter()
+        w.double(value)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,99 @@
+import QueueStorage
+
+/// A job as a user describes it, validated. Built from one JSON object.
+public struct JobInput: Equatable, Sendable {
+    public var id: String?
+    public var command: String
+    public var maxRetries: Int?
+    public var priority: Int?
+
+    public static let fields = ["id", "command", "max_retries", "priority"]
+    public static let maximumCommandBytes = 65_536
+    public static let maximumIDLength = 128
+
+    public init(id: String? = nil, command: String, maxRetries: Int? = nil, priority: Int? = nil) {
+        self.id = id
+        self.command = command
+        self.maxRetries = maxRetries
+        self.priority = priority
+    }
+
+    /// Parses and validates one JSON object such as `{"id":"job1","command":"sleep 2"}`.
+    public init(json bytes: [UInt8]) throws(QueueError) {
+        let value: JSONValue
+        do { value = try JSONValue.parse(bytes) } catch { throw .usage("invalid JSON: \(error)") }
+        guard case .object(let members) = value else {
+            throw .usage("a job must be a JSON object like {\"command\": \"echo hi\"}, not \(value.typeName)")
+        }
+        var command: String?
+        for (key, value) in members {
+            switch key {
+            case "command":
+                guard case .string(let s) = value else { throw .usage("field 'command' must be a string, not \(value.typeName)") }
+                command = s
+            case "id":
+                guard case .string(let s) = value else { throw .usage("field 'id' must be a string, not \(value.typeName)") }
+                id = s
+            case "max_retries":
+                maxRetries = try Self.integer(value, "max_retries", 0...1000)
+            case "priority":
+                priority = try Self.integer(value, "priority", -1000...1000)
+            default:
+                let hint = closestMatch(key, among: Self.fields).map { "; did you mean '\($0)'?" } ?? "; known fields: \(Self.fields.joined(separator: ", "))"
+                throw .usage("unknown field '\(key)' in job\(hint)")
+            }
+        }
+        guard let command else { throw .usage("missing field 'command': the shell command to run") }
+        self.command = command
+        try validate()
+    }
+
+    private static func integer(_ value: JSONValue, _ name: String, _ range: ClosedRange<Int>) throws(QueueError) -> Int {
+        guard case .number(let text) = value, let n = Int(text) else {
+            throw .usage("field '\(name)' must be an integer, not \(value.typeName == "a number" ? "a fraction or exponent" : value.typeName)")
+        }
+        guard range.contains(n) else { throw .usage("field '\(name)' must be between \(range.lowerBound) and \(range.upperBound), not \(n)") }
+        return n
+    }
+
+    /// Checks the command and id; the same rules apply however the job was given.
+    public func validate() throws(QueueError) {
+        if command.allSatisfy(\.isWhitespace) { throw .usage("field 'command' must not be empty") }
+        if command.utf8.count > Self.maximumCommandBytes {
+            throw .usage("field 'command' is \(command.utf8.count) bytes; the limit is \(Self.maximumCommandBytes)")
+        }
+        if command.utf8.contains(0) { throw .usage("field 'command' must not contain a NUL character") }
+        if let id { try Self.validateID(id) }
+    }
+
+    /// Ids are names of files too (logs), so they are kept to a safe alphabet.
+    public static func validateID(_ id: String) throws(QueueError) {
+        if id.isEmpty { throw .usage("job id must not be empty") }
+        if id.utf8.count > maximumIDLength { throw .usage("job id is longer than \(maximumIDLength) characters") }
+        let allowed = id.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D
+        }
+        if !allowed { throw .usage("job id '\(id)' may only contain letters, digits, '.', '_' and '-'") }
+        if id == "." || id == ".." { throw .usage("job id must not be '.' or '..'") }
+        if id.hasPrefix("-") { throw .usage("job id '\(id)' must not start with '-'") }
+    }
+}
+
+/// The candidate nearest to `word` by edit distance, if it is near enough to be a likely typo.
+public func closestMatch(_ word: String, among candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var current = [i + 1]
+            for (j, cb) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+    let w = Array(word)
+    let best = candidates.map { ($0, distance(w, Array($0))) }.min { $0.1 < $1.1 }
+    guard let best, best.1 <= max(2, word.count / 3) else { return nil }
+    return best.0
+}

@@ -1,0 +1,258 @@
+@preconcurrency import Glibc
+import QueueStorage
+import QueueSystem
+import RetryPolicy
+
+/// How one run of a job ended.
+public enum RunOutcome: Equatable, Sendable {
+    case exited(ExitStatus)
+    /// `/bin/sh` could not be started at all.
+    case couldNotStart(String)
+
+    public var succeeded: Bool { self == .exited(.exited(0)) }
+
+    /// The words recorded as `last_error`, or nil for success.
+    public var errorText: String? {
+        switch self {
+        case .exited(.exited(0)): return nil
+        case .exited(.exited(127)): return "exit 127: command not found"
+        case .exited(.exited(126)): return "exit 126: command not executable"
+        case .exited(.exited(let code)): return "exit \(code)"
+        case .exited(.signaled(let signal)): return "killed by signal \(signal)\(signalName(signal).map { " (\($0))" } ?? "")"
+        case .couldNotStart(let reason): return "could not start: \(reason)"
+        }
+    }
+
+    public var exitCode: Int? {
+        if case .exited(.exited(let code)) = self { return Int(code) }
+        return nil
+    }
+}
+
+private func signalName(_ signal: Int32) -> String? {
+    switch signal {
+    case SIGHUP: return "SIGHUP"
+    case SIGINT: return "SIGINT"
+    case SIGKILL: return "SIGKILL"
+    case SIGTERM: return "SIGTERM"
+    case SIGSEGV: return "SIGSEGV"
+    case SIGABRT: return "SIGABRT"
+    case SIGPIPE: return "SIGPIPE"
+    default: return nil
+    }
+}
+
+/// A job's state change that a worker reports to its user.
+public struct JobTransition: Equatable, Sendable {
+    public let job: Job
+    /// For a retry, how long until the job may run again.
+    public let retryInSeconds: Double?
+}
+
+/// Jobs: enqueue, claim, finish, list and recovery. Every function works on a transaction's snapshot,
+/// so the caller decides what happens under one lock.
+public enum JobManager {
+    /// Adds all `inputs` or none: a duplicate id (with the queue or within `inputs`) fails the lot.
+    public static func enqueue(_ inputs: [JobInput], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
+        var taken = Set(snapshot.document.jobs.map(\.id))
+        var added: [Job] = []
+        for input in inputs {
+            try input.validate()
+            let id: String
+            if let given = input.id {
+                guard !taken.contains(given) else { throw .failure("a job with id '\(given)' already exists") }
+                id = given
+            } else {
+                id = newID(avoiding: taken)
+            }
+            taken.insert(id)
+            let job = Job(id: id, command: input.command, maxRetries: input.maxRetries ?? snapshot.document.config.maxRetries,
+                          priority: input.priority ?? 0, sequence: snapshot.document.nextSequence + Int64(added.count),
+                          now: snapshot.now)
+            added.append(job)
+        }
+        snapshot.document.nextSequence += Int64(added.count)
+        snapshot.document.jobs.append(contentsOf: added)
+        return added
+    }
+
+    static func newID(avoiding taken: Set<String>) -> String {
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            let id = "job-" + String(generator.next() as UInt32, radix: 16).leftPadded(to: 8)
+            if !taken.contains(id) { return id }
+        }
+    }
+
+    public static func job(_ id: String, in document: Document) throws(QueueError) -> Job {
+        guard let index = document.index(of: id) else { throw .failure("no job with id '\(id)'") }
+        return document.jobs[index]
+    }
+
+    /// Jobs in claim order within each state group, oldest first otherwise: by enqueue order.
+    public static func list(_ document: Document, state: JobState?) -> [Job] {
+        let jobs = state.map { s in document.jobs.filter { $0.state == s } } ?? document.jobs
+        return jobs.sorted { $0.sequence < $1.sequence }
+    }
+
+    public static func counts(_ document: Document) -> [JobState: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
+        for job in document.jobs { counts[job.state, default: 0] += 1 }
+        return counts
+    }
+
+    // MARK: workers
+
+    public static func register(_ worker: WorkerRecord, in snapshot: inout Snapshot) {
+        snapshot.document.workers.removeAll { $0.process.pid == worker.process.pid }
+        snapshot.document.workers.append(worker)
+    }
+
+    public static func unregister(_ process: ProcessIdentity, in snapshot: inout Snapshot) {
+        snapshot.document.workers.removeAll { $0.process == process }
+    }
+
+    /// Marks up to `limit` runnable jobs as processing by `worker`, best first, and returns them.
+    public static func claim(limit: Int, for worker: ProcessIdentity, in snapshot: inout Snapshot) -> [Job] {
+        guard limit > 0 else { return [] }
+        let now = snapshot.now
+        var candidates: [Int] = []
+        for (i, job) in snapshot.document.jobs.enumerated() where job.isRunnable(at: now) { candidates.append(i) }
+        if candidates.isEmpty { return [] }
+        let jobs = snapshot.document.jobs
+        candidates.sort { Job.claimOrder(jobs[$0], jobs[$1]) }
+        var claimed: [Job] = []
+        for i in candidates.prefix(limit) {
+            var job = snapshot.document.jobs[i]
+            job.state = .processing
+            job.worker = worker
+            job.child = nil
+            job.startedAt = now
+            job.finishedAt = nil
+            job.durationMilliseconds = nil
+            job.updatedAt = now
+            snapshot.document.jobs[i] = job
+            claimed.append(job)
+        }
+        return claimed
+    }
+
+    /// The earliest time a waiting job becomes runnable, if any is waiting.
+    public static func nextEligibleTime(in document: Document, after now: Timestamp) -> Timestamp? {
+        var next: Timestamp?
+        for job in document.jobs where (job.state == .pending || job.state == .failed) && job.eligibleAt > now {
+            if next == nil || job.eligibleAt < next! { next = job.eligibleAt }
+        }
+        return next
+    }
+
+    /// Records the child process that runs a claimed job, so it can be found if its worker dies.
+    public static func recordChild(_ child: ProcessIdentity, jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) {
+        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
+              snapshot.document.jobs[i].worker == worker else { return }
+        snapshot.document.jobs[i].child = child
+    }
+
+    /// Records the end of a run by `worker`, applying the retry policy. Returns nil if the job is no
+    /// longer this worker's (it was recovered or removed meanwhile).
+    public static func finish(jobID: String, worker: ProcessIdentity, outcome: RunOutcome, startedAt: Timestamp,
+                              durationMilliseconds: Int64, in snapshot: inout Snapshot) -> JobTransition? {
+        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
+              snapshot.document.jobs[i].worker == worker else { return nil }
+        var job = snapshot.document.jobs[i]
+        job.startedAt = startedAt
+        job.durationMilliseconds = durationMilliseconds
+        job.exitCode = outcome.exitCode
+        if let error = outcome.errorText { job.lastError = error }
+        let transition = conclude(&job, succeeded: outcome.succeeded, now: snapshot.now, config: snapshot.document.config)
+        snapshot.document.jobs[i] = job
+        return transition
+    }
+
+    /// Puts a job this worker interrupted back to pending, without counting the run as an attempt.
+    public static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> Job? {
+        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
+              snapshot.document.jobs[i].worker == worker else { return nil }
+        var job = snapshot.document.jobs[i]
+        job.state = .pending
+        job.worker = nil
+        job.child = nil
+        job.runAt = nil
+        job.lastError = "interrupted by worker shutdown; will run again"
+        job.updatedAt = snapshot.now
+        snapshot.document.jobs[i] = job
+        return job
+    }
+
+    /// Applies the retry policy to a job whose run just ended.
+    private static func conclude(_ job: inout Job, succeeded: Bool, now: Timestamp, config: QueueConfig) -> JobTransition {
+        if !succeeded { job.attempts += 1 }
+        job.worker = nil
+        job.child = nil
+        job.finishedAt = now
+        job.updatedAt = now
+        var retryIn: Double?
+        // The job's own max_retries decides (set from the config when it was enqueued).
+        let policy = RetryPolicy(maxRetries: job.maxRetries, backoffBase: config.backoffBase, maxBackoff: config.maxBackoff)
+        switch policy.decide(succeeded: succeeded, failedRuns: job.attempts) {
+        case .complete:
+            job.state = .completed
+            job.runAt = nil
+        case .retry(let seconds):
+            job.state = .failed
+            job.runAt = now.adding(seconds: seconds)
+            retryIn = seconds
+        case .dead:
+            job.state = .dead
+            job.runAt = nil
+        }
+        return JobTransition(job: job, retryInSeconds: retryIn)
+    }
+
+    // MARK: recovery
+
+    /// Recovers jobs whose worker is gone (its pid is dead or reused): kills the orphaned child's process
+    /// group if it still runs, counts the run as a failed attempt ("worker lost") and schedules it by the
+    /// retry policy. Removes the records of dead workers. Every command that takes the lock calls this.
+    @discardableResult
+    public static func recoverOrphans(in snapshot: inout Snapshot) -> [JobTransition] {
+        var liveness: [ProcessIdentity: Bool] = [:]
+        func alive(_ p: ProcessIdentity) -> Bool {
+            if let known = liveness[p] { return known }
+            let value = p.isAlive
+            liveness[p] = value
+            return value
+        }
+        if snapshot.document.workers.contains(where: { !alive($0.process) }) {
+            snapshot.document.workers.removeAll { !alive($0.process) }
+        }
+        var recovered: [JobTransition] = []
+        for i in snapshot.document.jobs.indices where snapshot.document.jobs[i].state == .processing {
+            let owner = snapshot.document.jobs[i].worker
+            if let owner, alive(owner) { continue }
+            var job = snapshot.document.jobs[i]
+            if let child = job.child { killOrphanedGroup(child) }
+            job.exitCode = nil
+            job.lastError = "worker lost"
+            if let started = job.startedAt { job.durationMilliseconds = snapshot.now.milliseconds - started.milliseconds }
+            recovered.append(conclude(&job, succeeded: false, now: snapshot.now, config: snapshot.document.config))
+            snapshot.document.jobs[i] = job
+        }
+        return recovered
+    }
+
+    /// SIGKILL to the job's process group. The leader is checked by start time so a reused pid is never
+    /// hit; when no process has that pid any more, the group (if grandchildren keep it) is still ours,
+    /// since Linux does not hand out a pid that is in use as a process group id.
+    static func killOrphanedGroup(_ child: ProcessIdentity) {
+        if child.isAlive || Processes.startTime(of: child.pid) == nil {
+            Processes.signalGroup(child.pid, SIGKILL)
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,383 @@
+/// A parsed JSON value, for small inputs such as a job given on the command line. The data file
+/// itself is decoded straight into its types by `JSONReader`, without building these.
+public enum JSONValue: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    /// The number's text as written, so integers beyond Double's precision are not rounded.
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    /// Keys in their order of appearance.
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.number(x), .number(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: return false
+        }
+    }
+
+    /// A word for the value's type, for error messages.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
+    /// Parses one complete JSON text.
+    public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONError) in
+                var reader = JSONReader(buffer)
+                let value = try reader.readValue(depth: 0)
+                try reader.expectEnd()
+                return value
+            }
+        }.get()
+    }
+}
+
+public struct JSONError: Error, Equatable, CustomStringConvertible, Sendable {
+    public let message: String
+    public let offset: Int
+    public var description: String { "\(message) at byte \(offset)" }
+}
+
+/// A pull parser over UTF-8 bytes (RFC 8259). It never builds a tree unless asked to.
+public struct JSONReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    public private(set) var offset = 0
+    static let maximumDepth = 64
+
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    public func error(_ message: String) -> JSONError { JSONError(message: message, offset: offset) }
+
+    mutating func skipWhitespace() {
+        while offset < bytes.count {
+            switch bytes[offset] {
+            case 0x20, 0x09, 0x0A, 0x0D: offset += 1
+            default: return
+            }
+        }
+    }
+
+    /// The next significant byte, without consuming it.
+    public mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return offset < bytes.count ? bytes[offset] : nil
+    }
+
+    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
+        guard peek() == byte else { throw error(peek() == nil ? "unexpected end of input, expected \(what)" : "expected \(what)") }
+        offset += 1
+    }
+
+    public mutating func expectEnd() throws(JSONError) {
+        if peek() != nil { throw error("unexpected text after the JSON value") }
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard offset + count <= bytes.count else { return false }
+        for i in 0..<count where bytes[offset + i] != word.utf8Start[i] { return false }
+        offset += count
+        return true
+    }
+
+    /// Consumes `null` if it comes next.
+    public mutating func readNull() -> Bool {
+        guard peek() == UInt8(ascii: "n") else { return false }
+        return literal("null")
+    }
+
+    public mutating func readBool() throws(JSONError) -> Bool {
+        _ = peek()
+        if literal("true") { return true }
+        if literal("false") { return false }
+        throw error("expected true or false")
+    }
+
+    public mutating func readString() throws(JSONError) -> String {
+        try expect(UInt8(ascii: "\""), "a string")
+        let start = offset
+        // Fast path: no escapes.
+        while offset < bytes.count {
+            let b = bytes[offset]
+            if b == UInt8(ascii: "\"") {
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<offset])
+                guard let s = String(validating: slice, as: UTF8.self) else {
+                    offset = start
+                    throw error("string is not valid UTF-8")
+                }
+                offset += 1
+                return s
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw error("control character in string") }
+            offset += 1
+        }
+        var utf8 = Array(UnsafeBufferPointer(rebasing: bytes[start..<offset]))
+        while offset < bytes.count {
+            let b = bytes[offset]
+            if b == UInt8(ascii: "\"") {
+                offset += 1
+                guard let s = String(validating: utf8, as: UTF8.self) else {
+                    offset = start
+                    throw error("string is not valid UTF-8")
+                }
+                return s
+            }
+            if b < 0x20 { throw error("control character in string") }
+            if b != UInt8(ascii: "\\") {
+                utf8.append(b)
+                offset += 1
+                continue
+            }
+            offset += 1
+            guard offset < bytes.count else { break }
+            let escape = bytes[offset]
+            offset += 1
+            switch escape {
+            case UInt8(ascii: "\""): utf8.append(0x22)
+            case UInt8(ascii: "\\"): utf8.append(0x5C)
+            case UInt8(ascii: "/"): utf8.append(0x2F)
+            case UInt8(ascii: "b"): utf8.append(0x08)
+            case UInt8(ascii: "f"): utf8.append(0x0C)
+            case UInt8(ascii: "n"): utf8.append(0x0A)
+            case UInt8(ascii: "r"): utf8.append(0x0D)
+            case UInt8(ascii: "t"): utf8.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard literal("\\u") else { throw error("unpaired surrogate in string") }
+                    let low = try hex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw error("unpaired surrogate in string") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw error("unpaired surrogate in string")
+                }
+                utf8.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+            default:
+                offset -= 1
+                throw error("invalid escape in string")
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    private mutating func hex4() throws(JSONError) -> UInt32 {
+        guard offset + 4 <= bytes.count else { throw error("invalid \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[offset]
+            let digit: UInt32
+            switch b {
+            case 0x30...0x39: digit = UInt32(b - 0x30)
+            case 0x41...0x46: digit = UInt32(b - 0x41 + 10)
+            case 0x61...0x66: digit = UInt32(b - 0x61 + 10)
+            default: throw error("invalid \\u escape")
+            }
+            value = value << 4 | digit
+            offset += 1
+        }
+        return value
+    }
+
+    /// The text of a number, checked against JSON's grammar.
+    public mutating func readNumberText() throws(JSONError) -> String {
+        _ = peek()
+        let start = offset
+        func digits() -> Int {
+            let s = offset
+            while offset < bytes.count, bytes[offset] >= 0x30, bytes[offset] <= 0x39 { offset += 1 }
+            return offset - s
+        }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "-") { offset += 1 }
+        let intStart = offset
+        let intDigits = digits()
+        guard intDigits > 0 else { offset = start; throw error("expected a number") }
+        if intDigits > 1, bytes[intStart] == 0x30 { offset = start; throw error("number has a leading zero") }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: ".") {
+            offset += 1
+            guard digits() > 0 else { throw error("expected digits after the decimal point") }
+        }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "e") || bytes[offset] == UInt8(ascii: "E") {
+            offset += 1
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "+") || bytes[offset] == UInt8(ascii: "-") { offset += 1 }
+            guard digits() > 0 else { throw error("expected digits in the exponent") }
+        }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
+    }
+
+    /// An integer that fits in Int64 and is written without fraction or exponent.
+    public mutating func readInt64() throws(JSONError) -> Int64 {
+        let start = offset
+        let text = try readNumberText()
+        guard let value = Int64(text) else { offset = start; throw error("expected an integer, found \(text)") }
+        return value
+    }
+
+    public mutating func readInt() throws(JSONError) -> Int { Int(try readInt64()) }
+
+    public mutating func readDouble() throws(JSONError) -> Double {
+        let start = offset
+        let text = try readNumberText()
+        guard let value = Double(text), value.isFinite else { offset = start; throw error("number out of range: \(text)") }
+        return value
+    }
+
+    /// Reads an object, calling `body` with each key; `body` must consume the value.
+    /// A key that appears twice is an error.
+    public mutating func readObject(_ body: (inout JSONReader, String) throws(JSONError) -> Void) throws(JSONError) {
+        try expect(UInt8(ascii: "{"), "an object")
+        if peek() == UInt8(ascii: "}") { offset += 1; return }
+        var seen: Set<String> = []
+        while true {
+            let keyOffset = offset
+            let key = try readString()
+            guard seen.insert(key).inserted else { offset = keyOffset; throw error("duplicate key \"\(key)\"") }
+            try expect(UInt8(ascii: ":"), "':'")
+            try body(&self, key)
+            switch peek() {
+            case UInt8(ascii: ","): offset += 1
+            case UInt8(ascii: "}"): offset += 1; return
+            case nil: throw error("unexpected end of input, expected ',' or '}'")
+            default: throw error("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// Reads an array, calling `body` once per element; `body` must consume it.
+    public mutating func readArray(_ body: (inout JSONReader, Int) throws(JSONError) -> Void) throws(JSONError) {
+        try expect(UInt8(ascii: "["), "an array")
+        if peek() == UInt8(ascii: "]") { offset += 1; return }
+        var index = 0
+        while true {
+            try body(&self, index)
+            index += 1
+            switch peek() {
+            case UInt8(ascii: ","): offset += 1
+            case UInt8(ascii: "]"): offset += 1; return
+            case nil: throw error("unexpected end of input, expected ',' or ']'")
+            default: throw error("expected ',' or ']'")
+            }
+        }
+    }
+
+    public mutating func readValue(depth: Int) throws(JSONError) -> JSONValue {
+        guard depth < JSONReader.maximumDepth else { throw error("nested too deeply") }
+        switch peek() {
+        case nil: throw error("unexpected end of input, expected a value")
+        case UInt8(ascii: "{"):
+            var members: [(String, JSONValue)] = []
+            try readObject { (reader, key) throws(JSONError) in members.append((key, try reader.readValue(depth: depth + 1))) }
+            return .object(members)
+        case UInt8(ascii: "["):
+            var elements: [JSONValue] = []
+            try readArray { (reader, _) throws(JSONError) in elements.append(try reader.readValue(depth: depth + 1)) }
+            return .array(elements)
+        case UInt8(ascii: "\""): return .string(try readString())
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try readBool())
+        case UInt8(ascii: "n"):
+            guard readNull() else { throw error("expected a value") }
+            return .null
+        default: return .number(try readNumberText())
+        }
+    }
+}
+
+/// Appends JSON text to a byte buffer.
+public struct JSONWriter {
+    public var bytes: [UInt8] = []
+    public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    public mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func string(_ value: String) {
+        bytes.append(0x22)
+        var value = value
+        value.withUTF8 { utf8 in
+            var runStart = 0
+            for (i, b) in utf8.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+                runStart = i + 1
+                switch b {
+                case 0x22: raw("\\\"")
+                case 0x5C: raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
+                case 0x08: raw("\\b")
+                case 0x0C: raw("\\f")
+                default:
+                    raw("\\u00")
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    bytes.append(hex[Int(b >> 4)])
+                    bytes.append(hex[Int(b & 0xF)])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        }
+        bytes.append(0x22)
+    }
+
+    public mutating func int<I: BinaryInteger>(_ value: I) { bytes.append(contentsOf: String(value).utf8) }
+
+    /// A finite double; whole numbers are written without a fraction (`2`, not `2.0`).
+    public mutating func double(_ value: Double) {
+        if value.rounded() == value, abs(value) < 1e15 {
+            int(Int64(value))
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
+        }
+    }
+
+    public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+
+    /// `"key": ` with the given separator before it (the caller writes the first key without one).
+    public mutating func key(_ name: StaticString, first: Bool = false) {
+        if !first { raw(", ") }
+        bytes.append(0x22)
+        raw(name)
+        raw("\": ")
+    }
+
+    /// Writes any JSON value, compactly.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let b): bool(b)
+        case .number(let text): bytes.append(contentsOf: text.utf8)
+        case .string(let s): string(s)
+        case .array(let elements):
+            bytes.append(0x5B)
+            for (i, e) in elements.enumerated() {
+                if i > 0 { raw(", ") }
+                self.value(e)
+            }
+            bytes.append(0x5D)
+        case .object(let members):
+            bytes.append(0x7B)
+            for (i, (k, v)) in members.enumerated() {
+                if i > 0 { raw(", ") }
+                string(k)
+                raw(": ")
+                self.value(v)
+            }
+            bytes.append(0x7D)
+        }
+    }
+}

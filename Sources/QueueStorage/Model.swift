@@ -1,0 +1,96 @@
+import QueueSystem
+
+public enum JobState: String, CaseIterable, Sendable {
+    case pending, processing, completed, failed, dead
+
+    public static let names = allCases.map(\.rawValue).joined(separator: ", ")
+}
+
+/// One job as stored in the data file. Field names in JSON are the snake_case forms of these.
+public struct Job: Equatable, Sendable {
+    public var id: String
+    public var command: String
+    public var state: JobState
+    /// Runs that have ended in failure (a completed run does not count).
+    public var attempts: Int
+    /// Retries allowed after the first run: the job runs at most `1 + maxRetries` times.
+    public var maxRetries: Int
+    public var priority: Int
+    /// Enqueue order, for FIFO within a priority (timestamps can tie).
+    public var sequence: Int64
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    /// Not claimed before this time; set for retries.
+    public var runAt: Timestamp?
+    public var exitCode: Int?
+    public var lastError: String?
+    public var startedAt: Timestamp?
+    public var finishedAt: Timestamp?
+    public var durationMilliseconds: Int64?
+    /// The worker process running it, while `processing`.
+    public var worker: ProcessIdentity?
+    /// The job's child (`/bin/sh`, leader of its own process group), once started.
+    public var child: ProcessIdentity?
+
+    public init(id: String, command: String, maxRetries: Int, priority: Int = 0, sequence: Int64, now: Timestamp) {
+        self.id = id
+        self.command = command
+        self.state = .pending
+        self.attempts = 0
+        self.maxRetries = maxRetries
+        self.priority = priority
+        self.sequence = sequence
+        self.createdAt = now
+        self.updatedAt = now
+        self.runAt = nil
+    }
+
+    /// When the job may next be claimed.
+    public var eligibleAt: Timestamp { runAt ?? createdAt }
+
+    /// Pending or failed-and-waiting jobs whose time has come.
+    public func isRunnable(at now: Timestamp) -> Bool {
+        (state == .pending || state == .failed) && eligibleAt <= now
+    }
+
+    /// Claim order: higher priority first, then earlier eligibility, then enqueue order.
+    public static func claimOrder(_ a: Job, _ b: Job) -> Bool {
+        if a.priority != b.priority { return a.priority > b.priority }
+        if a.eligibleAt != b.eligibleAt { return a.eligibleAt < b.eligibleAt }
+        return a.sequence < b.sequence
+    }
+}
+
+/// The configuration kept in the data file. Validation lives in ConfigManager.
+public struct QueueConfig: Equatable, Sendable {
+    public var maxRetries: Int = 3
+    public var backoffBase: Double = 2
+    public var maxBackoff: Double = 3600
+    public var workerCount: Int = 1
+    public init() {}
+}
+
+/// A worker process that has registered itself.
+public struct WorkerRecord: Equatable, Sendable {
+    public var process: ProcessIdentity
+    public var slots: Int
+    public var startedAt: Timestamp
+    public init(process: ProcessIdentity, slots: Int, startedAt: Timestamp) {
+        self.process = process
+        self.slots = slots
+        self.startedAt = startedAt
+    }
+}
+
+/// The whole data file.
+public struct Document: Equatable, Sendable {
+    public static let currentVersion = 1
+    public var version = Document.currentVersion
+    public var nextSequence: Int64 = 1
+    public var config = QueueConfig()
+    public var workers: [WorkerRecord] = []
+    public var jobs: [Job] = []
+    public init() {}
+
+    public func index(of id: String) -> Int? { jobs.firstIndex { $0.id == id } }
+}

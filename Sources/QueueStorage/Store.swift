@@ -1,0 +1,127 @@
+@preconcurrency import Glibc
+import QueueSystem
+
+/// Where a queue lives: `$QUEUECTL_HOME`, by default `~/.queuectl`.
+public struct QueueHome: Sendable {
+    public let directory: String
+    public var dataPath: String { directory + "/data.json" }
+    public var lockPath: String { directory + "/data.lock" }
+
+    public init(directory: String) {
+        var d = directory
+        while d.count > 1, d.hasSuffix("/") { d.removeLast() }
+        self.directory = d
+    }
+
+    /// `$QUEUECTL_HOME`, else `$HOME/.queuectl`.
+    public static func fromEnvironment() throws(QueueError) -> QueueHome {
+        if let home = Console.environment("QUEUECTL_HOME"), !home.isEmpty { return QueueHome(directory: home) }
+        guard let home = Console.environment("HOME"), !home.isEmpty else {
+            throw .failure("neither QUEUECTL_HOME nor HOME is set; set QUEUECTL_HOME to the queue's directory")
+        }
+        return QueueHome(directory: home + "/.queuectl")
+    }
+}
+
+/// What a transaction's body sees and changes. Writing back happens only if `document` was changed.
+public struct Snapshot {
+    public var document: Document { didSet { changed = true } }
+    public private(set) var changed = false
+    public let now: Timestamp
+    init(document: Document, now: Timestamp) {
+        self.document = document
+        self.now = now
+    }
+}
+
+/// The data file and its write protocol: `flock` on `data.lock`, read and decode `data.json`, change,
+/// encode, write `data.json.tmp`, fsync, rename, fsync the directory, unlock.
+public struct Store: Sendable {
+    public let home: QueueHome
+
+    public init(home: QueueHome) { self.home = home }
+
+    /// Runs `body` under the lock on a fresh read of the data file, and writes the result back if the
+    /// body changed it. If `body` throws, nothing is written. A file that does not decode is never
+    /// written over: the transaction fails before `body` runs.
+    public func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
+        try prepareDirectory()
+        do {
+            return try FileLock.withExclusiveLock(path: home.lockPath) { () throws(QueueError) -> T in
+                var snapshot = Snapshot(document: try load(), now: Timestamp.now())
+                let result = try body(&snapshot)
+                if snapshot.changed { try save(snapshot.document) }
+                return result
+            }
+        } catch {
+            switch error {
+            case .lock(let errno): throw .failure("cannot lock \(home.lockPath): \(errno)")
+            case .body(let error): throw error
+            }
+        }
+    }
+
+    /// Reads the data file without the lock. The file is only ever replaced whole, so this sees one
+    /// complete version; use it where a moment-old view is fine.
+    public func read() throws(QueueError) -> Document {
+        try checkPermissions()
+        return try load()
+    }
+
+    private func load() throws(QueueError) -> Document {
+        let bytes: [UInt8]?
+        do { bytes = try Files.readAll(home.dataPath) } catch { throw .failure("cannot read \(home.dataPath): \(error)") }
+        guard let bytes else { return Document() }
+        try checkFile(home.dataPath)
+        do {
+            return try DocumentCodec.decode(bytes)
+        } catch {
+            throw .failure("data file \(home.dataPath) is not valid: \(error). It has been left as it is; "
+                + "fix or move it away (a new empty queue is then started)")
+        }
+    }
+
+    private func save(_ document: Document) throws(QueueError) {
+        do {
+            try AtomicFile.replace(home.dataPath, with: DocumentCodec.encode(document))
+        } catch {
+            throw .failure("cannot write \(home.dataPath): \(error); the previous data file is unchanged")
+        }
+    }
+
+    /// Creates the queue directory (mode 0700) if needed, then checks it is safe to use.
+    private func prepareDirectory() throws(QueueError) {
+        do { try Files.makeDirectories(home.directory) } catch {
+            throw .failure("cannot create the queue directory \(home.directory): \(error)")
+        }
+        try checkPermissions()
+    }
+
+    /// A queue that another user owns or can write is a way for them to run commands as us: refuse it.
+    private func checkPermissions() throws(QueueError) {
+        let status: Files.Status
+        do { status = try Files.status(home.directory) } catch {
+            throw .failure("cannot use the queue directory \(home.directory): \(error)")
+        }
+        guard status.isDirectory else { throw .failure("\(home.directory) is not a directory") }
+        try checkOwnership(home.directory, status, fix: "chmod 700")
+        for path in [home.dataPath, home.lockPath] { try checkFile(path) }
+    }
+
+    private func checkFile(_ path: String) throws(QueueError) {
+        guard let status = try? Files.status(path) else { return }
+        try checkOwnership(path, status, fix: "chmod 600")
+    }
+
+    private func checkOwnership(_ path: String, _ status: Files.Status, fix: String) throws(QueueError) {
+        let me = effectiveUserID()
+        if status.owner != me {
+            throw .failure("refusing to use \(path): it is owned by uid \(status.owner), not by you (uid \(me)). "
+                + "A queue another user controls could run commands as you. Fix: chown \(me) \(path)")
+        }
+        if status.mode & 0o022 != 0 {
+            throw .failure("refusing to use \(path): other users can write it (mode \(String(status.mode, radix: 8))). "
+                + "A queue others can write is a way to run commands as you. Fix: \(fix) \(path)")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+@preconcurrency import Glibc
+
+/// A point in time as milliseconds since the Unix epoch, written as ISO 8601 UTC with milliseconds
+/// (`2026-11-24T08:00:00.250Z`).
+public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public var milliseconds: Int64
+    public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+
+    /// The wall clock now. Wraps `clock_gettime(CLOCK_REALTIME)`.
+    public static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
+
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
+
+    public func adding(seconds: Double) -> Timestamp {
+        Timestamp(milliseconds: milliseconds + Int64((seconds * 1000).rounded(.up)))
+    }
+
+    /// `2026-11-24T08:00:00.250Z`
+    public var iso8601: String {
+        let (seconds, millis) = milliseconds.floorDivMod(1000)
+        let (days, secondOfDay) = seconds.floorDivMod(86_400)
+        let (year, month, day) = civil(fromDays: days)
+        var s = ""
+        s.reserveCapacity(24)
+        s += pad(year, 4); s += "-"; s += pad(month, 2); s += "-"; s += pad(day, 2); s += "T"
+        s += pad(secondOfDay / 3600, 2); s += ":"; s += pad(secondOfDay / 60 % 60, 2); s += ":"
+        s += pad(secondOfDay % 60, 2); s += "."; s += pad(millis, 3); s += "Z"
+        return s
+    }
+
+    /// `2026-11-24 08:00:00` (UTC, to the second) for tables.
+    public var shortDisplay: String {
+        let full = iso8601
+        return String(full.prefix(10)) + " " + String(full.dropFirst(11).prefix(8))
+    }
+
+    public var description: String { iso8601 }
+
+    /// Parses ISO 8601 with a zone: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.
+    /// A space may stand for the `T`. Returns nil for anything else, or for an impossible date.
+    public init?(iso8601 text: String) {
+        let b = Array(text.utf8)
+        var i = 0
+        func number(_ digits: Int) -> Int64? {
+            guard i + digits <= b.count else { return nil }
+            var value: Int64 = 0
+            for k in i..<(i + digits) {
+                guard b[k] >= 48, b[k] <= 57 else { return nil }
+                value = value * 10 + Int64(b[k] - 48)
+            }
+            i += digits
+            return value
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < b.count, b[i] == c else { return false }
+            i += 1
+            return true
+        }
+        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2) else { return nil }
+        guard i < b.count, b[i] == 84 || b[i] == 32 || b[i] == 116 else { return nil }
+        i += 1
+        guard let hour = number(2), expect(58), let minute = number(2), expect(58), let second = number(2) else { return nil }
+        var millis: Int64 = 0
+        if i < b.count, b[i] == 46 {  // fraction
+            i += 1
+            var scale: Int64 = 100
+            let start = i
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                millis += Int64(b[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        guard i < b.count else { return nil }
+        var offsetSeconds: Int64 = 0
+        if b[i] == 90 || b[i] == 122 {  // Z
+            i += 1
+        } else if b[i] == 43 || b[i] == 45 {  // + or -
+            let sign: Int64 = b[i] == 45 ? -1 : 1
+            i += 1
+            guard let oh = number(2) else { return nil }
+            _ = expect(58)
+            guard let om = number(2), oh <= 23, om <= 59 else { return nil }
+            offsetSeconds = sign * (oh * 3600 + om * 60)
+        } else {
+            return nil
+        }
+        guard i == b.count, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 59 else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        self.milliseconds = seconds * 1000 + millis
+    }
+}
+
+/// A monotonic clock reading in milliseconds, for durations and deadlines. Wraps `CLOCK_MONOTONIC`.
+public func monotonicMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+private func pad(_ value: Int64, _ width: Int) -> String {
+    let digits = String(value)
+    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+}
+
+private func isLeap(_ y: Int64) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+
+private func daysIn(month: Int64, year: Int64) -> Int64 {
+    switch month {
+    case 2: return isLeap(year) ? 29 : 28
+    case 4, 6, 9, 11: return 30
+    default: return 31
+    }
+}
+
+// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
+private func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yoe = y - era * 400
+    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    return era * 146_097 + doe - 719_468
+}
+
+private func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let d = doy - (153 * mp + 2) / 5 + 1
+    let m = mp < 10 ? mp + 3 : mp - 9
+    return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+}
+
+extension Int64 {
+    fileprivate func floorDivMod(_ d: Int64) -> (Int64, Int64) {
+        let q = self >= 0 ? self / d : (self - d + 1) / d
+        return (q, self - q * d)
+    }
+}

@@ -1,0 +1,108 @@
+@preconcurrency import Glibc
+
+/// Thin wrappers over the file system calls the queue needs. Every raw call retries on EINTR.
+public enum Files {
+    /// Opens `path`; the descriptor is always close-on-exec. Wraps `open(2)`.
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(Errno) -> Int32 {
+        try retryingOnInterrupt { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// Closes a descriptor, ignoring errors (there is nothing useful to do about them). Wraps `close(2)`.
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// Runs `body` with `fd`, closing it afterwards.
+    public static func closeAfter<T, E: Error>(_ fd: Int32, _ body: (Int32) throws(E) -> T) throws(E) -> T {
+        defer { close(fd) }
+        return try body(fd)
+    }
+
+    /// Reads the whole file at `path`, or returns nil when it does not exist.
+    public static func readAll(_ path: String) throws(Errno) -> [UInt8]? {
+        let fd: Int32
+        do throws(Errno) { fd = try open(path, O_RDONLY) } catch { if error == .noSuchFileOrDirectory { return nil }; throw error }
+        return try closeAfter(fd) { (fd) throws(Errno) in try readAll(fd: fd) }
+    }
+
+    /// Reads from `fd` until end of file. Wraps `read(2)`.
+    public static func readAll(fd: Int32) throws(Errno) -> [UInt8] {
+        var st = stat()
+        try retryingOnInterrupt { fstat(fd, &st) }
+        var buffer = [UInt8](repeating: 0, count: max(Int(st.st_size) + 1, 4096))
+        var count = 0
+        while true {
+            if count == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            // withUnsafeMutableBytes rethrows untyped errors, so the result travels as a Result.
+            let n = try buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in try retryingOnInterrupt { read(fd, raw.baseAddress! + count, raw.count - count) } }
+            }.get()
+            if n == 0 { break }
+            count += n
+        }
+        buffer.removeSubrange(count...)
+        return buffer
+    }
+
+    /// Writes all of `bytes`, looping over short writes. Wraps `write(2)`.
+    public static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) throws(Errno) {
+        var offset = 0
+        while offset < raw.count {
+            offset += try retryingOnInterrupt { write(fd, raw.baseAddress! + offset, raw.count - offset) }
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+        try bytes.withUnsafeBytes { raw in Result { () throws(Errno) in try writeAll(fd, raw) } }.get()
+    }
+
+    /// Flushes a descriptor's data to the disk. Wraps `fsync(2)`.
+    public static func fsync(_ fd: Int32) throws(Errno) { try retryingOnInterrupt { Glibc.fsync(fd) } }
+
+    /// Renames `from` over `to` in one step. Wraps `rename(2)`.
+    public static func rename(_ from: String, _ to: String) throws(Errno) {
+        try retryingOnInterrupt { Glibc.rename(from, to) }
+    }
+
+    /// Removes a file, ignoring a missing one. Wraps `unlink(2)`.
+    public static func removeIfPresent(_ path: String) {
+        _ = unlink(path)
+    }
+
+    /// Creates `path` and any missing parents with `mode`; an existing directory is left as it is.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(Errno) {
+        if (try? status(path)) != nil { return }
+        let parent = directoryName(path)
+        if parent != path, !parent.isEmpty { try makeDirectories(parent, mode: mode) }
+        do throws(Errno) { try retryingOnInterrupt { mkdir(path, mode) } } catch { if error != .fileExists { throw error } }
+    }
+
+    /// The owner and permission bits of a file. Wraps `stat(2)`.
+    public struct Status: Sendable {
+        public let owner: uid_t
+        public let mode: mode_t
+        public let isDirectory: Bool
+        public let size: Int
+    }
+
+    public static func status(_ path: String) throws(Errno) -> Status {
+        var st = stat()
+        try retryingOnInterrupt { stat(path, &st) }
+        return Status(owner: st.st_uid, mode: st.st_mode & 0o7777,
+                      isDirectory: (st.st_mode & S_IFMT) == S_IFDIR, size: Int(st.st_size))
+    }
+
+    /// The directory part of a path, like `dirname(1)`.
+    public static func directoryName(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        if slash == trimmed.startIndex { return "/" }
+        return String(trimmed[..<slash])
+    }
+
+    /// The current working directory. Wraps `getcwd(3)`.
+    public static func currentDirectory() -> String? {
+        guard let pointer = getcwd(nil, 0) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+}

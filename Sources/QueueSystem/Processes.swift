@@ -1,0 +1,159 @@
+@preconcurrency import Glibc
+
+/// How a child ended, decoded by hand from the `waitpid` status (the C macros are not visible to Swift).
+public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    init(waitStatus st: Int32) {
+        let signal = st & 0x7f
+        self = signal == 0 ? .exited((st >> 8) & 0xff) : .signaled(signal)
+    }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit \(code)"
+        case .signaled(let signal): return "killed by signal \(signal)"
+        }
+    }
+}
+
+/// What identifies a running process across pid reuse: its pid and its start time in clock ticks
+/// since boot (field 22 of `/proc/PID/stat`).
+public struct ProcessIdentity: Hashable, Sendable {
+    public let pid: Int32
+    public let startTime: UInt64
+    public init(pid: Int32, startTime: UInt64) { self.pid = pid; self.startTime = startTime }
+
+    /// This process.
+    public static func current() -> ProcessIdentity {
+        let pid = getpid()
+        return ProcessIdentity(pid: pid, startTime: Processes.startTime(of: pid) ?? 0)
+    }
+
+    /// True if a process with this pid exists and started at the same time (so it is not a reused pid).
+    /// A zombie counts as gone: it runs nothing any more.
+    public var isAlive: Bool {
+        guard let stat = Processes.stat(of: pid) else { return false }
+        return stat.startTime == startTime && stat.state != "Z" && stat.state != "X"
+    }
+}
+
+public enum Processes {
+    /// Field 3 (state) and field 22 (start time) of `/proc/PID/stat`, or nil if there is no such process.
+    static func stat(of pid: Int32) -> (state: Character, startTime: UInt64)? {
+        guard pid > 0, let bytes = try? Files.readAll("/proc/\(pid)/stat") else { return nil }
+        // The command name (field 2) is in parentheses and may hold spaces or ')': split after the last ')'.
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // fields[0] is field 3 (state); field 22 is fields[19].
+        guard fields.count > 19, let state = fields[0].first,
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return (Character(Unicode.Scalar(state)), start)
+    }
+
+    public static func startTime(of pid: Int32) -> UInt64? { stat(of: pid)?.startTime }
+
+    /// Sends `signal` to the process group led by `pgid`; a missing group is not an error. Wraps `kill(2)`.
+    public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
+        guard pgid > 1 else { return }
+        _ = kill(-pgid, signal)
+    }
+
+    /// Sends `signal` to one process. Returns false if it does not exist. Wraps `kill(2)`.
+    @discardableResult
+    public static func signal(_ pid: Int32, _ signal: Int32) -> Bool {
+        guard pid > 1 else { return false }
+        return kill(pid, signal) == 0
+    }
+
+    /// Reaps `pid` if it has ended, without blocking. Wraps `waitpid(2)` with `WNOHANG`.
+    public static func reapIfExited(_ pid: Int32) -> ExitStatus? {
+        var st: Int32 = 0
+        let result = try? retryingOnInterrupt { waitpid(pid, &st, WNOHANG) }
+        guard let result, result == pid else { return nil }
+        return ExitStatus(waitStatus: st)
+    }
+
+    /// Waits for `pid` to end and reaps it. Wraps `waitpid(2)`.
+    public static func waitForExit(_ pid: Int32) -> ExitStatus? {
+        var st: Int32 = 0
+        guard let result = try? retryingOnInterrupt({ waitpid(pid, &st, 0) }), result == pid else { return nil }
+        return ExitStatus(waitStatus: st)
+    }
+
+    /// Starts `/bin/sh -c command` in a process group of its own, with default signal dispositions,
+    /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `outputFD` (or `/dev/null`),
+    /// in `directory`, with `environment` added to this process's own. Wraps `posix_spawn(3)`.
+    public static func spawnShell(
+        _ command: String, directory: String?, environment: [String: String], outputFD: Int32?
+    ) throws(Errno) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let outputFD {
+            posix_spawn_file_actions_adddup2(&actions, outputFD, 1)
+            posix_spawn_file_actions_adddup2(&actions, outputFD, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        if let directory {
+            guard let addChdir = addChdirAction else { throw Errno(rawValue: ENOSYS) }
+            let result = addChdir(&actions, directory)
+            if result != 0 { throw Errno(rawValue: result) }
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        var env: [String] = []
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            let name = text.prefix { $0 != "=" }
+            if environment[String(name)] == nil { env.append(text) }
+            index += 1
+        }
+        for (key, value) in environment { env.append("\(key)=\(value)") }
+
+        let argv = ["/bin/sh", "-c", command]
+        var pid: pid_t = 0
+        let result = withCStrings(argv) { argvPointers in
+            withCStrings(env) { envPointers in
+                posix_spawn(&pid, "/bin/sh", &actions, &attributes, argvPointers, envPointers)
+            }
+        }
+        if result != 0 { throw Errno(rawValue: result) }
+        return pid
+    }
+}
+
+private func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later) is declared only under
+/// `_GNU_SOURCE`, which Swift's Glibc module does not set, so it is looked up at run time.
+private typealias AddChdirFunction = @convention(c) (
+    UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>
+) -> Int32
+
+private let addChdirAction: AddChdirFunction? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+    return unsafeBitCast(symbol, to: AddChdirFunction.self)
+}()

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// What happens to a job after one of its runs ends.
+public enum RetryDecision: Equatable, Sendable {
+    case complete
+    /// Failed with retries left: run again after this many seconds.
+    case retry(afterSeconds: Double)
+    /// Failed with no retries left: the dead letter queue.
+    case dead
+}
+
+/// Exponential backoff: after the n-th failed run the job waits `min(maxBackoff, base ^ n)` seconds.
+/// `maxRetries` counts retries after the first run, so a job runs at most `1 + maxRetries` times.
+public struct RetryPolicy: Equatable, Sendable {
+    public var maxRetries: Int
+    public var backoffBase: Double
+    public var maxBackoff: Double
+
+    public init(maxRetries: Int, backoffBase: Double, maxBackoff: Double) {
+        self.maxRetries = maxRetries
+        self.backoffBase = backoffBase
+        self.maxBackoff = maxBackoff
+    }
+
+    /// Seconds to wait after the `failedRuns`-th failed run (1 for the first).
+    public func delay(afterFailedRuns failedRuns: Int) -> Double {
+        let raw = pow(backoffBase, Double(failedRuns))
+        return raw.isFinite ? min(maxBackoff, raw) : maxBackoff
+    }
+
+    /// The decision after a run. `failedRuns` includes this run when it failed.
+    public func decide(succeeded: Bool, failedRuns: Int) -> RetryDecision {
+        if succeeded { return .complete }
+        return failedRuns <= maxRetries ? .retry(afterSeconds: delay(afterFailedRuns: failedRuns)) : .dead
+    }
+}
