@@ -134,6 +134,11 @@ public final class Child: @unchecked Sendable {
         self.pid = pid
     }
 
+    /// `/bin/sh -c command` in the background.
+    public static func shell(_ command: String, env: [String: String], directory: String) -> Child {
+        Child(argv: ["/bin/sh", "-c", command], env: env, stdin: nil, directory: directory)
+    }
+
     /// Waits for the process to end and returns its exit code (128 + signal if killed).
     @discardableResult
     public func wait() -> Int32 {
@@ -161,6 +166,14 @@ public final class Child: @unchecked Sendable {
     }
 
     public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Ctrl+C twice. Signals of one kind do not queue, so the second is sent once the worker has
+    /// announced that it is stopping.
+    public func interruptTwice() {
+        signal(SIGINT)
+        _ = eventually { stdout().contains("stopping") }
+        signal(SIGINT)
+    }
 
     public func stdout() -> String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
     public func stderr() -> String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
