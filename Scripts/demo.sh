@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Walks through the whole flow with a release build in a temporary queue home, printing each
+# command and what it shows. Nothing touches ~/.queuectl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "Building a release binary..."
+swift build -c release --static-swift-stdlib >/dev/null
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/queuectl"
+export QUEUECTL_HOME="$(mktemp -d /tmp/queuectl-demo-XXXXXX)"
+worker_pid=""
+trap '[ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null; rm -rf "$QUEUECTL_HOME"' EXIT
+
+run() { printf '\n$ queuectl %s\n' "$*"; "$bin" "$@"; }
+show_failure() { printf '\n$ queuectl %s\n' "$*"; "$bin" "$@" || echo "(exit code $?)"; }
+wait_until_idle() {
+  for _ in $(seq 1 300); do
+    if "$bin" status --json | grep -q '"pending": 0, "processing": 0, "completed": [0-9]*, "failed": 0'; then return; fi
+    sleep 0.1
+  done
+}
+
+echo "Queue home: $QUEUECTL_HOME"
+run config set max-retries 2
+run config set backoff-base 1.5
+run config get
+run enqueue '{"id":"hello","command":"echo hello from queuectl"}'
+run enqueue '{"id":"slow","command":"sleep 1 && echo slept"}'
+run enqueue '{"id":"flaky","command":"exit 3"}'
+run enqueue '{"id":"typo","command":"ech0 oops","max_retries":1}'
+printf '\n$ printf ... | queuectl enqueue -\n'
+printf '{"id":"batch-1","command":"true"}\n{"id":"batch-2","command":"date +%%s"}\n' | "$bin" enqueue -
+show_failure enqueue '{"id":"bad","comand":"oops"}'
+run list
+printf '\n$ queuectl worker start --count 2 &   (its output, as it runs:)\n'
+"$bin" worker start --count 2 &
+worker_pid=$!
+wait_until_idle
+run status
+run worker stop --wait
+wait "$worker_pid" || true
+worker_pid=""
+run list --state dead
+run dlq list
+run dlq retry flaky
+run list --state pending
+run status --json
+printf '\nThe data file, %s/data.json, is plain JSON:\n' "$QUEUECTL_HOME"
+head -c 600 "$QUEUECTL_HOME/data.json"; echo "..."
