@@ -8,6 +8,13 @@ enum Commands {
           Data lives in $QUEUECTL_HOME/data.json (default: ~/.queuectl).
         """,
         options: [.flag("version", "Show the version.")],
-        subcommands: [enqueue, worker, status, list, dlq, config]
+        subcommands: [enqueue, worker, status, list, dlq, config, help]
+    )
+
+    /// Listed so the root help shows it; the parser answers `help <command>` itself.
+    static let help = CommandSpec(
+        name: "help",
+        summary: "Show help for a command, e.g. 'queuectl help worker start'.",
+        arguments: [ArgumentSpec(name: "command", help: "The command to explain.", optional: true, repeating: true)]
     )
 }
