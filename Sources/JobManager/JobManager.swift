@@ -231,7 +231,12 @@ public enum JobManager {
             let owner = snapshot.document.jobs[i].worker
             if let owner, alive(owner) { continue }
             var job = snapshot.document.jobs[i]
-            if let child = job.child { killOrphanedGroup(child) }
+            if let child = job.child {
+                killOrphanedGroup(child)
+            } else if let owner {
+                // The worker died before recording its child: find the child by its run marker.
+                killMarkedProcesses(runMarker(worker: owner, jobID: job.id))
+            }
             job.exitCode = nil
             job.lastError = "worker lost"
             if let started = job.startedAt { job.durationMilliseconds = snapshot.now.milliseconds - started.milliseconds }
@@ -239,6 +244,19 @@ public enum JobManager {
             snapshot.document.jobs[i] = job
         }
         return recovered
+    }
+
+    /// The environment entry a worker gives each job's child, so the child can be found even if the
+    /// worker dies before recording its pid.
+    public static func runMarker(worker: ProcessIdentity, jobID: String) -> (name: String, value: String) {
+        ("QUEUECTL_RUN", "\(worker.pid):\(worker.startTime):\(jobID)")
+    }
+
+    static func killMarkedProcesses(_ marker: (name: String, value: String)) {
+        for pid in Processes.withEnvironmentEntry("\(marker.name)=\(marker.value)") {
+            if let group = Processes.processGroup(of: pid), group == pid { Processes.signalGroup(group, SIGKILL) }
+            Processes.signal(pid, SIGKILL)
+        }
     }
 
     /// SIGKILL to the job's process group. The leader is checked by start time so a reused pid is never

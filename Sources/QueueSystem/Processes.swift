@@ -54,6 +54,33 @@ public enum Processes {
 
     public static func startTime(of pid: Int32) -> UInt64? { stat(of: pid)?.startTime }
 
+    /// Processes whose environment holds exactly `entry` (`NAME=value`), found through
+    /// `/proc/PID/environ`. Only processes of this user are readable, which are the ones we want.
+    public static func withEnvironmentEntry(_ entry: String) -> [Int32] {
+        guard let dir = opendir("/proc") else { return [] }
+        defer { closedir(dir) }
+        let needle = Array(entry.utf8) + [0]
+        var found: [Int32] = []
+        while let item = readdir(dir) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name), pid != getpid(),
+                  let environment = try? Files.readAll("/proc/\(pid)/environ") else { continue }
+            // Entries are NUL-terminated; match a whole entry.
+            var start = 0
+            for (i, byte) in environment.enumerated() where byte == 0 {
+                if i + 1 - start == needle.count, environment[start...i].elementsEqual(needle) { found.append(pid); break }
+                start = i + 1
+            }
+        }
+        return found
+    }
+
+    /// The process group of `pid`, or nil if there is no such process. Wraps `getpgid(2)`.
+    public static func processGroup(of pid: Int32) -> Int32? {
+        let group = getpgid(pid)
+        return group > 0 ? group : nil
+    }
+
     /// Sends `signal` to the process group led by `pgid`; a missing group is not an error. Wraps `kill(2)`.
     public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
         guard pgid > 1 else { return }

@@ -162,9 +162,11 @@ public final class Worker {
         let startedMonotonic = monotonicMilliseconds()
         emit(.jobStarted(job))
         do {
+            let marker = JobManager.runMarker(worker: me, jobID: job.id)
             let pid = try Processes.spawnShell(job.command, directory: nil, environment: [
                 "QUEUECTL_JOB_ID": job.id,
                 "QUEUECTL_ATTEMPT": String(job.attempts + 1),
+                marker.name: marker.value,
             ], outputFD: nil)
             running.append(Running(job: job, pid: pid, startedAt: startedAt, startedMonotonic: startedMonotonic))
             if let start = Processes.startTime(of: pid) {

@@ -31,6 +31,37 @@ import TestSupport
         #expect(second.wait(seconds: 10) == 0)
     }
 
+    @Test func aWorkerKilledBeforeRecordingItsChildStillHasThatChildKilled() throws {
+        let q = QueueSandbox()
+        q.ok("status")
+        // A stand-in for a worker, and a child it started but did not record before it died.
+        let worker = Child(argv: ["/bin/sleep", "60"], env: q.environment(), stdin: nil, directory: q.root)
+        let workerStart = try #require(processStartTime(worker.pid))
+        let child = Child(argv: ["/bin/sleep", "60"],
+                          env: q.environment(["QUEUECTL_RUN": "\(worker.pid):\(workerStart):orphan"]),
+                          stdin: nil, directory: q.root)
+        let now = "2026-01-01T00:00:00.000Z"
+        let data = """
+            {"version": 1, "next_seq": 2, "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
+             "workers": [{"pid": \(worker.pid), "start_time": \(workerStart), "slots": 1, "started_at": "\(now)"}],
+             "jobs": [{"id": "orphan", "command": "sleep 60", "state": "processing", "attempts": 0, "max_retries": 3,
+                       "seq": 1, "created_at": "\(now)", "updated_at": "\(now)", "started_at": "\(now)",
+                       "worker_pid": \(worker.pid), "worker_start_time": \(workerStart)}]}
+            """
+        try data.write(toFile: q.dataPath, atomically: true, encoding: .utf8)
+        chmod(q.dataPath, 0o600)
+        #expect(q.run(["status"]).status == 0)
+        #expect(q.state(of: "orphan") == "processing", "a live owner keeps its job")
+        #expect(processIsRunning(child.pid))
+
+        worker.signal(SIGKILL)
+        worker.wait()
+        #expect(q.run(["status"]).status == 0)
+        #expect(q.state(of: "orphan") == "failed")
+        #expect(q.jobs()["orphan"]?["last_error"] as? String == "worker lost")
+        #expect(eventually(within: 5) { !processIsRunning(child.pid) }, "the unrecorded child was found by its marker and killed")
+    }
+
     @Test func eightEnqueuersAndThreeWorkersLoseNothingAndRunNothingTwice() throws {
         let q = QueueSandbox()
         let ran = q.root + "/ran.txt"

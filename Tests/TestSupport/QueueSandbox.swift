@@ -99,7 +99,7 @@ public final class Child: @unchecked Sendable {
     let errPath: String
     private var status: Int32?
 
-    init(argv: [String], env: [String: String], stdin: String?, directory: String) {
+    public init(argv: [String], env: [String: String], stdin: String?, directory: String) {
         let id = UUID().uuidString
         outPath = directory + "/out-\(id)"
         errPath = directory + "/err-\(id)"
