@@ -46,13 +46,13 @@ public enum DocumentCodec {
         w.key("max_retries"); w.int(job.maxRetries)
         w.key("priority"); w.int(job.priority)
         w.key("seq"); w.int(job.sequence)
-        w.key("created_at"); w.string(job.createdAt.iso8601)
-        w.key("updated_at"); w.string(job.updatedAt.iso8601)
-        if let v = job.runAt { w.key("run_at"); w.string(v.iso8601) }
+        w.key("created_at"); w.timestamp(job.createdAt)
+        w.key("updated_at"); w.timestamp(job.updatedAt)
+        if let v = job.runAt { w.key("run_at"); w.timestamp(v) }
         if let v = job.exitCode { w.key("exit_code"); w.int(v) }
         if let v = job.lastError { w.key("last_error"); w.string(v) }
-        if let v = job.startedAt { w.key("started_at"); w.string(v.iso8601) }
-        if let v = job.finishedAt { w.key("finished_at"); w.string(v.iso8601) }
+        if let v = job.startedAt { w.key("started_at"); w.timestamp(v) }
+        if let v = job.finishedAt { w.key("finished_at"); w.timestamp(v) }
         if let v = job.durationMilliseconds { w.key("duration_ms"); w.int(v) }
         if let v = job.worker { w.key("worker_pid"); w.int(v.pid); w.key("worker_start_time"); w.int(v.startTime) }
         if let v = job.child { w.key("child_pid"); w.int(v.pid); w.key("child_start_time"); w.int(v.startTime) }
@@ -73,7 +73,7 @@ public enum DocumentCodec {
         w.key("pid", first: true); w.int(r.process.pid)
         w.key("start_time"); w.int(r.process.startTime)
         w.key("slots"); w.int(r.slots)
-        w.key("started_at"); w.string(r.startedAt.iso8601)
+        w.key("started_at"); w.timestamp(r.startedAt)
         w.raw("}")
     }
 
@@ -96,63 +96,149 @@ public enum DocumentCodec {
             case "workers":
                 try r.readArray { (r, i) throws(JSONError) in d.workers.append(try readWorker(&r, context: "workers[\(i)]")) }
             case "jobs":
-                try r.readArray { (r, i) throws(JSONError) in d.jobs.append(try readJob(&r, context: "jobs[\(i)]")) }
+                try r.readArray { (r, i) throws(JSONError) in d.jobs.append(try readJob(&r, index: i)) }
             default: throw r.error("unknown field \"\(key)\" in the top-level object")
             }
         }
         for required in ["version", "config", "workers", "jobs"] where !seen.contains(required) {
             throw r.error("missing field \"\(required)\" in the top-level object")
         }
-        var ids: Set<String> = []
+        var ids = Set<String>(minimumCapacity: d.jobs.count)
         for job in d.jobs where !ids.insert(job.id).inserted { throw r.error("job id \"\(job.id)\" appears twice") }
         if let highest = d.jobs.map(\.sequence).max(), highest >= d.nextSequence { d.nextSequence = highest + 1 }
         return d
     }
 
-    static func readTimestamp(_ r: inout JSONReader, _ field: String, _ context: String) throws(JSONError) -> Timestamp {
-        let text = try r.readString()
-        guard let t = Timestamp(iso8601: text) else { throw r.error("\(context).\(field): \"\(text)\" is not an ISO 8601 time") }
+    static func readTimestamp(_ r: inout JSONReader, _ field: String, _ context: @autoclosure () -> String) throws(JSONError) -> Timestamp {
+        guard let t = try r.readTimestamp() else { throw r.error("\(context()).\(field): not an ISO 8601 time") }
         return t
     }
 
-    static func readJob(_ r: inout JSONReader, context: String) throws(JSONError) -> Job {
-        var job = Job(id: "", command: "", maxRetries: 0, sequence: 0, now: Timestamp(milliseconds: 0))
-        var seen: Set<String> = []
-        var workerPid: Int32?, workerStart: UInt64?, childPid: Int32?, childStart: UInt64?
-        try r.readObject { (r, key) throws(JSONError) in
-            seen.insert(key)
-            switch key {
-            case "id": job.id = try r.readString()
-            case "command": job.command = try r.readString()
-            case "state":
-                let text = try r.readString()
-                guard let state = JobState(rawValue: text) else { throw r.error("\(context).state: unknown state \"\(text)\"") }
-                job.state = state
-            case "attempts": job.attempts = try r.readInt()
-            case "max_retries": job.maxRetries = try r.readInt()
-            case "priority": job.priority = try r.readInt()
-            case "seq": job.sequence = try r.readInt64()
-            case "created_at": job.createdAt = try readTimestamp(&r, key, context)
-            case "updated_at": job.updatedAt = try readTimestamp(&r, key, context)
-            case "run_at": job.runAt = try readTimestamp(&r, key, context)
-            case "exit_code": job.exitCode = try r.readInt()
-            case "last_error": job.lastError = try r.readString()
-            case "started_at": job.startedAt = try readTimestamp(&r, key, context)
-            case "finished_at": job.finishedAt = try readTimestamp(&r, key, context)
-            case "duration_ms": job.durationMilliseconds = try r.readInt64()
-            case "worker_pid": workerPid = Int32(exactly: try r.readInt64())
-            case "worker_start_time": workerStart = UInt64(exactly: try r.readInt64())
-            case "child_pid": childPid = Int32(exactly: try r.readInt64())
-            case "child_start_time": childStart = UInt64(exactly: try r.readInt64())
-            default: throw r.error("\(context): unknown field \"\(key)\"")
+    /// A job's fields, found by the key's bytes without building a String (the hot path of every command).
+    enum JobField: Int, CaseIterable {
+        case id, command, state, attempts, maxRetries, priority, seq, createdAt, updatedAt, runAt, exitCode, lastError
+        case startedAt, finishedAt, durationMs, workerPid, workerStartTime, childPid, childStartTime
+
+        var name: String {
+            switch self {
+            case .id: return "id"
+            case .command: return "command"
+            case .state: return "state"
+            case .attempts: return "attempts"
+            case .maxRetries: return "max_retries"
+            case .priority: return "priority"
+            case .seq: return "seq"
+            case .createdAt: return "created_at"
+            case .updatedAt: return "updated_at"
+            case .runAt: return "run_at"
+            case .exitCode: return "exit_code"
+            case .lastError: return "last_error"
+            case .startedAt: return "started_at"
+            case .finishedAt: return "finished_at"
+            case .durationMs: return "duration_ms"
+            case .workerPid: return "worker_pid"
+            case .workerStartTime: return "worker_start_time"
+            case .childPid: return "child_pid"
+            case .childStartTime: return "child_start_time"
             }
         }
-        for required in ["id", "command", "state", "attempts", "max_retries", "created_at", "updated_at"] where !seen.contains(required) {
-            throw r.error("\(context): missing field \"\(required)\"")
+
+        static let required: [JobField] = [.id, .command, .state, .attempts, .maxRetries, .createdAt, .updatedAt]
+
+        /// Field names grouped by length, so a key is compared with a handful of names at most.
+        static let byLength: [[(bytes: [UInt8], field: JobField)]] = {
+            var table = [[(bytes: [UInt8], field: JobField)]](repeating: [], count: 32)
+            for f in allCases { table[f.name.utf8.count].append((Array(f.name.utf8), f)) }
+            return table
+        }()
+
+        init?(key: UnsafeBufferPointer<UInt8>) {
+            guard key.count < JobField.byLength.count else { return nil }
+            for candidate in JobField.byLength[key.count] where candidate.bytes.elementsEqual(key) {
+                self = candidate.field
+                return
+            }
+            return nil
         }
-        if let workerPid, let workerStart { job.worker = ProcessIdentity(pid: workerPid, startTime: workerStart) }
-        if let childPid, let childStart { job.child = ProcessIdentity(pid: childPid, startTime: childStart) }
+    }
+
+    static func readJob(_ r: inout JSONReader, index: Int) throws(JSONError) -> Job {
+        var job = Job(id: "", command: "", maxRetries: 0, sequence: 0, now: Timestamp(milliseconds: 0))
+        var seen: UInt32 = 0
+        var workerPid: Int32?, workerStart: UInt64?, childPid: Int32?, childStart: UInt64?
+        let context = { "jobs[\(index)]" }
+        try r.readObjectKeys { (r, key, keyOffset) throws(JSONError) in
+            guard let field = JobField(key: key) else {
+                throw r.error("\(context()): unknown field \"\(String(decoding: key, as: UTF8.self))\"")
+            }
+            let bit: UInt32 = 1 << field.rawValue
+            if seen & bit != 0 { throw JSONError(message: "\(context()): duplicate key \"\(field.name)\"", offset: keyOffset) }
+            seen |= bit
+            switch field {
+            case .id: job.id = try r.readString()
+            case .command: job.command = try r.readString()
+            case .state:
+                let start = r.offset
+                if let raw = r.rawStringWithoutEscapes(), let state = JobState(utf8: raw) {
+                    job.state = state
+                } else {
+                    r.offset = start
+                    let text = (try? r.readString()) ?? "?"
+                    r.offset = start
+                    throw r.error("\(context()).state: unknown state \"\(text)\" (expected one of \(JobState.names))")
+                }
+            case .attempts: job.attempts = try r.readInt()
+            case .maxRetries: job.maxRetries = try r.readInt()
+            case .priority: job.priority = try r.readInt()
+            case .seq: job.sequence = try r.readInt64()
+            case .createdAt: job.createdAt = try readTimestamp(&r, field.name, context())
+            case .updatedAt: job.updatedAt = try readTimestamp(&r, field.name, context())
+            case .runAt: job.runAt = try readTimestamp(&r, field.name, context())
+            case .exitCode: job.exitCode = try r.readInt()
+            case .lastError: job.lastError = try r.readString()
+            case .startedAt: job.startedAt = try readTimestamp(&r, field.name, context())
+            case .finishedAt: job.finishedAt = try readTimestamp(&r, field.name, context())
+            case .durationMs: job.durationMilliseconds = try r.readInt64()
+            case .workerPid: workerPid = try readPid(&r, field.name, context())
+            case .workerStartTime: workerStart = try readStartTime(&r, field.name, context())
+            case .childPid: childPid = try readPid(&r, field.name, context())
+            case .childStartTime: childStart = try readStartTime(&r, field.name, context())
+            }
+        }
+        for field in JobField.required where seen & (1 << field.rawValue) == 0 {
+            throw r.error("\(context()): missing field \"\(field.name)\"")
+        }
+        job.worker = try identity(workerPid, workerStart, "worker", &r, context())
+        job.child = try identity(childPid, childStart, "child", &r, context())
         return job
+    }
+
+    static func readPid(_ r: inout JSONReader, _ field: String, _ context: @autoclosure () -> String) throws(JSONError) -> Int32 {
+        let start = r.offset
+        guard let pid = Int32(exactly: try r.readInt64()), pid > 0 else {
+            r.offset = start
+            throw r.error("\(context()).\(field): not a process id")
+        }
+        return pid
+    }
+
+    static func readStartTime(_ r: inout JSONReader, _ field: String, _ context: @autoclosure () -> String) throws(JSONError) -> UInt64 {
+        let start = r.offset
+        guard let time = UInt64(exactly: try r.readInt64()) else {
+            r.offset = start
+            throw r.error("\(context()).\(field): not a process start time")
+        }
+        return time
+    }
+
+    /// A process is a pid and its start time: both or neither.
+    static func identity(_ pid: Int32?, _ start: UInt64?, _ prefix: String, _ r: inout JSONReader,
+                         _ context: @autoclosure () -> String) throws(JSONError) -> ProcessIdentity? {
+        switch (pid, start) {
+        case let (pid?, start?): return ProcessIdentity(pid: pid, startTime: start)
+        case (nil, nil): return nil
+        default: throw r.error("\(context()): \(prefix)_pid and \(prefix)_start_time go together")
+        }
     }
 
     static func readConfig(_ r: inout JSONReader) throws(JSONError) -> QueueConfig {
@@ -173,8 +259,8 @@ public enum DocumentCodec {
         var pid: Int32?, start: UInt64?, slots: Int?, startedAt: Timestamp?
         try r.readObject { (r, key) throws(JSONError) in
             switch key {
-            case "pid": pid = Int32(exactly: try r.readInt64())
-            case "start_time": start = UInt64(exactly: try r.readInt64())
+            case "pid": pid = try readPid(&r, key, context)
+            case "start_time": start = try readStartTime(&r, key, context)
             case "slots": slots = try r.readInt()
             case "started_at": startedAt = try readTimestamp(&r, key, context)
             default: throw r.error("\(context): unknown field \"\(key)\"")

@@ -1,3 +1,5 @@
+import QueueSystem
+
 /// A parsed JSON value, for small inputs such as a job given on the command line. The data file
 /// itself is decoded straight into its types by `JSONReader`, without building these.
 public enum JSONValue: Equatable, Sendable {
@@ -56,7 +58,7 @@ public struct JSONError: Error, Equatable, CustomStringConvertible, Sendable {
 /// A pull parser over UTF-8 bytes (RFC 8259). It never builds a tree unless asked to.
 public struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
-    public private(set) var offset = 0
+    public internal(set) var offset = 0
     static let maximumDepth = 64
 
     public init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -106,6 +108,17 @@ public struct JSONReader {
         if literal("true") { return true }
         if literal("false") { return false }
         throw error("expected true or false")
+    }
+
+    /// A string that must be an ISO 8601 time, parsed without building a String.
+    public mutating func readTimestamp() throws(JSONError) -> Timestamp? {
+        let start = offset
+        if let raw = rawStringWithoutEscapes() {
+            if let t = Timestamp(iso8601Bytes: raw) { return t }
+            offset = start
+            return nil
+        }
+        return Timestamp(iso8601: try readString())
     }
 
     public mutating func readString() throws(JSONError) -> String {
@@ -240,15 +253,40 @@ public struct JSONReader {
     /// Reads an object, calling `body` with each key; `body` must consume the value.
     /// A key that appears twice is an error.
     public mutating func readObject(_ body: (inout JSONReader, String) throws(JSONError) -> Void) throws(JSONError) {
+        // Objects here are small: a list finds a repeated key faster than hashing every key.
+        var seen: [String] = []
+        try readObjectKeys { (reader, keyBytes, keyOffset) throws(JSONError) in
+            let key = String(decoding: keyBytes, as: UTF8.self)
+            if seen.contains(key) {
+                reader.offset = keyOffset
+                throw reader.error("duplicate key \"\(key)\"")
+            }
+            seen.append(key)
+            try body(&reader, key)
+        }
+    }
+
+    /// Reads an object, handing `body` each key as UTF-8 bytes (valid only during the call) and the
+    /// key's offset; `body` must consume the value and is responsible for repeated keys.
+    public mutating func readObjectKeys(
+        _ body: (inout JSONReader, UnsafeBufferPointer<UInt8>, Int) throws(JSONError) -> Void
+    ) throws(JSONError) {
         try expect(UInt8(ascii: "{"), "an object")
         if peek() == UInt8(ascii: "}") { offset += 1; return }
-        var seen: Set<String> = []
         while true {
+            guard peek() == UInt8(ascii: "\"") else { throw error(peek() == nil ? "unexpected end of input, expected a key" : "expected a key") }
             let keyOffset = offset
-            let key = try readString()
-            guard seen.insert(key).inserted else { offset = keyOffset; throw error("duplicate key \"\(key)\"") }
-            try expect(UInt8(ascii: ":"), "':'")
-            try body(&self, key)
+            if let raw = rawStringWithoutEscapes() {
+                try expect(UInt8(ascii: ":"), "':'")
+                try body(&self, raw, keyOffset)
+            } else {
+                let key = try readString()
+                try expect(UInt8(ascii: ":"), "':'")
+                let bytes = Array(key.utf8)
+                try bytes.withUnsafeBufferPointer { buffer in
+                    Result { () throws(JSONError) in try body(&self, buffer, keyOffset) }
+                }.get()
+            }
             switch peek() {
             case UInt8(ascii: ","): offset += 1
             case UInt8(ascii: "}"): offset += 1; return
@@ -256,6 +294,24 @@ public struct JSONReader {
             default: throw error("expected ',' or '}'")
             }
         }
+    }
+
+    /// If the string at the cursor has no escapes and is valid UTF-8, consumes it and returns its
+    /// bytes (without quotes); otherwise leaves the cursor where it was and returns nil.
+    mutating func rawStringWithoutEscapes() -> UnsafeBufferPointer<UInt8>? {
+        guard peek() == UInt8(ascii: "\"") else { return nil }
+        var end = offset + 1
+        while end < bytes.count {
+            let b = bytes[end]
+            if b == UInt8(ascii: "\"") { break }
+            if b == UInt8(ascii: "\\") || b < 0x20 { return nil }
+            end += 1
+        }
+        guard end < bytes.count else { return nil }
+        let slice = UnsafeBufferPointer(rebasing: bytes[(offset + 1)..<end])
+        if slice.contains(where: { $0 >= 0x80 }), String(validating: slice, as: UTF8.self) == nil { return nil }
+        offset = end + 1
+        return slice
     }
 
     /// Reads an array, calling `body` once per element; `body` must consume it.
@@ -334,7 +390,26 @@ public struct JSONWriter {
         bytes.append(0x22)
     }
 
-    public mutating func int<I: BinaryInteger>(_ value: I) { bytes.append(contentsOf: String(value).utf8) }
+    public mutating func int<I: BinaryInteger>(_ value: I) {
+        guard let v = Int64(exactly: value) else { bytes.append(contentsOf: String(value).utf8); return }
+        if v < 0 {
+            guard v != .min else { bytes.append(contentsOf: String(v).utf8); return }
+            bytes.append(UInt8(ascii: "-"))
+        }
+        var magnitude = v.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(48 + magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(20 - count)...]))
+        }
+    }
 
     /// A finite double; whole numbers are written without a fraction (`2`, not `2.0`).
     public mutating func double(_ value: Double) {
@@ -346,6 +421,13 @@ public struct JSONWriter {
     }
 
     public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+
+    /// A time as an ISO 8601 string.
+    public mutating func timestamp(_ value: Timestamp) {
+        bytes.append(0x22)
+        value.appendISO8601(to: &bytes)
+        bytes.append(0x22)
+    }
 
     /// `"key": ` with the given separator before it (the caller writes the first key without one).
     public mutating func key(_ name: StaticString, first: Bool = false) {

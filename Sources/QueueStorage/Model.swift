@@ -4,6 +4,17 @@ public enum JobState: String, CaseIterable, Sendable {
     case pending, processing, completed, failed, dead
 
     public static let names = allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// The state named by UTF-8 bytes, without building a String.
+    init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        for (state, name) in JobState.utf8Names where name.elementsEqual(bytes) {
+            self = state
+            return
+        }
+        return nil
+    }
+
+    private static let utf8Names = allCases.map { ($0, Array($0.rawValue.utf8)) }
 }
 
 /// One job as stored in the data file. Field names in JSON are the snake_case forms of these.

@@ -21,15 +21,28 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// `2026-11-24T08:00:00.250Z`
     public var iso8601: String {
+        var bytes: [UInt8] = []
+        appendISO8601(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the ISO 8601 form as UTF-8, without building a String (the data file's hot path).
+    public func appendISO8601(to bytes: inout [UInt8]) {
         let (seconds, millis) = milliseconds.floorDivMod(1000)
         let (days, secondOfDay) = seconds.floorDivMod(86_400)
         let (year, month, day) = civil(fromDays: days)
-        var s = ""
-        s.reserveCapacity(24)
-        s += pad(year, 4); s += "-"; s += pad(month, 2); s += "-"; s += pad(day, 2); s += "T"
-        s += pad(secondOfDay / 3600, 2); s += ":"; s += pad(secondOfDay / 60 % 60, 2); s += ":"
-        s += pad(secondOfDay % 60, 2); s += "."; s += pad(millis, 3); s += "Z"
-        return s
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            if value >= divisor * 10 { bytes.append(contentsOf: String(value).utf8); return }
+            while divisor > 0 {
+                bytes.append(UInt8(48 + (value / divisor) % 10))
+                divisor /= 10
+            }
+        }
+        digits(year, 4); bytes.append(45); digits(month, 2); bytes.append(45); digits(day, 2); bytes.append(84)
+        digits(secondOfDay / 3600, 2); bytes.append(58); digits(secondOfDay / 60 % 60, 2); bytes.append(58)
+        digits(secondOfDay % 60, 2); bytes.append(46); digits(millis, 3); bytes.append(90)
     }
 
     /// `2026-11-24 08:00:00` (UTC, to the second) for tables.
@@ -43,7 +56,13 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     /// Parses ISO 8601 with a zone: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.
     /// A space may stand for the `T`. Returns nil for anything else, or for an impossible date.
     public init?(iso8601 text: String) {
-        let b = Array(text.utf8)
+        var text = text
+        guard let value = text.withUTF8({ Timestamp(iso8601Bytes: $0) }) else { return nil }
+        self = value
+    }
+
+    /// Parses ISO 8601 from UTF-8 bytes, as `init?(iso8601:)` does.
+    public init?(iso8601Bytes b: UnsafeBufferPointer<UInt8>) {
         var i = 0
         func number(_ digits: Int) -> Int64? {
             guard i + digits <= b.count else { return nil }
@@ -103,11 +122,6 @@ public func monotonicMilliseconds() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}
-
-private func pad(_ value: Int64, _ width: Int) -> String {
-    let digits = String(value)
-    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
 }
 
 private func isLeap(_ y: Int64) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
