@@ -74,10 +74,14 @@ final class Context {
 
     /// A transaction that first recovers jobs whose worker died: every command that takes the lock does.
     func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
-        try store().transaction { (s) throws(QueueError) in
-            JobManager.recoverOrphans(in: &s)
+        let store = try store()
+        var removed: [String] = []
+        let result = try store.transaction { (s) throws(QueueError) in
+            removed = JobManager.recoverOrphans(in: &s).filter(\.removed).map(\.job.id)
             return try body(&s)
         }
+        for id in removed { Files.removeIfPresent(store.home.logPath(for: id)) }
+        return result
     }
 
     var stdoutIsTerminal: Bool { Console.isTerminal(1) }

@@ -1,5 +1,6 @@
 import DLQManager
 import QueueStorage
+import QueueSystem
 
 extension Commands {
     static let dlq = CommandSpec(
@@ -61,7 +62,11 @@ extension Commands {
 
     static func runDLQDelete(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let jobs = try context.transaction { (s) throws(QueueError) in try DLQManager.delete(args.positionals, in: &s) }
-        for job in jobs { context.print(job.id) }
+        let home = try context.store().home
+        for job in jobs {
+            Files.removeIfPresent(home.logPath(for: job.id))
+            context.print(job.id)
+        }
         return 0
     }
 }

@@ -7,13 +7,23 @@ extension Commands {
         name: "enqueue",
         summary: "Add jobs to the queue.",
         discussion: """
-          A job is a JSON object: {"id": "job1", "command": "sleep 2", "max_retries": 3, "priority": 0}.
-          Only "command" is required; an id is generated when missing (letters, digits, '.', '_', '-',
-          at most 128 characters). With '-', standard input holds one job object per line, and all of
-          them are added in one transaction, or none. Prints each new job's id, one per line.
+          A job is a JSON object: {"id": "job1", "command": "sleep 2", "max_retries": 3, "priority": 0,
+          "run_at": "2026-01-01T02:00:00Z", "timeout": 60, "cwd": "/srv/app"}. Only "command" is
+          required; an id is generated when missing (letters, digits, '.', '_', '-', at most 128
+          characters). A job runs in the directory it was enqueued from unless it says otherwise.
+          With '-', standard input holds one job object per line, and all of them are added in one
+          transaction, or none. The options apply to every job given; a field set both in a job and
+          by an option is an error. Prints each new job's id, one per line.
         """,
         arguments: [ArgumentSpec(name: "json", help: "The job as a JSON object, or '-' to read jobs from standard input.", optional: true)],
-        options: [.value("file", short: "f", "path", "Read the job (or one job per line) from a file.")],
+        options: [
+            .value("file", short: "f", "path", "Read the job (or one job per line) from a file."),
+            .value("priority", short: "p", "n", "Higher runs first, -1000 to 1000.", default: "0"),
+            .value("run-at", "time", "Not before this ISO 8601 time, e.g. 2026-01-01T02:00:00Z."),
+            .value("delay", "duration", "Not before this long from now: 30s, 5m, 2h, 1d."),
+            .value("timeout", "seconds", "Terminate a run after this long.", default: "config job-timeout"),
+            .value("cwd", "dir", "Run in this directory.", default: "the current directory"),
+        ],
         run: runEnqueue
     )
 
@@ -21,7 +31,7 @@ extension Commands {
     static let maximumLineBytes = 1 << 20
 
     static func runEnqueue(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let inputs: [JobInput]
+        var inputs: [JobInput]
         switch (args.positionals.first, args.value("file")) {
         case (nil, nil): throw .usage("give a job as JSON, '-' for standard input, or --file <path>")
         case (.some, .some): throw .usage("give the job either as an argument or with --file, not both")
@@ -40,9 +50,71 @@ extension Commands {
             guard let bytes else { throw .usage("cannot read \(path): no such file") }
             inputs = try parseJobs(bytes, source: path)
         }
-        let jobs = try context.transaction { (s) throws(QueueError) in try JobManager.enqueue(inputs, in: &s) }
+        let defaults = try jobDefaults(args)
+        inputs = try inputs.map { (input) throws(QueueError) in try apply(defaults, to: input) }
+        let jobs = try context.transaction { (s) throws(QueueError) in
+            var inputs = inputs
+            if defaults.delay != nil {
+                for i in inputs.indices { inputs[i].runAt = s.now.adding(seconds: defaults.delay!) }
+            }
+            return try JobManager.enqueue(inputs, in: &s)
+        }
         for job in jobs { context.print(job.id) }
         return 0
+    }
+
+    /// What the options set for jobs that do not set it themselves.
+    struct JobDefaults {
+        var priority: Int?
+        var runAt: Timestamp?
+        var delay: Double?
+        var timeout: Double?
+        var cwd: String?
+        var cwdGiven = false
+    }
+
+    static func jobDefaults(_ args: ParsedArguments) throws(QueueError) -> JobDefaults {
+        var d = JobDefaults()
+        if let text = args.value("priority") {
+            guard let n = Int(text), JobInput.priorityRange.contains(n) else {
+                throw .usage("invalid value '\(text)' for --priority: expected an integer from -1000 to 1000")
+            }
+            d.priority = n
+        }
+        if args.value("run-at") != nil, args.value("delay") != nil { throw .usage("give --run-at or --delay, not both") }
+        if let text = args.value("run-at") { d.runAt = try JobInput.time(text, "--run-at") }
+        if let text = args.value("delay") { d.delay = try JobInput.duration(text, "--delay") }
+        if let text = args.value("timeout") {
+            guard let seconds = Double(text), text.first?.isNumber == true else {
+                throw .usage("invalid value '\(text)' for --timeout: expected a number of seconds")
+            }
+            d.timeout = try JobInput.timeout(seconds, "--timeout")
+        }
+        if let dir = args.value("cwd") {
+            guard dir.hasPrefix("/") else { throw .usage("--cwd must be an absolute path, not '\(dir)'") }
+            d.cwd = dir
+            d.cwdGiven = true
+        } else {
+            d.cwd = Files.currentDirectory()
+        }
+        return d
+    }
+
+    /// A field set both in the job and by an option is refused: which one was meant is unclear.
+    static func apply(_ d: JobDefaults, to input: JobInput) throws(QueueError) -> JobInput {
+        var job = input
+        func conflict(_ field: String, _ option: String) -> QueueError {
+            .usage("'\(field)' is set in the job and by \(option); give it once")
+        }
+        if let p = d.priority { if job.priority != nil { throw conflict("priority", "--priority") }; job.priority = p }
+        if d.runAt != nil || d.delay != nil {
+            if job.runAt != nil { throw conflict("run_at", d.delay != nil ? "--delay" : "--run-at") }
+            job.runAt = d.runAt
+        }
+        if let t = d.timeout { if job.timeout != nil { throw conflict("timeout", "--timeout") }; job.timeout = t }
+        if d.cwdGiven, job.cwd != nil { throw conflict("cwd", "--cwd") }
+        if job.cwd == nil { job.cwd = d.cwd }
+        return job
     }
 
     /// One job object, or one per line (blank lines skipped). Errors name the line.

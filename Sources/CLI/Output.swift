@@ -1,3 +1,4 @@
+import JobManager
 import QueueStorage
 import QueueSystem
 
@@ -35,17 +36,7 @@ enum Output {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    /// `850ms`, `2.5s`, `3m 20s`, `2h 5m`.
-    static func duration(milliseconds ms: Int64) -> String {
-        if ms < 1000 { return "\(ms)ms" }
-        if ms < 60_000 {
-            let tenths = (ms + 50) / 100
-            return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s"
-        }
-        let s = ms / 1000
-        if s < 3600 { return "\(s / 60)m \(s % 60)s" }
-        return "\(s / 3600)h \(s / 60 % 60)m"
-    }
+    static func duration(milliseconds ms: Int64) -> String { describeDuration(milliseconds: ms) }
 
     static func duration(seconds: Double) -> String { duration(milliseconds: Int64((seconds * 1000).rounded())) }
 

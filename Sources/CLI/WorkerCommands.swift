@@ -21,7 +21,10 @@ extension Commands {
           finish and record them, then exit 0. A second Ctrl+C: terminate the running jobs (SIGTERM,
           then SIGKILL after 5s), put them back to pending without using up a retry, and exit 130.
         """,
-        options: [.value("count", short: "c", "n", "Jobs to run at once, 1 to 256.", default: "config worker-count")],
+        options: [
+            .value("count", short: "c", "n", "Jobs to run at once, 1 to 256.", default: "config worker-count"),
+            .flag("drain", "Exit once nothing runs and no job is runnable now (for cron)."),
+        ],
         run: runWorkerStart
     )
 
@@ -47,7 +50,7 @@ extension Commands {
         let store = try context.store()
         var count = slots ?? 0
         if slots == nil { count = try context.transaction { (s) throws(QueueError) in s.document.config.workerCount } }
-        let worker = Worker(store: store, slots: count) { event in
+        let worker = Worker(store: store, slots: count, drain: args.has("drain")) { event in
             context.print(describe(event))
             context.flush()
         }
@@ -64,6 +67,7 @@ extension Commands {
             return time + "\(job.id) started (run \(job.attempts + 1) of \(job.maxRetries + 1)): \(Output.oneLine(job.command))"
         case .jobFinished(let t, let ms):
             let job = t.job
+            if t.removed { return time + "\(job.id) ended and was removed (cancelled)" }
             switch job.state {
             case .completed: return time + "\(job.id) completed in \(Output.duration(milliseconds: ms))"
             case .failed:
@@ -71,12 +75,19 @@ extension Commands {
             default:
                 return time + "\(job.id) failed (\(job.lastError ?? "error"), \(attempt(job))); moved to the DLQ"
             }
+        case .jobTimedOut(let job, let seconds):
+            return time + "\(job.id) timed out after \(formatSeconds(seconds))s; terminating it"
+        case .cancelling(let job):
+            return time + "\(job.id) cancelled; terminating it"
+        case .drained:
+            return time + "no job is runnable now; exiting (--drain)"
         case .resultDiscarded(let id):
             return time + "\(id) ended, but it was no longer this worker's job; its result was not recorded"
         case .jobReleased(let job):
             return time + "\(job.id) terminated; back to pending (this run does not count as an attempt)"
         case .recovered(let t):
             let job = t.job
+            if t.removed { return time + "\(job.id) removed (cancelled; its worker was lost)" }
             let next = job.state == .dead ? "moved to the DLQ" : "retry in \(Output.duration(seconds: t.retryInSeconds ?? 0))"
             return time + "\(job.id) recovered from a lost worker (\(attempt(job))); \(next)"
         case .stopRequested(let running):

@@ -6,6 +6,8 @@ public enum ConfigKey: String, CaseIterable, Sendable {
     case backoffBase = "backoff-base"
     case maxBackoff = "max-backoff"
     case workerCount = "worker-count"
+    case jobTimeout = "job-timeout"
+    case maxLogBytes = "max-log-bytes"
 
     public init?(spelling: String) {
         self.init(rawValue: spelling.lowercased().replacing("_", with: "-"))
@@ -20,6 +22,8 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         case .backoffBase: return "delay after the n-th failed run is backoff-base ^ n seconds (number >= 1)"
         case .maxBackoff: return "longest delay between retries, in seconds (number >= 0)"
         case .workerCount: return "jobs a `worker start` runs at once when --count is not given (integer >= 1)"
+        case .jobTimeout: return "seconds a run may take when its job sets no timeout; 0 means no limit"
+        case .maxLogBytes: return "largest log per job; the middle is cut beyond it (integer >= 1024)"
         }
     }
 
@@ -35,6 +39,8 @@ public enum ConfigManager {
         case .backoffBase: w.double(config.backoffBase)
         case .maxBackoff: w.double(config.maxBackoff)
         case .workerCount: w.int(config.workerCount)
+        case .jobTimeout: w.double(config.jobTimeout)
+        case .maxLogBytes: w.int(config.maxLogBytes)
         }
         return String(decoding: w.bytes, as: UTF8.self)
     }
@@ -53,6 +59,8 @@ public enum ConfigManager {
         case .workerCount: config.workerCount = try integer(text, key, minimum: 1, maximum: 256)
         case .backoffBase: config.backoffBase = try number(text, key, minimum: 1, maximum: 1_000_000)
         case .maxBackoff: config.maxBackoff = try number(text, key, minimum: 0, maximum: 31_536_000)
+        case .jobTimeout: config.jobTimeout = try number(text, key, minimum: 0, maximum: 31_536_000)
+        case .maxLogBytes: config.maxLogBytes = try integer(text, key, minimum: 1024, maximum: 1 << 30)
         }
     }
 

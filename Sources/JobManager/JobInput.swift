@@ -1,4 +1,5 @@
 import QueueStorage
+import QueueSystem
 
 /// A job as a user describes it, validated. Built from one JSON object.
 public struct JobInput: Equatable, Sendable {
@@ -6,8 +7,13 @@ public struct JobInput: Equatable, Sendable {
     public var command: String
     public var maxRetries: Int?
     public var priority: Int?
+    public var runAt: Timestamp?
+    public var timeout: Double?
+    public var cwd: String?
 
-    public static let fields = ["id", "command", "max_retries", "priority"]
+    public static let fields = ["id", "command", "max_retries", "priority", "run_at", "timeout", "cwd"]
+    public static let priorityRange = -1000...1000
+    public static let maximumTimeout = 31_536_000.0
     public static let maximumCommandBytes = 65_536
     public static let maximumIDLength = 128
 
@@ -37,7 +43,18 @@ public struct JobInput: Equatable, Sendable {
             case "max_retries":
                 maxRetries = try Self.integer(value, "max_retries", 0...1000)
             case "priority":
-                priority = try Self.integer(value, "priority", -1000...1000)
+                priority = try Self.integer(value, "priority", Self.priorityRange)
+            case "run_at":
+                guard case .string(let s) = value else { throw .usage("field 'run_at' must be a string, not \(value.typeName)") }
+                runAt = try Self.time(s, "field 'run_at'")
+            case "timeout":
+                guard case .number(let text) = value, let seconds = Double(text) else {
+                    throw .usage("field 'timeout' must be a number of seconds, not \(value.typeName)")
+                }
+                timeout = try Self.timeout(seconds, "field 'timeout'")
+            case "cwd":
+                guard case .string(let s) = value else { throw .usage("field 'cwd' must be a string, not \(value.typeName)") }
+                cwd = s
             default:
                 let hint = closestMatch(key, among: Self.fields).map { "; did you mean '\($0)'?" } ?? "; known fields: \(Self.fields.joined(separator: ", "))"
                 throw .usage("unknown field '\(key)' in job\(hint)")
@@ -64,6 +81,42 @@ public struct JobInput: Equatable, Sendable {
         }
         if command.utf8.contains(0) { throw .usage("field 'command' must not contain a NUL character") }
         if let id { try Self.validateID(id) }
+        if let cwd, !cwd.hasPrefix("/") || cwd.utf8.contains(0) {
+            throw .usage("field 'cwd' must be an absolute path, not '\(cwd)'")
+        }
+    }
+
+    /// An ISO 8601 time with a zone, such as `2026-01-01T02:00:00Z` or `2026-01-01T03:00:00+01:00`.
+    public static func time(_ text: String, _ what: String) throws(QueueError) -> Timestamp {
+        guard let t = Timestamp(iso8601: text) else {
+            throw .usage("\(what) must be an ISO 8601 time with a zone, like 2026-01-01T02:00:00Z, not '\(text)'")
+        }
+        return t
+    }
+
+    public static func timeout(_ seconds: Double, _ what: String) throws(QueueError) -> Double {
+        guard seconds.isFinite, seconds > 0, seconds <= maximumTimeout else {
+            throw .usage("\(what) must be a number of seconds above 0 and at most \(Int(maximumTimeout))")
+        }
+        return seconds
+    }
+
+    /// `90`, `30s`, `5m`, `2h`, `1d` as seconds.
+    public static func duration(_ text: String, _ what: String) throws(QueueError) -> Double {
+        var digits = Substring(text)
+        var unit: Double = 1
+        switch digits.last {
+        case "s": unit = 1; digits.removeLast()
+        case "m": unit = 60; digits.removeLast()
+        case "h": unit = 3600; digits.removeLast()
+        case "d": unit = 86_400; digits.removeLast()
+        default: break
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let n = Double(digits),
+              n * unit <= maximumTimeout else {
+            throw .usage("\(what) must be a whole number with s, m, h or d, like 30s, 5m, 2h or 1d, not '\(text)'")
+        }
+        return n * unit
     }
 
     /// Ids are names of files too (logs), so they are kept to a safe alphabet.

@@ -8,6 +8,8 @@ public enum RunOutcome: Equatable, Sendable {
     case exited(ExitStatus)
     /// `/bin/sh` could not be started at all.
     case couldNotStart(String)
+    /// Terminated after running longer than its timeout (seconds).
+    case timedOut(Double)
 
     public var succeeded: Bool { self == .exited(.exited(0)) }
 
@@ -20,6 +22,7 @@ public enum RunOutcome: Equatable, Sendable {
         case .exited(.exited(let code)): return "exit \(code)"
         case .exited(.signaled(let signal)): return "killed by signal \(signal)\(signalName(signal).map { " (\($0))" } ?? "")"
         case .couldNotStart(let reason): return "could not start: \(reason)"
+        case .timedOut(let seconds): return "timed out after \(formatSeconds(seconds))s"
         }
     }
 
@@ -27,6 +30,11 @@ public enum RunOutcome: Equatable, Sendable {
         if case .exited(.exited(let code)) = self { return Int(code) }
         return nil
     }
+}
+
+/// `5`, `0.5`: seconds without a needless fraction.
+public func formatSeconds(_ seconds: Double) -> String {
+    seconds.rounded() == seconds && abs(seconds) < 1e15 ? String(Int64(seconds)) : String(seconds)
 }
 
 private func signalName(_ signal: Int32) -> String? {
@@ -46,7 +54,9 @@ private func signalName(_ signal: Int32) -> String? {
 public struct JobTransition: Equatable, Sendable {
     public let job: Job
     /// For a retry, how long until the job may run again.
-    public let retryInSeconds: Double?
+    public var retryInSeconds: Double? = nil
+    /// The job was cancelled while it ran and is now removed.
+    public var removed = false
 }
 
 /// Jobs: enqueue, claim, finish, list and recovery. Every function works on a transaction's snapshot,
@@ -66,9 +76,12 @@ public enum JobManager {
                 id = newID(avoiding: taken)
             }
             taken.insert(id)
-            let job = Job(id: id, command: input.command, maxRetries: input.maxRetries ?? snapshot.document.config.maxRetries,
+            var job = Job(id: id, command: input.command, maxRetries: input.maxRetries ?? snapshot.document.config.maxRetries,
                           priority: input.priority ?? 0, sequence: snapshot.document.nextSequence + Int64(added.count),
                           now: snapshot.now)
+            job.runAt = input.runAt
+            job.timeout = input.timeout
+            job.cwd = input.cwd
             added.append(job)
         }
         snapshot.document.nextSequence += Int64(added.count)
@@ -160,11 +173,15 @@ public enum JobManager {
         guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
               snapshot.document.jobs[i].worker == worker else { return nil }
         var job = snapshot.document.jobs[i]
+        if job.cancelRequested {
+            snapshot.document.jobs.remove(at: i)
+            return JobTransition(job: job, removed: true)
+        }
         job.startedAt = startedAt
         job.durationMilliseconds = durationMilliseconds
         job.exitCode = outcome.exitCode
         if let error = outcome.errorText { job.lastError = error }
-        let transition = conclude(&job, succeeded: outcome.succeeded, now: snapshot.now, config: snapshot.document.config)
+        let transition = conclude(&job, succeeded: outcome.succeeded, now: snapshot.now, document: &snapshot.document)
         snapshot.document.jobs[i] = job
         return transition
     }
@@ -185,8 +202,13 @@ public enum JobManager {
     }
 
     /// Applies the retry policy to a job whose run just ended.
-    private static func conclude(_ job: inout Job, succeeded: Bool, now: Timestamp, config: QueueConfig) -> JobTransition {
-        if !succeeded { job.attempts += 1 }
+    private static func conclude(_ job: inout Job, succeeded: Bool, now: Timestamp, document: inout Document) -> JobTransition {
+        let config = document.config
+        document.counters.runs += 1
+        if !succeeded {
+            job.attempts += 1
+            document.counters.failedRuns += 1
+        }
         job.worker = nil
         job.child = nil
         job.finishedAt = now
@@ -202,9 +224,11 @@ public enum JobManager {
             job.state = .failed
             job.runAt = now.adding(seconds: seconds)
             retryIn = seconds
+            document.counters.retries += 1
         case .dead:
             job.state = .dead
             job.runAt = nil
+            document.counters.dlqMoves += 1
         }
         return JobTransition(job: job, retryInSeconds: retryIn)
     }
@@ -227,6 +251,7 @@ public enum JobManager {
             snapshot.document.workers.removeAll { !alive($0.process) }
         }
         var recovered: [JobTransition] = []
+        var cancelled: [Int] = []
         for i in snapshot.document.jobs.indices where snapshot.document.jobs[i].state == .processing {
             let owner = snapshot.document.jobs[i].worker
             if let owner, alive(owner) { continue }
@@ -237,12 +262,18 @@ public enum JobManager {
                 // The worker died before recording its child: find the child by its run marker.
                 killMarkedProcesses(runMarker(worker: owner, jobID: job.id))
             }
+            if job.cancelRequested {
+                cancelled.append(i)
+                recovered.append(JobTransition(job: job, removed: true))
+                continue
+            }
             job.exitCode = nil
             job.lastError = "worker lost"
             if let started = job.startedAt { job.durationMilliseconds = snapshot.now.milliseconds - started.milliseconds }
-            recovered.append(conclude(&job, succeeded: false, now: snapshot.now, config: snapshot.document.config))
+            recovered.append(conclude(&job, succeeded: false, now: snapshot.now, document: &snapshot.document))
             snapshot.document.jobs[i] = job
         }
+        for i in cancelled.reversed() { snapshot.document.jobs.remove(at: i) }
         return recovered
     }
 

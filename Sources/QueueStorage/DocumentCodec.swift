@@ -20,6 +20,12 @@ public enum DocumentCodec {
         w.raw("{\n  \"version\": "); w.int(document.version)
         w.raw(",\n  \"next_seq\": "); w.int(document.nextSequence)
         w.raw(",\n  \"config\": "); writeConfig(document.config, to: &w)
+        w.raw(",\n  \"stats\": {")
+        w.key("runs", first: true); w.int(document.counters.runs)
+        w.key("failed_runs"); w.int(document.counters.failedRuns)
+        w.key("retries"); w.int(document.counters.retries)
+        w.key("dlq_moves"); w.int(document.counters.dlqMoves)
+        w.raw("}")
         w.raw(",\n  \"workers\": [")
         for (i, worker) in document.workers.enumerated() {
             w.raw(i == 0 ? "\n    " : ",\n    ")
@@ -56,6 +62,9 @@ public enum DocumentCodec {
         if let v = job.durationMilliseconds { w.key("duration_ms"); w.int(v) }
         if let v = job.worker { w.key("worker_pid"); w.int(v.pid); w.key("worker_start_time"); w.int(v.startTime) }
         if let v = job.child { w.key("child_pid"); w.int(v.pid); w.key("child_start_time"); w.int(v.startTime) }
+        if let v = job.timeout { w.key("timeout"); w.double(v) }
+        if let v = job.cwd { w.key("cwd"); w.string(v) }
+        if job.cancelRequested { w.key("cancel_requested"); w.bool(true) }
         w.raw("}")
     }
 
@@ -65,6 +74,8 @@ public enum DocumentCodec {
         w.key("backoff_base"); w.double(c.backoffBase)
         w.key("max_backoff"); w.double(c.maxBackoff)
         w.key("worker_count"); w.int(c.workerCount)
+        w.key("job_timeout"); w.double(c.jobTimeout)
+        w.key("max_log_bytes"); w.int(c.maxLogBytes)
         w.raw("}")
     }
 
@@ -93,6 +104,7 @@ public enum DocumentCodec {
                 }
             case "next_seq": d.nextSequence = try r.readInt64()
             case "config": d.config = try readConfig(&r)
+            case "stats": d.counters = try readCounters(&r)
             case "workers":
                 try r.readArray { (r, i) throws(JSONError) in d.workers.append(try readWorker(&r, context: "workers[\(i)]")) }
             case "jobs":
@@ -118,6 +130,7 @@ public enum DocumentCodec {
     enum JobField: Int, CaseIterable {
         case id, command, state, attempts, maxRetries, priority, seq, createdAt, updatedAt, runAt, exitCode, lastError
         case startedAt, finishedAt, durationMs, workerPid, workerStartTime, childPid, childStartTime
+        case timeout, cwd, cancelRequested
 
         var name: String {
             switch self {
@@ -140,6 +153,9 @@ public enum DocumentCodec {
             case .workerStartTime: return "worker_start_time"
             case .childPid: return "child_pid"
             case .childStartTime: return "child_start_time"
+            case .timeout: return "timeout"
+            case .cwd: return "cwd"
+            case .cancelRequested: return "cancel_requested"
             }
         }
 
@@ -203,6 +219,9 @@ public enum DocumentCodec {
             case .workerStartTime: workerStart = try readStartTime(&r, field.name, context())
             case .childPid: childPid = try readPid(&r, field.name, context())
             case .childStartTime: childStart = try readStartTime(&r, field.name, context())
+            case .timeout: job.timeout = try r.readDouble()
+            case .cwd: job.cwd = try r.readString()
+            case .cancelRequested: job.cancelRequested = try r.readBool()
             }
         }
         for field in JobField.required where seen & (1 << field.rawValue) == 0 {
@@ -249,7 +268,23 @@ public enum DocumentCodec {
             case "backoff_base": c.backoffBase = try r.readDouble()
             case "max_backoff": c.maxBackoff = try r.readDouble()
             case "worker_count": c.workerCount = try r.readInt()
+            case "job_timeout": c.jobTimeout = try r.readDouble()
+            case "max_log_bytes": c.maxLogBytes = try r.readInt()
             default: throw r.error("config: unknown field \"\(key)\"")
+            }
+        }
+        return c
+    }
+
+    static func readCounters(_ r: inout JSONReader) throws(JSONError) -> Counters {
+        var c = Counters()
+        try r.readObject { (r, key) throws(JSONError) in
+            switch key {
+            case "runs": c.runs = try r.readInt()
+            case "failed_runs": c.failedRuns = try r.readInt()
+            case "retries": c.retries = try r.readInt()
+            case "dlq_moves": c.dlqMoves = try r.readInt()
+            default: throw r.error("stats: unknown field \"\(key)\"")
             }
         }
         return c

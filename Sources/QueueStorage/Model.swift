@@ -42,6 +42,12 @@ public struct Job: Equatable, Sendable {
     public var worker: ProcessIdentity?
     /// The job's child (`/bin/sh`, leader of its own process group), once started.
     public var child: ProcessIdentity?
+    /// Seconds a run may take before it is terminated; nil: the config's `job-timeout`.
+    public var timeout: Double?
+    /// The directory the command runs in (where it was enqueued from, or `--cwd`).
+    public var cwd: String?
+    /// `cancel` was asked while the job ran: it is removed, not retried, when the run ends.
+    public var cancelRequested = false
 
     public init(id: String, command: String, maxRetries: Int, priority: Int = 0, sequence: Int64, now: Timestamp) {
         self.id = id
@@ -78,6 +84,10 @@ public struct QueueConfig: Equatable, Sendable {
     public var backoffBase: Double = 2
     public var maxBackoff: Double = 3600
     public var workerCount: Int = 1
+    /// Seconds a run may take when its job sets no timeout; 0 means no limit.
+    public var jobTimeout: Double = 0
+    /// Largest log file per job; beyond it the middle is cut, keeping the start and the end.
+    public var maxLogBytes: Int = 1 << 20
     public init() {}
 }
 
@@ -93,12 +103,22 @@ public struct WorkerRecord: Equatable, Sendable {
     }
 }
 
+/// Running totals since the queue was created; they survive the removal of jobs.
+public struct Counters: Equatable, Sendable {
+    public var runs = 0
+    public var failedRuns = 0
+    public var retries = 0
+    public var dlqMoves = 0
+    public init() {}
+}
+
 /// The whole data file.
 public struct Document: Equatable, Sendable {
     public static let currentVersion = 1
     public var version = Document.currentVersion
     public var nextSequence: Int64 = 1
     public var config = QueueConfig()
+    public var counters = Counters()
     public var workers: [WorkerRecord] = []
     public var jobs: [Job] = []
     public init() {}

@@ -6,6 +6,9 @@ public struct QueueHome: Sendable {
     public let directory: String
     public var dataPath: String { directory + "/data.json" }
     public var lockPath: String { directory + "/data.lock" }
+    public var logsDirectory: String { directory + "/logs" }
+    /// Each job's output, every run under a header line. Ids are safe file names (see JobInput).
+    public func logPath(for id: String) -> String { logsDirectory + "/" + id + ".log" }
 
     public init(directory: String) {
         var d = directory

@@ -62,6 +62,23 @@ public enum Files {
         try retryingOnInterrupt { Glibc.rename(from, to) }
     }
 
+    /// A pipe whose ends are both close-on-exec and whose read end does not block. Wraps `pipe(2)`.
+    public static func makePipe() throws(Errno) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        try retryingOnInterrupt { pipe(&fds) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        return (fds[0], fds[1])
+    }
+
+    /// Reads what is available now without blocking: nil at end of file, empty when nothing is waiting.
+    public static func readAvailable(_ fd: Int32, into buffer: inout [UInt8]) -> Int? {
+        let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
+        if n > 0 { return n }
+        if n == 0 { return nil }
+        return errno == EAGAIN || errno == EINTR ? 0 : nil
+    }
+
     /// Removes a file, ignoring a missing one. Wraps `unlink(2)`.
     public static func removeIfPresent(_ path: String) {
         _ = unlink(path)

@@ -25,14 +25,11 @@ public final class SignalWaker: Sendable {
     private let writeFD: Int32
 
     public init() throws(Errno) {
-        var fds: [Int32] = [-1, -1]
-        try retryingOnInterrupt { pipe(&fds) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-        }
-        wakeFD = fds[0]
-        writeFD = fds[1]
+        let fds = try Files.makePipe()
+        // The handler must never block on a full pipe.
+        _ = fcntl(fds.write, F_SETFL, O_NONBLOCK)
+        wakeFD = fds.read
+        writeFD = fds.write
         wakeWriteFD.store(writeFD, ordering: .sequentiallyConsistent)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = signalHandler

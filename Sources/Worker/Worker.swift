@@ -11,7 +11,10 @@ public enum WorkerEvent: Sendable {
     /// A run ended but the job was no longer this worker's to record (recovered or removed meanwhile).
     case resultDiscarded(jobID: String)
     case jobReleased(Job)
+    case jobTimedOut(Job, seconds: Double)
+    case cancelling(Job)
     case recovered(JobTransition)
+    case drained
     case stopRequested(running: Int)
     case terminating(running: Int)
     case stopped(forced: Bool)
@@ -20,6 +23,7 @@ public enum WorkerEvent: Sendable {
 /// One foreground worker process running up to `slots` jobs at once. Each job is `/bin/sh -c` in its
 /// own process group. A claim and a result are short transactions; commands run outside the lock.
 public final class Worker {
+    /// Time between SIGTERM and SIGKILL, for a second Ctrl+C and for a timeout.
     public static let terminationGraceMilliseconds: Int64 = 5_000
     /// Longest sleep between looks at the queue when nothing wakes the worker sooner (another
     /// worker's orphans are recovered at this pace).
@@ -30,6 +34,13 @@ public final class Worker {
         let pid: Int32
         let startedAt: Timestamp
         let startedMonotonic: Int64
+        let log: RunLog?
+        /// Monotonic time at which the run is over its timeout, if it has one.
+        let deadline: Int64?
+        var timeout: Double?
+        var timedOut = false
+        /// When a terminated run gets SIGKILL.
+        var killAt: Int64?
     }
 
     struct Ended {
@@ -42,6 +53,7 @@ public final class Worker {
 
     let store: Store
     let slots: Int
+    let drain: Bool
     let emit: (WorkerEvent) -> Void
     let me = ProcessIdentity.current()
 
@@ -52,9 +64,11 @@ public final class Worker {
     private var terminationDeadline: Int64 = 0
     private var killed = false
 
-    public init(store: Store, slots: Int, emit: @escaping (WorkerEvent) -> Void) {
+    /// With `drain`, the worker exits once nothing is running and no job is runnable now.
+    public init(store: Store, slots: Int, drain: Bool = false, emit: @escaping (WorkerEvent) -> Void) {
         self.store = store
         self.slots = slots
+        self.drain = drain
         self.emit = emit
     }
 
@@ -65,6 +79,7 @@ public final class Worker {
         do {
             signals = try SignalWaker()
             try Files.makeDirectories(store.home.directory)
+            try Files.makeDirectories(store.home.logsDirectory)
             watcher = try DirectoryWatcher(directory: store.home.directory)
         } catch {
             throw .failure("cannot start the worker: \(error)")
@@ -93,12 +108,17 @@ public final class Worker {
                 killed = true
                 for r in running { Processes.signalGroup(r.pid, SIGKILL) }
             }
+            enforceTimeouts()
 
             let freeSlots = stopRequests == 0 ? slots - running.count : 0
             let wantsLook = freeSlots > 0 && (queueChanged || monotonicMilliseconds() >= nextLook)
             if !ended.isEmpty || !unrecordedChildren.isEmpty || wantsLook {
                 queueChanged = false
-                let nextEligible = try exchange(freeSlots: freeSlots, signals: signals)
+                let (nextEligible, claimedAny) = try exchange(freeSlots: freeSlots, signals: signals)
+                if drain, !claimedAny, running.isEmpty, ended.isEmpty, unrecordedChildren.isEmpty {
+                    emit(.drained)
+                    break
+                }
                 let now = Timestamp.now()
                 var wait = Worker.idleCheckMilliseconds
                 if let nextEligible { wait = min(wait, max(0, nextEligible.milliseconds - now.milliseconds)) }
@@ -108,11 +128,16 @@ public final class Worker {
 
             if stopRequests >= 1, running.isEmpty { break }
 
-            var timeout = max(0, nextLook - monotonicMilliseconds())
+            let clock = monotonicMilliseconds()
+            var timeout = max(0, nextLook - clock)
             if freeSlots == 0 { timeout = Worker.idleCheckMilliseconds }
-            if forced, !killed { timeout = min(timeout, max(0, terminationDeadline - monotonicMilliseconds())) }
-            waitForInput([signals.wakeFD, watcher.fd], timeoutMilliseconds: Int(timeout))
+            if forced, !killed { timeout = min(timeout, max(0, terminationDeadline - clock)) }
+            for r in running {
+                if let d = r.killAt ?? (r.timedOut ? nil : r.deadline) { timeout = min(timeout, max(0, d - clock)) }
+            }
+            waitForInput([signals.wakeFD, watcher.fd] + running.compactMap { $0.log?.readFD }, timeoutMilliseconds: Int(timeout))
             signals.drain()
+            for r in running { r.log?.pump() }
             var probe = pollfd(fd: watcher.fd, events: Int16(POLLIN), revents: 0)
             if poll(&probe, 1, 0) > 0 {
                 watcher.drain()
@@ -127,11 +152,12 @@ public final class Worker {
 
     /// One transaction: recover others' orphans, record started children and ended runs, then claim
     /// up to `freeSlots` jobs (checking for a stop request right before). Starts the claimed jobs.
-    private func exchange(freeSlots: Int, signals: SignalWaker) throws(QueueError) -> Timestamp? {
+    private func exchange(freeSlots: Int, signals: SignalWaker) throws(QueueError) -> (Timestamp?, Bool) {
         let children = unrecordedChildren
         let results = ended
         let me = self.me
-        let (recovered, finished, claimed, nextEligible) = try store.transaction { (s) throws(QueueError) in
+        let runningIDs = Set(running.map(\.job.id))
+        let (recovered, finished, claimed, nextEligible, cancelled, settings) = try store.transaction { (s) throws(QueueError) in
             let recovered = JobManager.recoverOrphans(in: &s)
             for (id, child) in children { JobManager.recordChild(child, jobID: id, worker: me, in: &s) }
             var finished: [WorkerEvent] = []
@@ -147,42 +173,96 @@ public final class Worker {
             }
             let claimable = signals.stopRequestCount == 0 ? freeSlots : 0
             let claimed = JobManager.claim(limit: claimable, for: me, in: &s)
-            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now))
+            let settings = (s.document.config.jobTimeout, s.document.config.maxLogBytes)
+            let cancelled = s.document.jobs.filter { $0.cancelRequested && runningIDs.contains($0.id) && $0.worker == me }.map(\.id)
+            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings)
         }
+        (jobTimeout, maxLogBytes) = settings
         unrecordedChildren.removeAll()
         ended.removeAll()
         recovered.forEach { emit(.recovered($0)) }
-        finished.forEach { emit($0) }
-        for job in claimed { start(job) }
-        return nextEligible
+        for event in finished {
+            if case .jobFinished(let t, _) = event, t.removed { Files.removeIfPresent(store.home.logPath(for: t.job.id)) }
+            emit(event)
+        }
+        for t in recovered where t.removed { Files.removeIfPresent(store.home.logPath(for: t.job.id)) }
+        for id in cancelled { terminate(id) }
+        for job in claimed { start(job, defaultTimeout: jobTimeout, maxLogBytes: maxLogBytes) }
+        return (nextEligible, !claimed.isEmpty)
     }
 
-    private func start(_ job: Job) {
+    /// Settings read in the last transaction; they apply to the runs started after it.
+    private var jobTimeout: Double = 0
+    private var maxLogBytes = 1 << 20
+
+    /// A job cancelled while it runs: SIGTERM to its group now, SIGKILL after the grace period.
+    private func terminate(_ id: String) {
+        guard let i = running.firstIndex(where: { $0.job.id == id }), running[i].killAt == nil else { return }
+        emit(.cancelling(running[i].job))
+        Processes.signalGroup(running[i].pid, SIGTERM)
+        running[i].killAt = monotonicMilliseconds() + Worker.terminationGraceMilliseconds
+    }
+
+    /// Runs over their timeout get SIGTERM, and SIGKILL once the grace period has passed too.
+    private func enforceTimeouts() {
+        let now = monotonicMilliseconds()
+        for i in running.indices {
+            if let killAt = running[i].killAt, now >= killAt {
+                Processes.signalGroup(running[i].pid, SIGKILL)
+                running[i].killAt = .max
+            } else if let deadline = running[i].deadline, !running[i].timedOut, now >= deadline {
+                running[i].timedOut = true
+                emit(.jobTimedOut(running[i].job, seconds: running[i].timeout ?? 0))
+                Processes.signalGroup(running[i].pid, SIGTERM)
+                running[i].killAt = now + Worker.terminationGraceMilliseconds
+            }
+        }
+    }
+
+    private func start(_ job: Job, defaultTimeout: Double, maxLogBytes: Int) {
         let startedAt = Timestamp.now()
         let startedMonotonic = monotonicMilliseconds()
         emit(.jobStarted(job))
+        let run = job.attempts + 1
+        let header = "=== queuectl: run \(run) of \(job.maxRetries + 1), started \(startedAt.iso8601) ===\n"
+        let log = try? RunLog(path: store.home.logPath(for: job.id), header: header, maxBytes: maxLogBytes)
+        defer { log?.closeWriteEnd() }
+        func failToStart(_ reason: String) {
+            log?.finish(footer: "=== queuectl: could not start: \(reason) ===\n")
+            ended.append(Ended(job: job, outcome: .couldNotStart(reason), startedAt: startedAt,
+                               durationMilliseconds: 0, interrupted: false))
+        }
+        if let cwd = job.cwd, (try? Files.status(cwd))?.isDirectory != true {
+            return failToStart("directory \(cwd) does not exist")
+        }
         do {
             let marker = JobManager.runMarker(worker: me, jobID: job.id)
-            let pid = try Processes.spawnShell(job.command, directory: nil, environment: [
+            let pid = try Processes.spawnShell(job.command, directory: job.cwd, environment: [
                 "QUEUECTL_JOB_ID": job.id,
-                "QUEUECTL_ATTEMPT": String(job.attempts + 1),
+                "QUEUECTL_ATTEMPT": String(run),
                 marker.name: marker.value,
-            ], outputFD: nil)
-            running.append(Running(job: job, pid: pid, startedAt: startedAt, startedMonotonic: startedMonotonic))
+            ], outputFD: log?.writeFD)
+            let timeout = job.timeout ?? (defaultTimeout > 0 ? defaultTimeout : nil)
+            running.append(Running(job: job, pid: pid, startedAt: startedAt, startedMonotonic: startedMonotonic, log: log,
+                                   deadline: timeout.map { startedMonotonic + Int64(($0 * 1000).rounded(.up)) },
+                                   timeout: timeout))
             if let start = Processes.startTime(of: pid) {
                 unrecordedChildren.append((job.id, ProcessIdentity(pid: pid, startTime: start)))
             }
         } catch {
-            ended.append(Ended(job: job, outcome: .couldNotStart(error.description), startedAt: startedAt,
-                               durationMilliseconds: 0, interrupted: false))
+            failToStart(error.description)
         }
     }
 
     private func reapChildren() {
         running.removeAll { r in
             guard let status = Processes.reapIfExited(r.pid) else { return false }
-            ended.append(Ended(job: r.job, outcome: .exited(status), startedAt: r.startedAt,
-                               durationMilliseconds: monotonicMilliseconds() - r.startedMonotonic, interrupted: forced))
+            let duration = monotonicMilliseconds() - r.startedMonotonic
+            let outcome: RunOutcome = r.timedOut ? .timedOut(r.timeout ?? 0) : .exited(status)
+            let ending = r.timedOut ? outcome.errorText! : "\(outcome.errorText ?? "exit 0") after \(Double(duration) / 1000)s"
+            r.log?.finish(footer: "=== queuectl: \(ending) ===\n")
+            ended.append(Ended(job: r.job, outcome: outcome, startedAt: r.startedAt, durationMilliseconds: duration,
+                               interrupted: forced))
             return true
         }
     }

@@ -1,0 +1,125 @@
+@preconcurrency import Glibc
+import JobManager
+import QueueStorage
+import QueueSystem
+
+extension Commands {
+    static let jobArgument = ArgumentSpec(name: "id", help: "The job's id.")
+
+    static let show = CommandSpec(
+        name: "show",
+        summary: "Show everything about one job, and why it is or is not running now.",
+        arguments: [jobArgument],
+        options: [.flag("json", "Print the job as a JSON object, with an \"explanation\" field added.")],
+        run: runShow
+    )
+
+    static let retry = CommandSpec(
+        name: "retry",
+        summary: "Run a failed job now instead of waiting for its backoff.",
+        discussion: "  Only a failed job waits for a retry; a dead one goes back with 'queuectl dlq retry'.",
+        arguments: [jobArgument],
+        run: runRetry
+    )
+
+    static let cancel = CommandSpec(
+        name: "cancel",
+        summary: "Remove a pending or failed job; terminate a running one first.",
+        discussion: """
+          A running job's process group gets SIGTERM (SIGKILL 5s later, if need be) from its worker,
+          and the job is removed when its run ends instead of being retried.
+        """,
+        arguments: [jobArgument],
+        run: runCancel
+    )
+
+    static let logs = CommandSpec(
+        name: "logs",
+        summary: "Print a job's output: every run's stdout and stderr under a header line.",
+        discussion: "  The log is $QUEUECTL_HOME/logs/<id>.log, bounded by config max-log-bytes.",
+        arguments: [jobArgument],
+        run: runLogs
+    )
+
+    static let output = CommandSpec(
+        name: "output",
+        summary: "A job's output (same as 'queuectl logs').",
+        subcommands: [CommandSpec(name: "get", summary: logs.summary, discussion: logs.discussion,
+                                  arguments: [jobArgument], run: runLogs)]
+    )
+
+    static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let id = args.positionals[0]
+        let (job, explanation) = try context.transaction { (s) throws(QueueError) in
+            let job = try JobManager.job(id, in: s.document)
+            return (job, JobManager.explain(job, now: s.now, workers: s.document.workers))
+        }
+        let home = try context.store().home
+        if args.has("json") {
+            var w = JSONWriter()
+            DocumentCodec.writeJob(job, to: &w)
+            w.bytes.removeLast()  // the closing brace
+            w.key("explanation"); w.string(explanation)
+            w.raw("}")
+            context.print(String(decoding: w.bytes, as: UTF8.self))
+            return 0
+        }
+        var rows: [(String, String)] = [
+            ("id", job.id), ("state", job.state.rawValue), ("why", explanation), ("command", job.command),
+            ("runs", "\(job.attempts) failed of at most \(job.maxRetries + 1)"),
+            ("priority", String(job.priority)),
+            ("timeout", job.timeout.map { "\(formatSeconds($0))s" } ?? "config job-timeout"),
+            ("cwd", job.cwd ?? "-"), ("created", job.createdAt.iso8601), ("updated", job.updatedAt.iso8601),
+        ]
+        if let v = job.runAt { rows.append(("run at", v.iso8601)) }
+        if let v = job.startedAt { rows.append(("started", v.iso8601)) }
+        if let v = job.finishedAt { rows.append(("finished", v.iso8601)) }
+        if let v = job.durationMilliseconds { rows.append(("duration", Output.duration(milliseconds: v))) }
+        if let v = job.exitCode { rows.append(("exit code", String(v))) }
+        if let v = job.lastError { rows.append(("last error", v)) }
+        if let v = job.worker { rows.append(("worker", String(v.pid))) }
+        if let v = job.child { rows.append(("process", "\(v.pid) (its own process group)")) }
+        let log = home.logPath(for: job.id)
+        if (try? Files.status(log)) != nil { rows.append(("log", log)) }
+        for (label, value) in rows { context.print(label.padding(12) + value) }
+        return 0
+    }
+
+    static func runRetry(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let job = try context.transaction { (s) throws(QueueError) in try JobManager.retryNow(args.positionals[0], in: &s) }
+        context.print(job.id)
+        return 0
+    }
+
+    static func runCancel(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let result = try context.transaction { (s) throws(QueueError) in try JobManager.cancel(args.positionals[0], in: &s) }
+        switch result {
+        case .removed(let job):
+            Files.removeIfPresent(try context.store().home.logPath(for: job.id))
+            context.print(job.id)
+        case .terminating(let job):
+            // The worker terminates it too when it next looks; signalling here is quicker.
+            if let child = job.child, child.isAlive { Processes.signalGroup(child.pid, SIGTERM) }
+            Console.err("job '\(job.id)' is running on worker \(job.worker.map { String($0.pid) } ?? "?"): "
+                + "terminating it; it is removed when its run ends\n")
+            context.print(job.id)
+        }
+        return 0
+    }
+
+    static func runLogs(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let id = args.positionals[0]
+        let home = try context.store().home
+        let exists = try context.transaction { (s) throws(QueueError) in s.document.index(of: id) != nil }
+        let bytes: [UInt8]?
+        do { bytes = try Files.readAll(home.logPath(for: id)) } catch { throw .failure("cannot read \(home.logPath(for: id)): \(error)") }
+        guard let bytes else {
+            if !exists { throw .failure("no job with id '\(id)'") }
+            Console.err("job '\(id)' has no output yet\n")
+            return 0
+        }
+        context.flush()
+        try? Files.writeAll(1, bytes)
+        return 0
+    }
+}

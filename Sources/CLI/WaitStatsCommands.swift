@@ -1,0 +1,111 @@
+import JobManager
+import QueueStorage
+import QueueSystem
+
+extension Commands {
+    static let wait = CommandSpec(
+        name: "wait",
+        summary: "Block until jobs finish: exit 0 if all completed, 1 if any is dead, 124 on timeout.",
+        discussion: "  Prints each job's id and final state. With enqueue, makes a job one step of a script:\n"
+            + "    id=$(queuectl enqueue '{\"command\":\"make\"}') && queuectl wait \"$id\"",
+        arguments: [ArgumentSpec(name: "id", help: "A job's id.", repeating: true)],
+        options: [.value("timeout", short: "t", "seconds", "Give up after this long (exit 124).")],
+        run: runWait
+    )
+
+    static let stats = CommandSpec(
+        name: "stats",
+        summary: "Show counts, success rate, run times, recent throughput, retries and DLQ moves.",
+        options: [.flag("json", "Print JSON.")],
+        run: runStats
+    )
+
+    static func runWait(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        var deadline: Int64?
+        if let text = args.value("timeout") {
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 0, text.first?.isNumber == true else {
+                throw .usage("invalid value '\(text)' for --timeout: expected a number of seconds")
+            }
+            deadline = monotonicMilliseconds() + Int64(seconds * 1000)
+        }
+        let ids = args.positionals
+        let store = try context.store()
+        _ = try context.transaction { (_) throws(QueueError) in }  // creates and checks the queue directory
+        let watcher: DirectoryWatcher
+        do { watcher = try DirectoryWatcher(directory: store.home.directory) } catch {
+            throw .failure("cannot watch \(store.home.directory): \(error)")
+        }
+        while true {
+            let states = try context.transaction { (s) throws(QueueError) in
+                try ids.map { (id) throws(QueueError) in
+                    guard let i = s.document.index(of: id) else { throw .failure("no job with id '\(id)' (it may have been cancelled or deleted)") }
+                    return s.document.jobs[i].state
+                }
+            }
+            if states.allSatisfy({ $0 == .completed || $0 == .dead }) {
+                for (id, state) in zip(ids, states) { context.print("\(id) \(state.rawValue)") }
+                return states.contains(.dead) ? 1 : 0
+            }
+            // Woken by any write to the queue; a second at most, so a dead worker's job is recovered.
+            var timeout: Int64 = 1000
+            if let deadline {
+                let left = deadline - monotonicMilliseconds()
+                if left <= 0 {
+                    Console.err("Error: timed out waiting for \(zip(ids, states).filter { $0.1 != .completed && $0.1 != .dead }.map(\.0).joined(separator: ", "))\n")
+                    return 124
+                }
+                timeout = min(timeout, left)
+            }
+            waitForInput([watcher.fd], timeoutMilliseconds: Int(timeout))
+            watcher.drain()
+        }
+    }
+
+    static func runStats(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        let (document, now) = try context.transaction { (s) throws(QueueError) in (s.document, s.now) }
+        let counts = JobManager.counts(document)
+        let c = document.counters
+        let durations = document.jobs.compactMap { $0.state == .processing ? nil : $0.durationMilliseconds }.sorted()
+        func percentile(_ p: Double) -> Int64? {
+            durations.isEmpty ? nil : durations[min(durations.count - 1, Int((p * Double(durations.count)).rounded(.up)) - 1)]
+        }
+        let hourAgo = Timestamp(milliseconds: now.milliseconds - 3_600_000)
+        let lastHour = document.jobs.filter { ($0.state == .completed || $0.state == .dead) && ($0.finishedAt ?? hourAgo) > hourAgo }.count
+        let successRate = c.runs == 0 ? nil : Double(c.runs - c.failedRuns) / Double(c.runs)
+        if args.has("json") {
+            var w = JSONWriter()
+            w.raw("{\"jobs\": {")
+            for (i, state) in JobState.allCases.enumerated() {
+                if i > 0 { w.raw(", ") }
+                w.string(state.rawValue); w.raw(": "); w.int(counts[state] ?? 0)
+            }
+            w.raw(", \"total\": "); w.int(document.jobs.count); w.raw("}")
+            w.key("runs"); w.int(c.runs)
+            w.key("failed_runs"); w.int(c.failedRuns)
+            w.key("success_rate"); if let successRate { w.double((successRate * 10_000).rounded() / 10_000) } else { w.raw("null") }
+            w.key("run_time_ms"); w.raw("{\"median\": ")
+            if let m = percentile(0.5) { w.int(m) } else { w.raw("null") }
+            w.raw(", \"p95\": ")
+            if let p = percentile(0.95) { w.int(p) } else { w.raw("null") }
+            w.raw("}")
+            w.key("finished_last_hour"); w.int(lastHour)
+            w.key("retries"); w.int(c.retries)
+            w.key("dlq_moves"); w.int(c.dlqMoves)
+            w.raw("}")
+            context.print(String(decoding: w.bytes, as: UTF8.self))
+            return 0
+        }
+        let rows: [[String]] = JobState.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] } + [
+            ["total", String(document.jobs.count)],
+            ["runs", String(c.runs)],
+            ["success rate", successRate.map { "\(((($0 * 1000).rounded()) / 10))%" } ?? "-"],
+            ["run time median", percentile(0.5).map { Output.duration(milliseconds: $0) } ?? "-"],
+            ["run time p95", percentile(0.95).map { Output.duration(milliseconds: $0) } ?? "-"],
+            ["finished in the last hour", String(lastHour)],
+            ["retries", String(c.retries)],
+            ["moved to the DLQ", String(c.dlqMoves)],
+        ]
+        for row in rows { context.print(row[0].padding(27) + row[1]) }
+        return 0
+    }
+}

@@ -1,0 +1,86 @@
+import QueueStorage
+import QueueSystem
+
+/// What `cancel` did.
+public enum CancelResult: Sendable {
+    /// A waiting job, removed.
+    case removed(Job)
+    /// A running job, marked; its worker terminates it and removes it when the run ends.
+    case terminating(Job)
+}
+
+extension JobManager {
+    /// Makes a failed job, waiting for its retry, runnable now.
+    public static func retryNow(_ id: String, in snapshot: inout Snapshot) throws(QueueError) -> Job {
+        let i = try index(id, in: snapshot.document)
+        let job = snapshot.document.jobs[i]
+        switch job.state {
+        case .failed:
+            snapshot.document.jobs[i].runAt = snapshot.now
+            snapshot.document.jobs[i].updatedAt = snapshot.now
+            return snapshot.document.jobs[i]
+        case .dead: throw .failure("job '\(id)' is in the DLQ; run it again with: queuectl dlq retry \(id)")
+        default: throw .failure("job '\(id)' is \(job.state.rawValue), not failed; only a failed job waits for a retry")
+        }
+    }
+
+    /// Removes a pending or failed job; marks a running one so that it is terminated and removed.
+    public static func cancel(_ id: String, in snapshot: inout Snapshot) throws(QueueError) -> CancelResult {
+        let i = try index(id, in: snapshot.document)
+        let job = snapshot.document.jobs[i]
+        switch job.state {
+        case .pending, .failed:
+            snapshot.document.jobs.remove(at: i)
+            return .removed(job)
+        case .processing:
+            snapshot.document.jobs[i].cancelRequested = true
+            snapshot.document.jobs[i].updatedAt = snapshot.now
+            return .terminating(snapshot.document.jobs[i])
+        case .completed: throw .failure("job '\(id)' has completed; there is nothing to cancel")
+        case .dead: throw .failure("job '\(id)' is in the DLQ; remove it with: queuectl dlq delete \(id)")
+        }
+    }
+
+    static func index(_ id: String, in document: Document) throws(QueueError) -> Int {
+        guard let i = document.index(of: id) else { throw .failure("no job with id '\(id)'") }
+        return i
+    }
+
+    /// In words, why the job is or is not running now.
+    public static func explain(_ job: Job, now: Timestamp, workers: [WorkerRecord]) -> String {
+        func span(_ from: Timestamp, _ to: Timestamp) -> String { describeDuration(milliseconds: max(0, to.milliseconds - from.milliseconds)) }
+        let noWorker = workers.isEmpty ? " (no worker is running: start one with 'queuectl worker start')" : ""
+        switch job.state {
+        case .pending:
+            if let runAt = job.runAt, runAt > now { return "scheduled for \(runAt.iso8601), in \(span(now, runAt))" }
+            return "waiting for a free worker slot" + noWorker
+        case .failed:
+            let retry = "retry \(job.attempts) of \(job.maxRetries)"
+            if job.eligibleAt > now { return "failed (\(job.lastError ?? "error")); waiting for \(retry) in \(span(now, job.eligibleAt))" }
+            return "failed (\(job.lastError ?? "error")); \(retry) is due, waiting for a free worker slot" + noWorker
+        case .processing:
+            let pid = job.worker.map { String($0.pid) } ?? "?"
+            let since = job.startedAt.map { " for \(span($0, now))" } ?? ""
+            return "running on worker \(pid)\(since)" + (job.cancelRequested ? "; cancelled, being terminated" : "")
+        case .completed:
+            return "completed" + (job.finishedAt.map { " at \($0.iso8601)" } ?? "")
+                + (job.durationMilliseconds.map { " in \(describeDuration(milliseconds: $0))" } ?? "")
+        case .dead:
+            return "dead after \(job.attempts) failed run\(job.attempts == 1 ? "" : "s") (\(job.lastError ?? "error")); "
+                + "'queuectl dlq retry \(job.id)' runs it again"
+        }
+    }
+}
+
+/// `850ms`, `2.5s`, `3m 20s`, `2h 5m`, `3d 4h`.
+public func describeDuration(milliseconds ms: Int64) -> String {
+    if ms < 1000 { return "\(ms)ms" }
+    if ms < 60_000 {
+        let tenths = (ms + 50) / 100
+        return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s"
+    }
+    let s = ms / 1000
+    if s < 3600 { return "\(s / 60)m \(s % 60)s" }
+    if s < 86_400 { return "\(s / 3600)h \(s / 60 % 60)m" }
+    return "\(s / 86_400)d \(s / 3600 % 24)h"
+}

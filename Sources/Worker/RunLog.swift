@@ -1,0 +1,93 @@
+@preconcurrency import Glibc
+import QueueSystem
+
+/// One run's output on its way to the job's log file. The child writes to a pipe; the worker copies
+/// it over, keeping the first half of `maxBytes` as it comes and the last half in memory, so a run
+/// that prints without end neither fills the disk nor loses its last words. After the run, the whole
+/// file (all runs) is cut in the middle if it has grown past `maxBytes`.
+final class RunLog {
+    let path: String
+    let readFD: Int32
+    private(set) var writeFD: Int32
+    private let fileFD: Int32
+    private let maxBytes: Int
+    private var headRoom: Int
+    private var tail: [UInt8] = []
+    private var dropped = 0
+    private var buffer = [UInt8](repeating: 0, count: 65_536)
+
+    init(path: String, header: String, maxBytes: Int) throws(Errno) {
+        self.path = path
+        self.maxBytes = maxBytes
+        headRoom = maxBytes / 2
+        fileFD = try Files.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode: 0o600)
+        do {
+            (readFD, writeFD) = try Files.makePipe()
+        } catch {
+            Files.close(fileFD)
+            throw error
+        }
+        write(Array(header.utf8))
+    }
+
+    /// Closes the worker's copy of the write end once the child has its own.
+    func closeWriteEnd() {
+        if writeFD >= 0 { Files.close(writeFD) }
+        writeFD = -1
+    }
+
+    /// Copies what the child has written so far. Returns false once the pipe is at end of file.
+    @discardableResult
+    func pump() -> Bool {
+        while true {
+            guard let n = Files.readAvailable(readFD, into: &buffer) else { return false }
+            if n == 0 { return true }
+            take(buffer[..<n])
+        }
+    }
+
+    private func take(_ bytes: ArraySlice<UInt8>) {
+        var rest = bytes
+        if headRoom > 0 {
+            let head = rest.prefix(headRoom)
+            write(Array(head))
+            headRoom -= head.count
+            rest = rest.dropFirst(head.count)
+        }
+        guard !rest.isEmpty else { return }
+        tail.append(contentsOf: rest)
+        let keep = maxBytes - maxBytes / 2
+        if tail.count > 2 * keep {
+            dropped += tail.count - keep
+            tail.removeFirst(tail.count - keep)
+        }
+    }
+
+    /// Copies the last of the output, writes `footer`, closes, and bounds the file.
+    func finish(footer: String) {
+        pump()
+        closeWriteEnd()
+        Files.close(readFD)
+        let keep = maxBytes - maxBytes / 2
+        if tail.count > keep {
+            dropped += tail.count - keep
+            tail.removeFirst(tail.count - keep)
+        }
+        if dropped > 0 { write(Array("\n[queuectl: \(dropped) bytes of output cut here]\n".utf8)) }
+        write(tail)
+        write(Array(footer.utf8))
+        Files.close(fileFD)
+        RunLog.bound(path, to: maxBytes)
+    }
+
+    private func write(_ bytes: [UInt8]) { try? Files.writeAll(fileFD, bytes) }
+
+    /// Cuts the middle out of a log longer than `maxBytes`, keeping its start and its end.
+    static func bound(_ path: String, to maxBytes: Int) {
+        guard let size = try? Files.status(path).size, size > maxBytes,
+              let bytes = try? Files.readAll(path) else { return }
+        let half = maxBytes / 2
+        let marker = Array("\n[queuectl: \(bytes.count - 2 * half) bytes of older output cut here]\n".utf8)
+        try? AtomicFile.replace(path, with: Array(bytes.prefix(half)) + marker + Array(bytes.suffix(half)))
+    }
+}
