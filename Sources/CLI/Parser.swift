@@ -151,7 +151,7 @@ enum Parser {
     /// The command named by `words` (for `help <command>`).
     static func resolve(_ words: [String], root: CommandSpec) throws(UsageError) -> [CommandSpec] {
         var path = [root]
-        for word in words {
+        for word in words where word != "--help" && word != "-h" {
             guard let sub = path.last!.subcommands.first(where: { $0.name == word }) else {
                 throw UsageError(message: "no help for unknown command '\(words.joined(separator: " "))'", path: path)
             }

@@ -55,16 +55,17 @@ public enum ConfigManager {
     /// Checks `text` for `key` and stores it in `config`. Nothing changes when it is invalid.
     public static func set(_ key: ConfigKey, to text: String, in config: inout QueueConfig) throws(QueueError) {
         switch key {
-        case .maxRetries: config.maxRetries = try integer(text, key, minimum: 0, maximum: 1000)
-        case .workerCount: config.workerCount = try integer(text, key, minimum: 1, maximum: 256)
-        case .backoffBase: config.backoffBase = try number(text, key, minimum: 1, maximum: 1_000_000)
-        case .maxBackoff: config.maxBackoff = try number(text, key, minimum: 0, maximum: 31_536_000)
-        case .jobTimeout: config.jobTimeout = try number(text, key, minimum: 0, maximum: 31_536_000)
-        case .maxLogBytes: config.maxLogBytes = try integer(text, key, minimum: 1024, maximum: 1 << 30)
+        case .maxRetries: config.maxRetries = try integer(text, key, QueueConfig.maxRetriesRange)
+        case .workerCount: config.workerCount = try integer(text, key, QueueConfig.workerCountRange)
+        case .backoffBase: config.backoffBase = try number(text, key, QueueConfig.backoffBaseRange)
+        case .maxBackoff: config.maxBackoff = try number(text, key, QueueConfig.secondsRange)
+        case .jobTimeout: config.jobTimeout = try number(text, key, QueueConfig.secondsRange)
+        case .maxLogBytes: config.maxLogBytes = try integer(text, key, QueueConfig.maxLogBytesRange)
         }
     }
 
-    private static func integer(_ text: String, _ key: ConfigKey, minimum: Int, maximum: Int) throws(QueueError) -> Int {
+    private static func integer(_ text: String, _ key: ConfigKey, _ range: ClosedRange<Int>) throws(QueueError) -> Int {
+        let (minimum, maximum) = (range.lowerBound, range.upperBound)
         guard let value = Int(text) else { throw .usage("invalid value '\(text)' for \(key.rawValue): expected an integer") }
         guard value >= minimum, value <= maximum else {
             throw .usage("invalid value \(value) for \(key.rawValue): must be between \(minimum) and \(maximum)")
@@ -72,7 +73,8 @@ public enum ConfigManager {
         return value
     }
 
-    private static func number(_ text: String, _ key: ConfigKey, minimum: Double, maximum: Double) throws(QueueError) -> Double {
+    private static func number(_ text: String, _ key: ConfigKey, _ range: ClosedRange<Double>) throws(QueueError) -> Double {
+        let (minimum, maximum) = (range.lowerBound, range.upperBound)
         // Only plain decimal numbers: Double("nan"), "inf" and hex forms are refused.
         let plain = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && text.filter { $0 == "." }.count <= 1
         guard plain, let value = Double(text), value.isFinite else {

@@ -273,6 +273,7 @@ public enum DocumentCodec {
             default: throw r.error("config: unknown field \"\(key)\"")
             }
         }
+        if let bad = c.firstInvalidSetting { throw r.error("config: \(bad) is out of range") }
         return c
     }
 

@@ -89,6 +89,24 @@ public struct QueueConfig: Equatable, Sendable {
     /// Largest log file per job; beyond it the middle is cut, keeping the start and the end.
     public var maxLogBytes: Int = 1 << 20
     public init() {}
+
+    // The accepted ranges, for `config set` and for reading the data file alike.
+    public static let maxRetriesRange = 0...1000
+    public static let workerCountRange = 1...256
+    public static let backoffBaseRange = 1.0...1_000_000
+    public static let secondsRange = 0.0...31_536_000  // max-backoff and job-timeout: up to a year
+    public static let maxLogBytesRange = 1024...(1 << 30)
+
+    /// The first setting out of its range, named as in the data file, or nil if all are fine.
+    public var firstInvalidSetting: String? {
+        if !Self.maxRetriesRange.contains(maxRetries) { return "max_retries" }
+        if !Self.workerCountRange.contains(workerCount) { return "worker_count" }
+        if !Self.backoffBaseRange.contains(backoffBase) { return "backoff_base" }
+        if !Self.secondsRange.contains(maxBackoff) { return "max_backoff" }
+        if !Self.secondsRange.contains(jobTimeout) { return "job_timeout" }
+        if !Self.maxLogBytesRange.contains(maxLogBytes) { return "max_log_bytes" }
+        return nil
+    }
 }
 
 /// A worker process that has registered itself.

@@ -15,8 +15,12 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
 
+    /// This time plus `seconds`, clamped to about 292 million years rather than overflowing.
     public func adding(seconds: Double) -> Timestamp {
-        Timestamp(milliseconds: milliseconds + Int64((seconds * 1000).rounded(.up)))
+        let limit = Double(Int64.max / 2)
+        let delta = (seconds * 1000).rounded(.up)
+        let clamped = delta.isNaN ? 0 : Int64(min(max(delta, -limit), limit))
+        return Timestamp(milliseconds: milliseconds.addingReportingOverflow(clamped).overflow ? .max : milliseconds + clamped)
     }
 
     /// `2026-11-24T08:00:00.250Z`
