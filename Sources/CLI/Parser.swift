@@ -102,7 +102,9 @@ enum Parser {
         var onlyPositionals = false
         while let word = rest.first {
             rest = rest.dropFirst()
-            if onlyPositionals || word == "-" || !word.hasPrefix("-") {
+            // `-1` is a value (config set max-retries -1 must say the value is out of range), never an option.
+            let negativeNumber = word.count > 1 && word.dropFirst().first!.isNumber
+            if onlyPositionals || word == "-" || !word.hasPrefix("-") || negativeNumber {
                 parsed.positionals.append(word)
                 continue
             }
@@ -151,7 +153,10 @@ enum Parser {
     /// The command named by `words` (for `help <command>`).
     static func resolve(_ words: [String], root: CommandSpec) throws(UsageError) -> [CommandSpec] {
         var path = [root]
-        for word in words where word != "--help" && word != "-h" {
+        let names = words.filter { $0 != "--help" && $0 != "-h" }
+        // `help --help`: the help command's own help.
+        if names.isEmpty, !words.isEmpty, let help = root.subcommands.first(where: { $0.name == "help" }) { return [root, help] }
+        for word in names {
             guard let sub = path.last!.subcommands.first(where: { $0.name == word }) else {
                 throw UsageError(message: "no help for unknown command '\(words.joined(separator: " "))'", path: path)
             }

@@ -67,6 +67,9 @@ public struct JobInput: Equatable, Sendable {
 
     private static func integer(_ value: JSONValue, _ name: String, _ range: ClosedRange<Int>) throws(QueueError) -> Int {
         guard case .number(let text) = value, let n = Int(text) else {
+            if case .number(let text) = value, text.drop(while: { $0 == "-" }).allSatisfy(\.isNumber) {
+                throw .usage("field '\(name)' must be between \(range.lowerBound) and \(range.upperBound), not \(text)")
+            }
             throw .usage("field '\(name)' must be an integer, not \(value.typeName == "a number" ? "a fraction or exponent" : value.typeName)")
         }
         guard range.contains(n) else { throw .usage("field '\(name)' must be between \(range.lowerBound) and \(range.upperBound), not \(n)") }

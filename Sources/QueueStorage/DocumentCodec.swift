@@ -100,7 +100,9 @@ public enum DocumentCodec {
                 d.version = try r.readInt()
                 guard d.version >= 1 else { throw r.error("version \(d.version) is not valid") }
                 guard d.version <= Document.currentVersion else {
-                    throw r.error("version \(d.version) is newer than this queuectl understands (\(Document.currentVersion)); upgrade queuectl")
+                    var e = r.error("it is version \(d.version), newer than this queuectl understands (\(Document.currentVersion)); upgrade queuectl")
+                    e.pointsAtByte = false
+                    throw e
                 }
             case "next_seq": d.nextSequence = try r.readInt64()
             case "config": d.config = try readConfig(&r)

@@ -40,7 +40,9 @@ public enum JSONValue: Equatable, Sendable {
     public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer in
             Result { () throws(JSONError) in
-                var reader = JSONReader(buffer)
+                // A UTF-8 byte order mark, as some editors write, is skipped (RFC 8259 allows it).
+                let bom = buffer.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+                var reader = JSONReader(UnsafeBufferPointer(rebasing: buffer[bom...]))
                 let value = try reader.readValue(depth: 0)
                 try reader.expectEnd()
                 return value
@@ -52,7 +54,9 @@ public enum JSONValue: Equatable, Sendable {
 public struct JSONError: Error, Equatable, CustomStringConvertible, Sendable {
     public let message: String
     public let offset: Int
-    public var description: String { "\(message) at byte \(offset)" }
+    /// False for errors about the whole document (a newer version), where a byte offset helps no one.
+    public var pointsAtByte = true
+    public var description: String { pointsAtByte ? "\(message) at byte \(offset)" : message }
 }
 
 /// A pull parser over UTF-8 bytes (RFC 8259). It never builds a tree unless asked to.
