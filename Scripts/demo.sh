@@ -40,9 +40,15 @@ run worker stop --wait
 wait "$worker_pid" || true
 worker_pid=""
 run list --state dead
+run logs hello
+run show flaky
 run dlq list
 run dlq retry flaky
 run list --state pending
 run status --json
+run stats
+run enqueue --delay 10m '{"id":"nightly","command":"echo report"}'
+run show nightly
+run cancel nightly
 printf '\nThe data file, %s/data.json, is plain JSON:\n' "$QUEUECTL_HOME"
 head -c 600 "$QUEUECTL_HOME/data.json"; echo "..."
