@@ -38,7 +38,9 @@ extension Commands {
             let rows = jobs.map { job in
                 [job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRetries + 1)", job.updatedAt.shortDisplay, Output.oneLine(job.command)]
             }
-            context.print(Output.table(["ID", "STATE", "ATTEMPTS", "UPDATED (UTC)", "COMMAND"], rows, flexible: 4, width: context.width))
+            let style = Style.forStandardOutput()
+            context.print(Output.table(["ID", "STATE", "ATTEMPTS", "UPDATED (UTC)", "COMMAND"], rows, flexible: 4, width: context.width,
+                                       decorate: [1: { style.state(JobState(rawValue: $0.trimmingWhitespace()) ?? .pending, $0) }]))
         }
         return 0
     }

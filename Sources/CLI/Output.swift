@@ -5,23 +5,26 @@ import QueueSystem
 enum Output {
     /// Left-aligned columns two spaces apart. The `flexible` column is cut with "..." so each row
     /// fits in `width`.
-    static func table(_ headers: [String], _ rows: [[String]], flexible: Int? = nil, width: Int = .max) -> String {
+    /// `decorate` wraps a column's padded cells (colour), after widths are measured on plain text.
+    static func table(_ headers: [String], _ rows: [[String]], flexible: Int? = nil, width: Int = .max,
+                      decorate: [Int: (String) -> String] = [:]) -> String {
         var widths = headers.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         if let flexible {
             let others = widths.enumerated().filter { $0.offset != flexible }.map(\.element).reduce(0, +) + 2 * (headers.count - 1)
             widths[flexible] = max(headers[flexible].count, min(widths[flexible], width - others))
         }
-        func line(_ cells: [String]) -> String {
+        func line(_ cells: [String], header: Bool) -> String {
             var parts: [String] = []
             for (i, cell) in cells.enumerated() {
                 var text = cell
                 if text.count > widths[i] { text = String(text.prefix(max(0, widths[i] - 3))) + "..." }
-                parts.append(i == cells.count - 1 ? text : text + String(repeating: " ", count: widths[i] - text.count))
+                text = i == cells.count - 1 ? text : text + String(repeating: " ", count: widths[i] - text.count)
+                parts.append(header ? text : decorate[i].map { $0(text) } ?? text)
             }
             return parts.joined(separator: "  ")
         }
-        return ([line(headers)] + rows.map(line)).joined(separator: "\n")
+        return ([line(headers, header: true)] + rows.map { line($0, header: false) }).joined(separator: "\n")
     }
 
     /// Jobs as a JSON array with the data file's field names, one job per line.

@@ -5,11 +5,18 @@ extension Commands {
     static let status = CommandSpec(
         name: "status",
         summary: "Show how many jobs are in each state, and the active workers.",
-        options: [.flag("json", "Print JSON: {\"jobs\": {...}, \"workers\": [...]}.")],
+        discussion: "  With --watch, a live view redrawn in place, as 'queuectl top'.",
+        options: [.flag("json", "Print JSON: {\"jobs\": {...}, \"workers\": [...]}."), .flag("watch", "Redraw a live view until 'q' or Ctrl+C.")]
+            + watchOptions,
         run: runStatus
     )
 
     static func runStatus(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        if args.has("watch") {
+            if args.has("json") { throw .usage("--watch and --json do not go together") }
+            return try runWatch(args, context)
+        }
+        if args.value("interval") != nil { throw .usage("--interval goes with --watch") }
         let document = try context.transaction { (s) throws(QueueError) in s.document }
         let counts = JobManager.counts(document)
         var running: [Int32: [String]] = [:]
@@ -42,7 +49,8 @@ extension Commands {
             return 0
         }
         let rows = JobState.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] } + [["total", String(document.jobs.count)]]
-        context.print(Output.table(["STATE", "JOBS"], rows))
+        let style = Style.forStandardOutput()
+        context.print(Output.table(["STATE", "JOBS"], rows, decorate: [0: { style.state(JobState(rawValue: $0.trimmingWhitespace()) ?? .pending, $0) }]))
         context.print("")
         if document.workers.isEmpty {
             context.print("No workers are running. Start one with: queuectl worker start")

@@ -30,6 +30,8 @@ public final class SignalWaker: Sendable {
         _ = fcntl(fds.write, F_SETFL, O_NONBLOCK)
         wakeFD = fds.read
         writeFD = fds.write
+        // A new waker starts counting afresh (a shell may run several workers, one after another).
+        stopRequests.store(0, ordering: .sequentiallyConsistent)
         wakeWriteFD.store(writeFD, ordering: .sequentiallyConsistent)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = signalHandler
@@ -80,7 +82,10 @@ public final class DirectoryWatcher: Sendable {
 
 /// Waits until one of `fds` is readable or `timeoutMilliseconds` pass (-1: no limit). Wraps `poll(2)`;
 /// an interruption by a signal returns early, which is what the caller wants.
-public func waitForInput(_ fds: [Int32], timeoutMilliseconds: Int) {
+/// Returns the descriptors that are readable.
+@discardableResult
+public func waitForInput(_ fds: [Int32], timeoutMilliseconds: Int) -> Set<Int32> {
     var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-    _ = poll(&entries, nfds_t(entries.count), Int32(clamping: timeoutMilliseconds))
+    guard poll(&entries, nfds_t(entries.count), Int32(clamping: timeoutMilliseconds)) > 0 else { return [] }
+    return Set(entries.filter { $0.revents != 0 }.map(\.fd))
 }

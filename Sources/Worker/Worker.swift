@@ -135,11 +135,11 @@ public final class Worker {
             for r in running {
                 if let d = r.killAt ?? (r.timedOut ? nil : r.deadline) { timeout = min(timeout, max(0, d - clock)) }
             }
-            waitForInput([signals.wakeFD, watcher.fd] + running.compactMap { $0.log?.readFD }, timeoutMilliseconds: Int(timeout))
+            let ready = waitForInput([signals.wakeFD, watcher.fd] + running.compactMap { $0.log?.readFD },
+                                     timeoutMilliseconds: Int(timeout))
             signals.drain()
             for r in running { r.log?.pump() }
-            var probe = pollfd(fd: watcher.fd, events: Int16(POLLIN), revents: 0)
-            if poll(&probe, 1, 0) > 0 {
+            if ready.contains(watcher.fd) {
                 watcher.drain()
                 queueChanged = true
             }

@@ -1,0 +1,142 @@
+import JobManager
+import QueueStorage
+import QueueSystem
+
+extension Commands {
+    static let watchOptions: [OptionSpec] = [
+        .value("interval", short: "n", "seconds", "Time between refreshes.", default: "1"),
+    ]
+
+    static let top = CommandSpec(
+        name: "top",
+        summary: "A live view of the queue (same as 'queuectl status --watch').",
+        discussion: """
+          Counts per state, active workers and what they run, the next scheduled or retrying jobs, and
+          the latest completions and failures, redrawn in place. 'q' or Ctrl+C quits and restores the
+          terminal. When standard output is not a terminal, the view is printed again every interval.
+          Colour is used only on a terminal, and never when NO_COLOR is set.
+        """,
+        options: watchOptions,
+        run: runWatch
+    )
+
+    static func runWatch(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        var interval = 1.0
+        if let text = args.value("interval") {
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 0.1, seconds <= 3600, text.first?.isNumber == true else {
+                throw .usage("invalid value '\(text)' for --interval: expected seconds from 0.1 to 3600")
+            }
+            interval = seconds
+        }
+        let home = try context.store().home
+        let signals: SignalWaker
+        do { signals = try SignalWaker() } catch { throw .failure("cannot handle signals: \(error)") }
+        let screen = Console.isTerminal(1)
+        let keys = screen ? RawTerminalMode(fd: 0) : nil
+        let style = Style.forStandardOutput()
+        if screen { Console.out("\u{1B}[?1049h\u{1B}[?25l") }  // alternate screen, hidden cursor
+        defer {
+            keys?.restore()
+            if screen { Console.out("\u{1B}[?25h\u{1B}[?1049l") }
+        }
+        while true {
+            let (document, now) = try context.transaction { (s) throws(QueueError) in (s.document, s.now) }
+            let width = Console.width(1) ?? context.width
+            var lines = watchLines(document, now: now, home: home.directory, width: width, style: style, interactive: screen)
+            if screen {
+                lines = Array(lines.prefix(max(1, (Console.height(1) ?? 24) - 1)))
+                Console.out("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\u{1B}[J")
+            } else {
+                Console.out(lines.joined(separator: "\n") + "\n\n")
+            }
+            let ready = waitForInput(keys == nil ? [signals.wakeFD] : [signals.wakeFD, 0], timeoutMilliseconds: Int(interval * 1000))
+            signals.drain()
+            if signals.stopRequestCount > 0 { return 0 }
+            if ready.contains(0), Console.readAvailable(0).contains(where: { $0 == UInt8(ascii: "q") || $0 == UInt8(ascii: "Q") }) {
+                return 0
+            }
+        }
+    }
+
+    static func watchLines(_ document: Document, now: Timestamp, home: String, width: Int, style: Style, interactive: Bool) -> [String] {
+        var lines: [String] = []
+        let title = "queuectl \(home)  \(now.shortDisplay) UTC" + (interactive ? "  (q to quit)" : "")
+        lines.append(style.bold(title))
+        lines.append("")
+        let counts = JobManager.counts(document)
+        lines.append(JobState.allCases.map { style.state($0, "\($0.rawValue) \(counts[$0] ?? 0)") }.joined(separator: "  ")
+            + "  total \(document.jobs.count)")
+        lines.append("")
+
+        var running: [Int32: [Job]] = [:]
+        for job in document.jobs where job.state == .processing { if let w = job.worker { running[w.pid, default: []].append(job) } }
+        lines.append(style.bold("WORKERS"))
+        if document.workers.isEmpty {
+            lines.append("  none running")
+        } else {
+            let rows = document.workers.map { w -> [String] in
+                let jobs = (running[w.process.pid] ?? []).map { job in
+                    job.id + (job.startedAt.map { " (\(Output.duration(milliseconds: now.milliseconds - $0.milliseconds)))" } ?? "")
+                }
+                return [String(w.process.pid), String(w.slots), w.startedAt.shortDisplay, jobs.joined(separator: ", ").ifEmpty("-")]
+            }
+            lines += Output.table(["PID", "SLOTS", "SINCE (UTC)", "RUNNING"], rows, flexible: 3, width: width - 2)
+                .split(separator: "\n").map { "  " + $0 }
+        }
+        lines.append("")
+
+        let upcoming = document.jobs.filter { ($0.state == .pending || $0.state == .failed) && $0.eligibleAt > now }
+            .sorted { $0.eligibleAt < $1.eligibleAt }.prefix(5)
+        lines.append(style.bold("NEXT UP (scheduled and retrying)"))
+        if upcoming.isEmpty { lines.append("  nothing waiting for a time") }
+        let upcomingRows = upcoming.map { job in
+            [job.id, job.state.rawValue, "in " + Output.duration(milliseconds: job.eligibleAt.milliseconds - now.milliseconds),
+             job.state == .failed ? "retry \(job.attempts) of \(job.maxRetries): \(job.lastError ?? "")" : Output.oneLine(job.command)]
+        }
+        if !upcomingRows.isEmpty {
+            lines += Output.table(["ID", "STATE", "DUE", "DETAIL"], upcomingRows, flexible: 3, width: width - 2,
+                                  decorate: [1: { style.state(JobState(rawValue: $0.trimmingWhitespace()) ?? .pending, $0) }])
+                .split(separator: "\n").map { "  " + $0 }
+        }
+        lines.append("")
+
+        let recent = document.jobs.filter { $0.finishedAt != nil && $0.state != .processing }
+            .sorted { $0.finishedAt! > $1.finishedAt! }.prefix(8)
+        lines.append(style.bold("RECENT"))
+        if recent.isEmpty { lines.append("  no finished runs yet") }
+        let recentRows = recent.map { job in
+            [job.finishedAt!.shortDisplay.suffix(8).description, job.id, job.state.rawValue,
+             job.state == .completed ? "in " + Output.duration(milliseconds: job.durationMilliseconds ?? 0) : (job.lastError ?? "")]
+        }
+        if !recentRows.isEmpty {
+            lines += Output.table(["AT", "ID", "STATE", "DETAIL"], recentRows, flexible: 3, width: width - 2,
+                                  decorate: [2: { style.state(JobState(rawValue: $0.trimmingWhitespace()) ?? .pending, $0) }])
+                .split(separator: "\n").map { "  " + $0 }
+        }
+        return lines
+    }
+}
+
+/// ANSI colour, on only when standard output is a terminal and NO_COLOR is not set (no-color.org).
+struct Style {
+    let enabled: Bool
+
+    static func forStandardOutput() -> Style {
+        let noColor = Console.environment("NO_COLOR").map { !$0.isEmpty } ?? false
+        return Style(enabled: Console.isTerminal(1) && !noColor && Console.environment("TERM") != "dumb")
+    }
+
+    private func paint(_ code: String, _ text: String) -> String { enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+
+    func bold(_ text: String) -> String { paint("1", text) }
+
+    func state(_ state: JobState, _ text: String) -> String {
+        switch state {
+        case .pending: return paint("33", text)
+        case .processing: return paint("36", text)
+        case .completed: return paint("32", text)
+        case .failed: return paint("35", text)
+        case .dead: return paint("31", text)
+        }
+    }
+}
