@@ -32,7 +32,7 @@ extension Commands {
         let store = try context.store()
         _ = try context.transaction { (_) throws(QueueError) in }  // creates and checks the queue directory
         let watcher: DirectoryWatcher
-        do { watcher = try DirectoryWatcher(directory: store.home.directory) } catch {
+        do { watcher = try DirectoryWatcher(directory: store.home.directory, fileName: "data.json") } catch {
             throw .failure("cannot watch \(store.home.directory): \(error)")
         }
         while true {
@@ -57,7 +57,7 @@ extension Commands {
                 timeout = min(timeout, left)
             }
             waitForInput([watcher.fd], timeoutMilliseconds: Int(timeout))
-            watcher.drain()
+            _ = watcher.drain()
         }
     }
 

@@ -35,7 +35,10 @@ extension Commands {
           Sends SIGTERM to each registered, live worker: they stop claiming, finish their running jobs
           and exit. Running it again while they wait terminates their jobs, as a second Ctrl+C does.
         """,
-        options: [.flag("wait", "Return only when every worker has exited.")],
+        options: [
+            .flag("wait", "Return only when every worker has exited."),
+            .value("timeout", short: "t", "seconds", "With --wait, give up after this long (exit 124)."),
+        ],
         run: runWorkerStop
     )
 
@@ -95,12 +98,22 @@ extension Commands {
             return time + "stopping: waiting for \(running) running job\(running == 1 ? "" : "s") to finish (Ctrl+C again to terminate them)"
         case .terminating(let running):
             return time + "terminating \(running) running job\(running == 1 ? "" : "s")"
+        case .storageFailed(let message):
+            return time + "could not update the queue (\(message)); keeping the results and trying again"
         case .stopped(let forced):
             return time + "worker stopped" + (forced ? " (jobs terminated)" : "")
         }
     }
 
     static func runWorkerStop(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        var deadline: Int64?
+        if let text = args.value("timeout") {
+            guard args.has("wait") else { throw .usage("--timeout goes with --wait") }
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 0, text.first?.isNumber == true else {
+                throw .usage("invalid value '\(text)' for --timeout: expected a number of seconds")
+            }
+            deadline = monotonicMilliseconds() + Int64(seconds * 1000)
+        }
         let workers = try context.transaction { (s) throws(QueueError) in s.document.workers }
         if workers.isEmpty {
             context.print("no workers are running")
@@ -111,7 +124,14 @@ extension Commands {
         }
         context.flush()
         guard args.has("wait") else { return 0 }
-        while workers.contains(where: { $0.process.isAlive }) { usleep(50_000) }
+        while workers.contains(where: { $0.process.isAlive }) {
+            if let deadline, monotonicMilliseconds() >= deadline {
+                let left = workers.filter { $0.process.isAlive }.map { String($0.process.pid) }
+                Console.err("Error: timed out; still running: worker \(left.joined(separator: ", "))\n")
+                return 124
+            }
+            usleep(50_000)
+        }
         context.print("all workers have exited")
         return 0
     }

@@ -117,6 +117,7 @@ public enum JobManager {
     // MARK: workers
 
     public static func register(_ worker: WorkerRecord, in snapshot: inout Snapshot) {
+        snapshot.document.bootID = Processes.bootID
         snapshot.document.workers.removeAll { $0.process.pid == worker.process.pid }
         snapshot.document.workers.append(worker)
     }
@@ -201,6 +202,13 @@ public enum JobManager {
         return job
     }
 
+    /// Gives back a job this worker claimed but never started, exactly as it was before the claim.
+    public static func unclaim(_ jobID: String, restoring original: Job, worker: ProcessIdentity, in snapshot: inout Snapshot) {
+        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
+              snapshot.document.jobs[i].worker == worker, snapshot.document.jobs[i].child == nil else { return }
+        snapshot.document.jobs[i] = original
+    }
+
     /// Applies the retry policy to a job whose run just ended.
     private static func conclude(_ job: inout Job, succeeded: Bool, now: Timestamp, document: inout Document) -> JobTransition {
         let config = document.config
@@ -240,8 +248,13 @@ public enum JobManager {
     /// retry policy. Removes the records of dead workers. Every command that takes the lock calls this.
     @discardableResult
     public static func recoverOrphans(in snapshot: inout Snapshot) -> [JobTransition] {
+        // After a reboot every recorded process is gone, and its pid may belong to anything now:
+        // recover everything and signal nothing.
+        let rebooted = snapshot.document.bootID != nil && Processes.bootID != nil && snapshot.document.bootID != Processes.bootID
+        if rebooted { snapshot.document.bootID = Processes.bootID }
         var liveness: [ProcessIdentity: Bool] = [:]
         func alive(_ p: ProcessIdentity) -> Bool {
+            if rebooted { return false }
             if let known = liveness[p] { return known }
             let value = p.isAlive
             liveness[p] = value
@@ -256,8 +269,10 @@ public enum JobManager {
             let owner = snapshot.document.jobs[i].worker
             if let owner, alive(owner) { continue }
             var job = snapshot.document.jobs[i]
-            if let child = job.child {
-                killOrphanedGroup(child)
+            if rebooted {
+                // Nothing of the old boot runs any more.
+            } else if let child = job.child {
+                if child.groupIsStillItsOwn { Processes.signalGroup(child.pid, SIGKILL) }
             } else if let owner {
                 // The worker died before recording its child: find the child by its run marker.
                 killMarkedProcesses(runMarker(worker: owner, jobID: job.id))
@@ -290,14 +305,6 @@ public enum JobManager {
         }
     }
 
-    /// SIGKILL to the job's process group. The leader is checked by start time so a reused pid is never
-    /// hit; when no process has that pid any more, the group (if grandchildren keep it) is still ours,
-    /// since Linux does not hand out a pid that is in use as a process group id.
-    static func killOrphanedGroup(_ child: ProcessIdentity) {
-        if child.isAlive || Processes.startTime(of: child.pid) == nil {
-            Processes.signalGroup(child.pid, SIGKILL)
-        }
-    }
 }
 
 extension String {

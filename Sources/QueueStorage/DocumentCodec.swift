@@ -19,6 +19,7 @@ public enum DocumentCodec {
         var w = JSONWriter(capacity: 256 + document.jobs.count * 320)
         w.raw("{\n  \"version\": "); w.int(document.version)
         w.raw(",\n  \"next_seq\": "); w.int(document.nextSequence)
+        if let boot = document.bootID { w.raw(",\n  \"boot_id\": "); w.string(boot) }
         w.raw(",\n  \"config\": "); writeConfig(document.config, to: &w)
         w.raw(",\n  \"stats\": {")
         w.key("runs", first: true); w.int(document.counters.runs)
@@ -105,6 +106,7 @@ public enum DocumentCodec {
                     throw e
                 }
             case "next_seq": d.nextSequence = try r.readInt64()
+            case "boot_id": d.bootID = try r.readString()
             case "config": d.config = try readConfig(&r)
             case "stats": d.counters = try readCounters(&r)
             case "workers":

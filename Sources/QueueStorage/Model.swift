@@ -135,6 +135,8 @@ public struct Document: Equatable, Sendable {
     public static let currentVersion = 1
     public var version = Document.currentVersion
     public var nextSequence: Int64 = 1
+    /// The boot the recorded workers and children belong to; after a reboot they are all gone.
+    public var bootID: String?
     public var config = QueueConfig()
     public var counters = Counters()
     public var workers: [WorkerRecord] = []

@@ -32,17 +32,51 @@ public struct ProcessIdentity: Hashable, Sendable {
     }
 
     /// True if a process with this pid exists and started at the same time (so it is not a reused pid).
-    /// A zombie counts as gone: it runs nothing any more.
+    /// A zombie counts as gone: it runs nothing any more. When `/proc` cannot be read for another
+    /// reason than the process being gone, it counts as alive: nothing is recovered on a guess.
     public var isAlive: Bool {
-        guard let stat = Processes.stat(of: pid) else { return false }
-        return stat.startTime == startTime && stat.state != "Z" && stat.state != "X"
+        switch Processes.state(of: pid) {
+        case .running(let start, let zombie): return start == startTime && !zombie
+        case .gone: return false
+        case .unknown: return true
+        }
+    }
+
+    /// True if this process's group may be signalled as the job's own: the leader is this very process
+    /// (even as an unreaped zombie whose group lives on), or no process has the pid any more, and Linux
+    /// does not hand out a pid still in use as a process group id.
+    public var groupIsStillItsOwn: Bool {
+        switch Processes.state(of: pid) {
+        case .running(let start, _): return start == startTime
+        case .gone: return true
+        case .unknown: return false
+        }
     }
 }
 
+/// What `/proc/PID/stat` says of a pid.
+public enum ProcessState: Equatable, Sendable {
+    case running(startTime: UInt64, zombie: Bool)
+    /// No such process (ENOENT or ESRCH).
+    case gone
+    /// `/proc` could not be read for another reason (no /proc, too many open files, hidepid).
+    case unknown
+}
+
 public enum Processes {
-    /// Field 3 (state) and field 22 (start time) of `/proc/PID/stat`, or nil if there is no such process.
-    static func stat(of pid: Int32) -> (state: Character, startTime: UInt64)? {
-        guard pid > 0, let bytes = try? Files.readAll("/proc/\(pid)/stat") else { return nil }
+    /// Fields 3 (state) and 22 (start time) of `/proc/PID/stat`.
+    public static func state(of pid: Int32) -> ProcessState {
+        guard pid > 0 else { return .gone }
+        let bytes: [UInt8]?
+        do { bytes = try Files.readAll("/proc/\(pid)/stat") } catch {
+            return error == .noSuchFileOrDirectory || error == .noSuchProcess ? .gone : .unknown
+        }
+        guard let bytes else { return .gone }
+        guard let stat = parseStat(bytes) else { return .unknown }
+        return .running(startTime: stat.startTime, zombie: stat.state == "Z" || stat.state == "X")
+    }
+
+    static func parseStat(_ bytes: [UInt8]) -> (state: Character, startTime: UInt64)? {
         // The command name (field 2) is in parentheses and may hold spaces or ')': split after the last ')'.
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
@@ -52,7 +86,30 @@ public enum Processes {
         return (Character(Unicode.Scalar(state)), start)
     }
 
-    public static func startTime(of pid: Int32) -> UInt64? { stat(of: pid)?.startTime }
+    public static func startTime(of pid: Int32) -> UInt64? {
+        if case .running(let start, _) = state(of: pid) { return start }
+        return nil
+    }
+
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`): pids and start times mean nothing across boots.
+    public static let bootID: String? = {
+        guard let bytes = try? Files.readAll("/proc/sys/kernel/random/boot_id") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
+        return text.isEmpty ? nil : text
+    }()
+
+    /// Marks every inherited descriptor from 3 up close-on-exec, so jobs get only stdin, stdout and
+    /// stderr whatever the worker was started with.
+    public static func closeInheritedDescriptorsOnExec() {
+        guard let dir = opendir("/proc/self/fd") else { return }
+        var fds: [Int32] = []
+        while let item = readdir(dir) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name), fd > 2 { fds.append(fd) }
+        }
+        closedir(dir)
+        for fd in fds { _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) }
+    }
 
     /// Processes whose environment holds exactly `entry` (`NAME=value`), found through
     /// `/proc/PID/environ`. Only processes of this user are readable, which are the ones we want.
@@ -135,9 +192,11 @@ public enum Processes {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
+        // Every signal back to its default: a job must not inherit one its worker's parent ignored.
         var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU] { sigaddset(&defaults, s) }
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         var emptyMask = sigset_t()
         sigemptyset(&emptyMask)

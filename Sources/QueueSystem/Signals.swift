@@ -57,24 +57,41 @@ public final class SignalWaker: Sendable {
     }
 }
 
-/// Tells when files in a directory are replaced or written. Wraps `inotify(7)`.
+/// Tells when one file in a directory is replaced by a rename, as every write of the data file is.
+/// Only renames onto that name count: opening or closing the lock file must not wake anyone, or
+/// idle workers would wake each other forever. Wraps `inotify(7)`.
 public final class DirectoryWatcher: Sendable {
     public let fd: Int32
+    private let fileName: [UInt8]
 
-    public init(directory: String) throws(Errno) {
+    public init(directory: String, fileName: String) throws(Errno) {
+        self.fileName = Array(fileName.utf8)
         fd = try retryingOnInterrupt { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }
         do {
-            try retryingOnInterrupt { inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE)) }
+            try retryingOnInterrupt { inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO)) }
         } catch {
             Files.close(fd)
             throw error
         }
     }
 
-    /// Empties the queued events after `poll` reported the descriptor readable.
-    public func drain() {
+    /// Empties the queued events after `poll` reported the descriptor readable. Returns whether one
+    /// of them was the watched file being replaced.
+    public func drain() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while read(fd, &buffer, buffer.count) > 0 {}
+        var replaced = false
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { return replaced }
+            // struct inotify_event: wd, mask, cookie, len (4 bytes each), then a NUL-padded name.
+            var offset = 0
+            while offset + 16 <= n {
+                let length = Int(buffer[offset + 12]) | Int(buffer[offset + 13]) << 8 | Int(buffer[offset + 14]) << 16 | Int(buffer[offset + 15]) << 24
+                let name = buffer[(offset + 16)..<min(n, offset + 16 + length)].prefix { $0 != 0 }
+                if name.elementsEqual(fileName) { replaced = true }
+                offset += 16 + length
+            }
+        }
     }
 
     deinit { Files.close(fd) }

@@ -7,7 +7,10 @@ import QueueSystem
 /// file (all runs) is cut in the middle if it has grown past `maxBytes`.
 final class RunLog {
     let path: String
-    let readFD: Int32
+    private let readFD: Int32
+    /// The pipe to poll, until its end of file (a job may close its output long before it ends:
+    /// an ended pipe stays readable, and polling it would spin).
+    private(set) var pollFD: Int32?
     private(set) var writeFD: Int32
     private let fileFD: Int32
     private let maxBytes: Int
@@ -27,6 +30,7 @@ final class RunLog {
             Files.close(fileFD)
             throw error
         }
+        pollFD = readFD
         write(Array(header.utf8))
     }
 
@@ -39,8 +43,12 @@ final class RunLog {
     /// Copies what the child has written so far. Returns false once the pipe is at end of file.
     @discardableResult
     func pump() -> Bool {
+        guard pollFD != nil else { return false }
         while true {
-            guard let n = Files.readAvailable(readFD, into: &buffer) else { return false }
+            guard let n = Files.readAvailable(readFD, into: &buffer) else {
+                pollFD = nil
+                return false
+            }
             if n == 0 { return true }
             take(buffer[..<n])
         }

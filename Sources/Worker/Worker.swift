@@ -18,6 +18,8 @@ public enum WorkerEvent: Sendable {
     case stopRequested(running: Int)
     case terminating(running: Int)
     case stopped(forced: Bool)
+    /// A transaction failed; what it carried is kept and tried again.
+    case storageFailed(String)
 }
 
 /// One foreground worker process running up to `slots` jobs at once. Each job is `/bin/sh -c` in its
@@ -76,11 +78,15 @@ public final class Worker {
     public func run() throws(QueueError) -> Int32 {
         let signals: SignalWaker
         let watcher: DirectoryWatcher
+        guard me.startTime != 0 else {
+            throw .failure("cannot read /proc/self/stat: a worker needs /proc to tell live processes from dead ones")
+        }
+        Processes.closeInheritedDescriptorsOnExec()
         do {
             signals = try SignalWaker()
             try Files.makeDirectories(store.home.directory)
             try Files.makeDirectories(store.home.logsDirectory)
-            watcher = try DirectoryWatcher(directory: store.home.directory)
+            watcher = try DirectoryWatcher(directory: store.home.directory, fileName: "data.json")
         } catch {
             throw .failure("cannot start the worker: \(error)")
         }
@@ -96,6 +102,8 @@ public final class Worker {
         var queueChanged = true
         var nextLook = monotonicMilliseconds()
         var announcedStop = false
+        // After a failed transaction (a full disk, say), results wait in memory and are tried again.
+        var storageRetryAt: Int64 = 0
         while true {
             reapChildren()
             let stopRequests = signals.stopRequestCount
@@ -112,9 +120,18 @@ public final class Worker {
 
             let freeSlots = stopRequests == 0 ? slots - running.count : 0
             let wantsLook = freeSlots > 0 && (queueChanged || monotonicMilliseconds() >= nextLook)
-            if !ended.isEmpty || !unrecordedChildren.isEmpty || wantsLook {
+            let storageReady = monotonicMilliseconds() >= storageRetryAt
+            if storageReady, !ended.isEmpty || !unrecordedChildren.isEmpty || wantsLook {
                 queueChanged = false
-                let (nextEligible, claimedAny) = try exchange(freeSlots: freeSlots, signals: signals)
+                let nextEligible: Timestamp?, claimedAny: Bool
+                do {
+                    (nextEligible, claimedAny) = try exchange(freeSlots: freeSlots, signals: signals)
+                } catch {
+                    emit(.storageFailed(error.message))
+                    storageRetryAt = monotonicMilliseconds() + Worker.idleCheckMilliseconds
+                    nextLook = storageRetryAt
+                    continue
+                }
                 if drain, !claimedAny, running.isEmpty, ended.isEmpty, unrecordedChildren.isEmpty {
                     emit(.drained)
                     break
@@ -126,26 +143,32 @@ public final class Worker {
                 if !unrecordedChildren.isEmpty || !ended.isEmpty { continue }
             }
 
-            if stopRequests >= 1, running.isEmpty { break }
+            // Stop once nothing runs and every result is recorded; a second stop request does not
+            // wait for a data file that cannot be written.
+            let unrecorded = !ended.isEmpty || !unrecordedChildren.isEmpty
+            if stopRequests >= 1, running.isEmpty, !unrecorded || stopRequests >= 2 { break }
 
             let clock = monotonicMilliseconds()
             var timeout = max(0, nextLook - clock)
             if freeSlots == 0 { timeout = Worker.idleCheckMilliseconds }
+            if unrecorded { timeout = max(0, storageRetryAt - clock) }
             if forced, !killed { timeout = min(timeout, max(0, terminationDeadline - clock)) }
             for r in running {
                 if let d = r.killAt ?? (r.timedOut ? nil : r.deadline) { timeout = min(timeout, max(0, d - clock)) }
             }
-            let ready = waitForInput([signals.wakeFD, watcher.fd] + running.compactMap { $0.log?.readFD },
+            let ready = waitForInput([signals.wakeFD, watcher.fd] + running.compactMap { $0.log?.pollFD },
                                      timeoutMilliseconds: Int(timeout))
             signals.drain()
             for r in running { r.log?.pump() }
-            if ready.contains(watcher.fd) {
-                watcher.drain()
-                queueChanged = true
-            }
+            if ready.contains(watcher.fd), watcher.drain() { queueChanged = true }
         }
 
-        try store.transaction { (s) throws(QueueError) in JobManager.unregister(me, in: &s) }
+        do {
+            try store.transaction { (s) throws(QueueError) in JobManager.unregister(me, in: &s) }
+        } catch {
+            // The record is removed by the next command that finds this process gone.
+            emit(.storageFailed(error.message))
+        }
         emit(.stopped(forced: forced))
         return forced ? 130 : 0
     }
@@ -157,7 +180,7 @@ public final class Worker {
         let results = ended
         let me = self.me
         let runningIDs = Set(running.map(\.job.id))
-        let (recovered, finished, claimed, nextEligible, cancelled, settings) = try store.transaction { (s) throws(QueueError) in
+        let (recovered, finished, claimed, nextEligible, cancelled, settings, before) = try store.transaction { (s) throws(QueueError) in
             let recovered = JobManager.recoverOrphans(in: &s)
             for (id, child) in children { JobManager.recordChild(child, jobID: id, worker: me, in: &s) }
             var finished: [WorkerEvent] = []
@@ -172,10 +195,12 @@ public final class Worker {
                 }
             }
             let claimable = signals.stopRequestCount == 0 ? freeSlots : 0
+            let before = Dictionary(uniqueKeysWithValues: s.document.jobs.filter { $0.isRunnable(at: s.now) }.map { ($0.id, $0) })
             let claimed = JobManager.claim(limit: claimable, for: me, in: &s)
             let settings = (s.document.config.jobTimeout, s.document.config.maxLogBytes)
             let cancelled = s.document.jobs.filter { $0.cancelRequested && runningIDs.contains($0.id) && $0.worker == me }.map(\.id)
-            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings)
+            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings,
+                    before.filter { id, _ in claimed.contains { $0.id == id } })
         }
         (jobTimeout, maxLogBytes) = settings
         unrecordedChildren.removeAll()
@@ -187,6 +212,13 @@ public final class Worker {
         }
         for t in recovered where t.removed { Files.removeIfPresent(store.home.logPath(for: t.job.id)) }
         for id in cancelled { terminate(id) }
+        // A stop request that came after the claim: give the unstarted jobs back as they were.
+        if !claimed.isEmpty, signals.stopRequestCount > 0 {
+            try store.transaction { (s) throws(QueueError) in
+                for job in claimed { JobManager.unclaim(job.id, restoring: before[job.id]!, worker: me, in: &s) }
+            }
+            return (nextEligible, false)
+        }
         for job in claimed { start(job, defaultTimeout: jobTimeout, maxLogBytes: maxLogBytes) }
         return (nextEligible, !claimed.isEmpty)
     }
