@@ -1,0 +1,120 @@
+import Foundation
+@preconcurrency import Glibc
+
+/// A process running in a pseudo-terminal of its own (a new session with the terminal as its
+/// controlling terminal), so it sees what a person at a terminal would give it: keys, Ctrl+C, a size.
+public final class TerminalChild: @unchecked Sendable {
+    public let pid: pid_t
+    private let master: Int32
+    private var bytes: [UInt8] = []
+    private var status: Int32?
+
+    public init(argv: [String], env: [String: String], rows: UInt16 = 30, columns: UInt16 = 110) {
+        master = PTY.open(O_RDWR | O_NOCTTY)
+        precondition(master >= 0 && PTY.grant(master) == 0 && PTY.unlock(master) == 0, "no pseudo-terminal")
+        var name = [CChar](repeating: 0, count: 128)
+        precondition(PTY.name(master, &name, name.count) == 0, "no pseudo-terminal name")
+        let slave = String(cString: name)
+        var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
+        _ = ioctl(master, UInt(TIOCSWINSZ), &size)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addclose(&actions, master)
+        // Opened after setsid, without O_NOCTTY: it becomes the controlling terminal.
+        posix_spawn_file_actions_addopen(&actions, 0, slave, O_RDWR, 0)
+        posix_spawn_file_actions_adddup2(&actions, 0, 1)
+        posix_spawn_file_actions_adddup2(&actions, 0, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        let setsid: Int32 = 0x80  // POSIX_SPAWN_SETSID, which Swift's Glibc module does not show
+        posix_spawnattr_setflags(&attributes, Int16(setsid | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        cArgs.forEach { free($0) }
+        cEnv.forEach { free($0) }
+        posix_spawn_file_actions_destroy(&actions)
+        posix_spawnattr_destroy(&attributes)
+        precondition(rc == 0, "cannot start \(argv[0]) in a terminal: \(String(cString: strerror(rc)))")
+        self.pid = pid
+    }
+
+    /// Everything the program has written to the terminal so far, escape sequences included.
+    public var output: String {
+        pump(milliseconds: 0)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Types `text` at the terminal.
+    public func send(_ text: String) {
+        _ = text.withCString { write(master, $0, strlen($0)) }
+    }
+
+    /// Reads until `condition` holds for the output, or `seconds` pass.
+    @discardableResult
+    public func waitForOutput(within seconds: Double = 10, _ condition: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            pump(milliseconds: 20)
+            if condition(String(decoding: bytes, as: UTF8.self)) { return true }
+        }
+        return false
+    }
+
+    private func pump(milliseconds: Int32) {
+        var entry = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+        var timeout = milliseconds
+        while poll(&entry, 1, timeout) > 0 {
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = read(master, &chunk, chunk.count)
+            if n <= 0 { return }
+            bytes.append(contentsOf: chunk[..<n])
+            timeout = 0
+        }
+    }
+
+    /// Waits up to `seconds` for the program to end, reading its output meanwhile.
+    public func wait(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let status { return status }
+            pump(milliseconds: 10)
+            var st: Int32 = 0
+            if waitpid(pid, &st, WNOHANG) == pid {
+                pump(milliseconds: 50)
+                status = (st & 0x7f) == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f)
+                return status
+            }
+        }
+        return nil
+    }
+
+    deinit {
+        if status == nil {
+            kill(pid, SIGKILL)
+            var st: Int32 = 0
+            waitpid(pid, &st, 0)
+        }
+        close(master)
+    }
+}
+
+/// glibc's pseudo-terminal calls are declared only under _XOPEN_SOURCE, which Swift's Glibc module
+/// does not set, so they are looked up at run time.
+private enum PTY {
+    static func symbol<T>(_ name: String, _ type: T.Type) -> T {
+        guard let pointer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { fatalError("no \(name) in libc") }
+        return unsafeBitCast(pointer, to: type)
+    }
+    static let open = symbol("posix_openpt", (@convention(c) (Int32) -> Int32).self)
+    static let grant = symbol("grantpt", (@convention(c) (Int32) -> Int32).self)
+    static let unlock = symbol("unlockpt", (@convention(c) (Int32) -> Int32).self)
+    static let name = symbol("ptsname_r", (@convention(c) (Int32, UnsafeMutablePointer<CChar>, Int) -> Int32).self)
+}
