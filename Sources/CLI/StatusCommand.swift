@@ -20,7 +20,8 @@ extension Commands {
         let document = try context.transaction { (s) throws(QueueError) in s.document }
         let counts = JobManager.counts(document)
         var running: [Int32: [String]] = [:]
-        for job in document.jobs where job.state == .processing {
+        for i in document.jobs.indices(whereSummary: { $0.state == .processing }) {
+            let job = document.jobs.summary(at: i)
             if let w = job.worker { running[w.pid, default: []].append(job.id) }
         }
         if args.has("json") {

@@ -69,7 +69,7 @@ extension Commands {
         lines.append("")
 
         var running: [Int32: [Job]] = [:]
-        for job in document.jobs where job.state == .processing { if let w = job.worker { running[w.pid, default: []].append(job) } }
+        for job in document.jobs.jobs({ $0.state == .processing }) { if let w = job.worker { running[w.pid, default: []].append(job) } }
         lines.append(style.bold("WORKERS"))
         if document.workers.isEmpty {
             lines.append("  none running")
@@ -85,7 +85,7 @@ extension Commands {
         }
         lines.append("")
 
-        let upcoming = document.jobs.filter { ($0.state == .pending || $0.state == .failed) && $0.eligibleAt > now }
+        let upcoming = document.jobs.jobs { ($0.state == .pending || $0.state == .failed) && $0.eligibleAt > now }
             .sorted { $0.eligibleAt < $1.eligibleAt }.prefix(5)
         lines.append(style.bold("NEXT UP (scheduled and retrying)"))
         if upcoming.isEmpty { lines.append("  nothing waiting for a time") }

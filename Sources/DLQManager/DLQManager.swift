@@ -3,7 +3,7 @@ import QueueStorage
 /// The dead letter queue: jobs whose retries are used up. They stay until retried or deleted.
 public enum DLQManager {
     public static func list(_ document: Document) -> [Job] {
-        document.jobs.filter { $0.state == .dead }.sorted { $0.sequence < $1.sequence }
+        document.jobs.jobs { $0.state == .dead }.sorted { $0.sequence < $1.sequence }
     }
 
     /// Sends dead jobs back to pending with their attempts reset; their last error is kept for
@@ -28,8 +28,8 @@ public enum DLQManager {
     public static func delete(_ ids: [String], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
         let indices = try deadIndices(ids, in: snapshot.document)
         let removed = indices.map { snapshot.document.jobs[$0] }
-        let doomed = Set(indices)
-        snapshot.document.jobs = snapshot.document.jobs.enumerated().filter { !doomed.contains($0.offset) }.map(\.element)
+        let doomed = Set(removed.map(\.id))
+        snapshot.document.jobs.removeAll { doomed.contains($0.id) }
         return removed
     }
 
@@ -38,8 +38,8 @@ public enum DLQManager {
         var seen: Set<String> = []
         for id in ids where seen.insert(id).inserted {
             guard let i = document.index(of: id) else { throw .failure("no job with id '\(id)'") }
-            guard document.jobs[i].state == .dead else {
-                throw .failure("job '\(id)' is not in the DLQ (it is \(document.jobs[i].state.rawValue))")
+            guard document.jobs.summary(at: i).state == .dead else {
+                throw .failure("job '\(id)' is not in the DLQ (it is \(document.jobs.summary(at: i).state.rawValue))")
             }
             indices.append(i)
         }

@@ -64,16 +64,28 @@ public struct JobTransition: Equatable, Sendable {
 public enum JobManager {
     /// Adds all `inputs` or none: a duplicate id (with the queue or within `inputs`) fails the lot.
     public static func enqueue(_ inputs: [JobInput], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
-        var taken = Set(snapshot.document.jobs.map(\.id))
+        let added = try newJobs(inputs, in: snapshot)
+        snapshot.document.nextSequence += Int64(added.count)
+        snapshot.document.jobs.append(contentsOf: added)
+        return added
+    }
+
+    /// The jobs `inputs` describe, checked against the queue; the snapshot is only read, so no copy of
+    /// its job table is held when the caller then changes it.
+    private static func newJobs(_ inputs: [JobInput], in snapshot: Snapshot) throws(QueueError) -> [Job] {
+        // One or a few jobs: a pass over the summaries per id beats hashing every id in the queue.
+        let jobs = snapshot.document.jobs
+        var taken: Set<String> = inputs.count > 8 ? Set(jobs.indices.map { jobs.summary(at: $0).id }) : []
+        func exists(_ id: String) -> Bool { taken.contains(id) || (inputs.count <= 8 && jobs.index(of: id) != nil) }
         var added: [Job] = []
         for input in inputs {
             try input.validate()
             let id: String
             if let given = input.id {
-                guard !taken.contains(given) else { throw .failure("a job with id '\(given)' already exists") }
+                guard !exists(given) else { throw .failure("a job with id '\(given)' already exists") }
                 id = given
             } else {
-                id = newID(avoiding: taken)
+                id = newID(avoiding: exists)
             }
             taken.insert(id)
             var job = Job(id: id, command: input.command, maxRetries: input.maxRetries ?? snapshot.document.config.maxRetries,
@@ -84,16 +96,14 @@ public enum JobManager {
             job.cwd = input.cwd
             added.append(job)
         }
-        snapshot.document.nextSequence += Int64(added.count)
-        snapshot.document.jobs.append(contentsOf: added)
         return added
     }
 
-    static func newID(avoiding taken: Set<String>) -> String {
+    static func newID(avoiding exists: (String) -> Bool) -> String {
         var generator = SystemRandomNumberGenerator()
         while true {
             let id = "job-" + String(generator.next() as UInt32, radix: 16).leftPadded(to: 8)
-            if !taken.contains(id) { return id }
+            if !exists(id) { return id }
         }
     }
 
@@ -104,13 +114,13 @@ public enum JobManager {
 
     /// Jobs in claim order within each state group, oldest first otherwise: by enqueue order.
     public static func list(_ document: Document, state: JobState?) -> [Job] {
-        let jobs = state.map { s in document.jobs.filter { $0.state == s } } ?? document.jobs
+        let jobs = state.map { s in document.jobs.jobs { $0.state == s } } ?? Array(document.jobs)
         return jobs.sorted { $0.sequence < $1.sequence }
     }
 
     public static func counts(_ document: Document) -> [JobState: Int] {
         var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
-        for job in document.jobs { counts[job.state, default: 0] += 1 }
+        for i in document.jobs.indices { counts[document.jobs.summary(at: i).state, default: 0] += 1 }
         return counts
     }
 
@@ -130,11 +140,9 @@ public enum JobManager {
     public static func claim(limit: Int, for worker: ProcessIdentity, in snapshot: inout Snapshot) -> [Job] {
         guard limit > 0 else { return [] }
         let now = snapshot.now
-        var candidates: [Int] = []
-        for (i, job) in snapshot.document.jobs.enumerated() where job.isRunnable(at: now) { candidates.append(i) }
+        var candidates = snapshot.document.jobs.indices(whereSummary: { $0.isRunnable(at: now) })
         if candidates.isEmpty { return [] }
-        let jobs = snapshot.document.jobs
-        candidates.sort { Job.claimOrder(jobs[$0], jobs[$1]) }
+        candidates.sort { JobSummary.claimOrder(snapshot.document.jobs.summary(at: $0), snapshot.document.jobs.summary(at: $1)) }
         var claimed: [Job] = []
         for i in candidates.prefix(limit) {
             var job = snapshot.document.jobs[i]
@@ -154,7 +162,9 @@ public enum JobManager {
     /// The earliest time a waiting job becomes runnable, if any is waiting.
     public static func nextEligibleTime(in document: Document, after now: Timestamp) -> Timestamp? {
         var next: Timestamp?
-        for job in document.jobs where (job.state == .pending || job.state == .failed) && job.eligibleAt > now {
+        for i in document.jobs.indices {
+            let job = document.jobs.summary(at: i)
+            guard (job.state == .pending || job.state == .failed) && job.eligibleAt > now else { continue }
             if next == nil || job.eligibleAt < next! { next = job.eligibleAt }
         }
         return next
@@ -265,8 +275,8 @@ public enum JobManager {
         }
         var recovered: [JobTransition] = []
         var cancelled: [Int] = []
-        for i in snapshot.document.jobs.indices where snapshot.document.jobs[i].state == .processing {
-            let owner = snapshot.document.jobs[i].worker
+        for i in snapshot.document.jobs.indices(whereSummary: { $0.state == .processing }) {
+            let owner = snapshot.document.jobs.summary(at: i).worker
             if let owner, alive(owner) { continue }
             var job = snapshot.document.jobs[i]
             if rebooted {

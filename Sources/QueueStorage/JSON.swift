@@ -114,6 +114,11 @@ public struct JSONReader {
         throw error("expected true or false")
     }
 
+    /// Checks a string as `readString` would, without building it when it has no escapes.
+    public mutating func skipString() throws(JSONError) {
+        if rawStringWithoutEscapes() == nil { _ = try readString() }
+    }
+
     /// A string that must be an ISO 8601 time, parsed without building a String.
     public mutating func readTimestamp() throws(JSONError) -> Timestamp? {
         let start = offset
@@ -237,11 +242,32 @@ public struct JSONReader {
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
     }
 
-    /// An integer that fits in Int64 and is written without fraction or exponent.
+    /// An integer that fits in Int64 and is written without fraction or exponent, read digit by digit.
     public mutating func readInt64() throws(JSONError) -> Int64 {
+        _ = peek()
         let start = offset
-        let text = try readNumberText()
-        guard let value = Int64(text) else { offset = start; throw error("expected an integer, found \(text)") }
+        var i = offset
+        let negative = i < bytes.count && bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        let digitsStart = i
+        var value: Int64 = 0
+        var overflow = false
+        while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+            let digit = Int64(bytes[i] - 0x30)
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (next, o2) = negative ? times10.subtractingReportingOverflow(digit) : times10.addingReportingOverflow(digit)
+            overflow = overflow || o1 || o2
+            value = next
+            i += 1
+        }
+        let followedByFraction = i < bytes.count && (bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E"))
+        if i == digitsStart || overflow || followedByFraction || (i - digitsStart > 1 && bytes[digitsStart] == 0x30) {
+            // The slow path gives the precise message (not a number, leading zero, not an integer).
+            let text = try readNumberText()
+            offset = start
+            throw error("expected an integer, found \(text)")
+        }
+        offset = i
         return value
     }
 
@@ -313,7 +339,7 @@ public struct JSONReader {
         }
         guard end < bytes.count else { return nil }
         let slice = UnsafeBufferPointer(rebasing: bytes[(offset + 1)..<end])
-        if slice.contains(where: { $0 >= 0x80 }), String(validating: slice, as: UTF8.self) == nil { return nil }
+        if !isASCII(slice), String(validating: slice, as: UTF8.self) == nil { return nil }
         offset = end + 1
         return slice
     }
@@ -466,4 +492,20 @@ public struct JSONWriter {
             bytes.append(0x7D)
         }
     }
+}
+
+/// True when every byte is ASCII, checked eight bytes at a time.
+func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let base = bytes.baseAddress else { return true }
+    let raw = UnsafeRawPointer(base)
+    var i = 0
+    while i + 8 <= bytes.count {
+        if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        i += 8
+    }
+    while i < bytes.count {
+        if bytes[i] >= 0x80 { return false }
+        i += 1
+    }
+    return true
 }

@@ -71,11 +71,7 @@ public struct Job: Equatable, Sendable {
     }
 
     /// Claim order: higher priority first, then earlier eligibility, then enqueue order.
-    public static func claimOrder(_ a: Job, _ b: Job) -> Bool {
-        if a.priority != b.priority { return a.priority > b.priority }
-        if a.eligibleAt != b.eligibleAt { return a.eligibleAt < b.eligibleAt }
-        return a.sequence < b.sequence
-    }
+    public static func claimOrder(_ a: Job, _ b: Job) -> Bool { JobSummary.claimOrder(JobSummary(a), JobSummary(b)) }
 }
 
 /// The configuration kept in the data file. Validation lives in ConfigManager.
@@ -140,8 +136,8 @@ public struct Document: Equatable, Sendable {
     public var config = QueueConfig()
     public var counters = Counters()
     public var workers: [WorkerRecord] = []
-    public var jobs: [Job] = []
+    public var jobs = JobTable()
     public init() {}
 
-    public func index(of id: String) -> Int? { jobs.firstIndex { $0.id == id } }
+    public func index(of id: String) -> Int? { jobs.index(of: id) }
 }

@@ -72,12 +72,12 @@ public struct Store: Sendable {
     }
 
     private func load() throws(QueueError) -> Document {
-        let bytes: [UInt8]?
-        do { bytes = try Files.readAll(home.dataPath) } catch { throw .failure("cannot read \(home.dataPath): \(error)") }
-        guard let bytes else { return Document() }
+        let source: FileBytes?
+        do { source = try FileBytes.map(home.dataPath) } catch { throw .failure("cannot read \(home.dataPath): \(error)") }
+        guard let source else { return Document() }
         try checkFile(home.dataPath)
         do {
-            return try DocumentCodec.decode(bytes)
+            return try DocumentCodec.decode(source)
         } catch {
             throw .failure("data file \(home.dataPath) is not valid: \(error). It has been left as it is; "
                 + "fix or move it away (a new empty queue is then started)")
@@ -86,7 +86,9 @@ public struct Store: Sendable {
 
     private func save(_ document: Document) throws(QueueError) {
         do {
-            try AtomicFile.replace(home.dataPath, with: DocumentCodec.encode(document))
+            try AtomicFile.replace(home.dataPath) { (fd) throws(Errno) in
+                try DocumentCodec.write(document) { (chunk) throws(Errno) in try Files.writeAll(fd, chunk) }
+            }
         } catch {
             throw .failure("cannot write \(home.dataPath): \(error); the previous data file is unchanged")
         }

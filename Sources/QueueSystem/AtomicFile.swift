@@ -5,6 +5,11 @@ public enum AtomicFile {
     /// Writes `bytes` to `path.tmp`, fsyncs it, renames it over `path`, then fsyncs the directory.
     /// On failure the temporary file is removed and `path` is untouched.
     public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o600) throws(Errno) {
+        try replace(path, mode: mode) { (fd) throws(Errno) in try Files.writeAll(fd, bytes) }
+    }
+
+    /// As `replace(_:with:)`, with the content written by `write` to the temporary file's descriptor.
+    public static func replace(_ path: String, mode: mode_t = 0o600, write: (Int32) throws(Errno) -> Void) throws(Errno) {
         let temporary = path + ".tmp"
         // O_NOFOLLOW: a link planted at the temporary name must not redirect the write.
         Files.removeIfPresent(temporary)
@@ -12,7 +17,7 @@ public enum AtomicFile {
         do {
             try Files.closeAfter(fd) { (fd) throws(Errno) in
                 _ = fchmod(fd, mode)
-                try Files.writeAll(fd, bytes)
+                try write(fd)
                 try Files.fsync(fd)
             }
             try Files.rename(temporary, path)

@@ -98,6 +98,16 @@ public enum Processes {
         return text.isEmpty ? nil : text
     }()
 
+    /// Keeps large allocations (a big queue's job table) in their own mappings, returned to the
+    /// system when freed. Otherwise glibc raises its mmap threshold after the first such free and
+    /// serves the next table from the heap, and a long-running worker holds two. Wraps `mallopt(3)`.
+    public static func returnLargeAllocationsToTheSystem() {
+        // <malloc.h> is not part of Swift's Glibc module; M_MMAP_THRESHOLD is -3 there.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        _ = unsafeBitCast(symbol, to: Mallopt.self)(-3, 1 << 20)
+    }
+
     /// Marks every inherited descriptor from 3 up close-on-exec, so jobs get only stdin, stdout and
     /// stderr whatever the worker was started with.
     public static func closeInheritedDescriptorsOnExec() {

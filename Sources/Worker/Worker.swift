@@ -82,6 +82,7 @@ public final class Worker {
             throw .failure("cannot read /proc/self/stat: a worker needs /proc to tell live processes from dead ones")
         }
         Processes.closeInheritedDescriptorsOnExec()
+        Processes.returnLargeAllocationsToTheSystem()
         do {
             signals = try SignalWaker()
             try Files.makeDirectories(store.home.directory)
@@ -195,10 +196,11 @@ public final class Worker {
                 }
             }
             let claimable = signals.stopRequestCount == 0 ? freeSlots : 0
-            let before = Dictionary(uniqueKeysWithValues: s.document.jobs.filter { $0.isRunnable(at: s.now) }.map { ($0.id, $0) })
+            let before = Dictionary(uniqueKeysWithValues: s.document.jobs.jobs { $0.isRunnable(at: s.now) }.map { ($0.id, $0) })
             let claimed = JobManager.claim(limit: claimable, for: me, in: &s)
             let settings = (s.document.config.jobTimeout, s.document.config.maxLogBytes)
-            let cancelled = s.document.jobs.filter { $0.cancelRequested && runningIDs.contains($0.id) && $0.worker == me }.map(\.id)
+            let cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && runningIDs.contains($0.id) })
+                .map { s.document.jobs.summary(at: $0).id }
             return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings,
                     before.filter { id, _ in claimed.contains { $0.id == id } })
         }

@@ -109,7 +109,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         var s = snapshot(d)
         let jobs = try enqueue(&s, JobInput(id: "a", command: "echo a"), JobInput(id: "b", command: "echo b", maxRetries: 0, priority: 5))
         #expect(s.changed)
-        #expect(s.document.jobs == jobs)
+        #expect(Array(s.document.jobs) == jobs)
         #expect(jobs[0].maxRetries == 7)
         #expect(jobs[1].maxRetries == 0)
         #expect(jobs[1].priority == 5)
@@ -210,7 +210,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
 
     @Test func limitIsRespectedAndTheBestAreTaken() {
         var d = Document()
-        d.jobs = (1...10).map { job("j\($0)", priority: $0 % 3, seq: Int64($0), created: Int64($0)) }
+        d.jobs = JobTable((1...10).map { job("j\($0)", priority: $0 % 3, seq: Int64($0), created: Int64($0)) })
         var s = snapshot(d)
         let me = ProcessIdentity.current()
         let first = JobManager.claim(limit: 3, for: me, in: &s)

@@ -1,0 +1,124 @@
+import QueueSystem
+
+/// What the hot paths (counts, claims, recovery, duplicate ids) need of a job, without decoding it.
+public struct JobSummary: Equatable, Sendable {
+    // Laid out narrow (a table of 100,000 of these is a worker's largest allocation).
+    public let id: String
+    public let sequence: Int64
+    public let eligibleAt: Timestamp
+    private let workerStartTime: UInt64
+    private let workerPid: Int32
+    private let priority32: Int32
+    public let state: JobState
+    public let cancelRequested: Bool
+
+    public init(_ job: Job) {
+        id = job.id
+        sequence = job.sequence
+        eligibleAt = job.eligibleAt
+        workerStartTime = job.worker?.startTime ?? 0
+        workerPid = job.worker?.pid ?? 0
+        priority32 = Int32(clamping: job.priority)
+        state = job.state
+        cancelRequested = job.cancelRequested
+    }
+
+    public var priority: Int { Int(priority32) }
+    public var worker: ProcessIdentity? { workerPid > 0 ? ProcessIdentity(pid: workerPid, startTime: workerStartTime) : nil }
+
+    public func isRunnable(at now: Timestamp) -> Bool {
+        (state == .pending || state == .failed) && eligibleAt <= now
+    }
+
+    /// Claim order: higher priority first, then earlier eligibility, then enqueue order.
+    public static func claimOrder(_ a: JobSummary, _ b: JobSummary) -> Bool {
+        if a.priority != b.priority { return a.priority > b.priority }
+        if a.eligibleAt != b.eligibleAt { return a.eligibleAt < b.eligibleAt }
+        return a.sequence < b.sequence
+    }
+}
+
+/// The jobs of a document. Each is kept as its summary plus either the bytes it was read from or,
+/// once changed or added, the job itself; a job is decoded only when it is read whole, and a job that
+/// did not change is written back as the very bytes it was read from. Reading a whole job cannot
+/// fail: the bytes were checked in full when the file was read.
+public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral, Equatable, Sendable {
+    final class Box: Sendable {
+        let job: Job
+        init(_ job: Job) { self.job = job }
+    }
+
+    struct Entry: Sendable {
+        var summary: JobSummary
+        /// Where the job's JSON object is in `source` (a data file is far below 4 GiB).
+        private var start: UInt32
+        private var length: UInt32
+        /// The job itself once it is new or changed; its bytes in `source` are then stale.
+        var box: Box?
+
+        init(summary: JobSummary, range: Range<Int>?, box: Box?) {
+            self.summary = summary
+            start = UInt32(truncatingIfNeeded: range?.lowerBound ?? 0)
+            length = UInt32(truncatingIfNeeded: range?.count ?? 0)
+            self.box = box
+        }
+
+        var range: Range<Int>? { box == nil ? Int(start)..<Int(start) + Int(length) : nil }
+    }
+
+    var source: FileBytes?
+    var entries: [Entry] = []
+
+    public init() {}
+
+    public init(arrayLiteral jobs: Job...) { self.init(jobs) }
+
+    public init(_ jobs: [Job]) {
+        entries = jobs.map { Entry(summary: JobSummary($0), range: nil, box: Box($0)) }
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { entries.count }
+
+    public subscript(i: Int) -> Job {
+        get {
+            if let box = entries[i].box { return box.job }
+            let range = entries[i].range!
+            do {
+                return try DocumentCodec.decodeJob(UnsafeBufferPointer(rebasing: source!.bytes[range]), index: i)
+            } catch {
+                preconditionFailure("job \(entries[i].summary.id) was checked when read but does not decode: \(error)")
+            }
+        }
+        set { entries[i] = Entry(summary: JobSummary(newValue), range: nil, box: Box(newValue)) }
+    }
+
+    public func summary(at i: Int) -> JobSummary { entries[i].summary }
+
+    /// The indices of the jobs whose summary matches, without decoding any.
+    public func indices(whereSummary matches: (JobSummary) -> Bool) -> [Int] {
+        entries.indices.filter { matches(entries[$0].summary) }
+    }
+
+    /// The jobs whose summary matches, decoded.
+    public func jobs(_ matches: (JobSummary) -> Bool) -> [Job] {
+        indices(whereSummary: matches).map { self[$0] }
+    }
+
+    /// The index of the job with this id. A linear pass over summaries: cheaper than building an
+    /// index for the few look-ups a transaction makes.
+    public func index(of id: String) -> Int? { entries.firstIndex { $0.summary.id == id } }
+
+    public mutating func append(_ job: Job) { entries.append(Entry(summary: JobSummary(job), range: nil, box: Box(job))) }
+
+    public mutating func append(contentsOf jobs: [Job]) { for job in jobs { append(job) } }
+
+    public mutating func remove(at i: Int) { entries.remove(at: i) }
+
+    public mutating func removeAll() { entries.removeAll() }
+
+    /// Removes the jobs whose summary matches, without decoding any.
+    public mutating func removeAll(where matches: (JobSummary) -> Bool) { entries.removeAll { matches($0.summary) } }
+
+    public static func == (a: JobTable, b: JobTable) -> Bool { a.elementsEqual(b) }
+}

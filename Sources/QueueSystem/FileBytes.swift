@@ -1,0 +1,56 @@
+@preconcurrency import Glibc
+
+/// Bytes to decode: a file mapped read-only, or a copy of an array. A mapping stays valid after the
+/// file is renamed over (it holds the old inode), so jobs can still be decoded from it after the
+/// transaction that read it. Pages already scanned can be handed back (`release`), so a large file
+/// does not stay resident.
+public final class FileBytes: @unchecked Sendable {
+    public let bytes: UnsafeBufferPointer<UInt8>
+    private let mapped: Bool
+
+    /// Maps `path`, or returns nil when it does not exist. Wraps `mmap(2)`.
+    public static func map(_ path: String) throws(Errno) -> FileBytes? {
+        let fd: Int32
+        do throws(Errno) { fd = try Files.open(path, O_RDONLY) } catch {
+            if error == .noSuchFileOrDirectory { return nil }
+            throw error
+        }
+        defer { Files.close(fd) }
+        var st = stat()
+        try retryingOnInterrupt { fstat(fd, &st) }
+        let length = Int(st.st_size)
+        if length == 0 { return FileBytes(array: []) }
+        guard let base = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { throw Errno.current }
+        return FileBytes(UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: length), mapped: true)
+    }
+
+    public convenience init(array: [UInt8]) {
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(array.count, 1))
+        _ = copy.initialize(from: array)
+        self.init(UnsafeBufferPointer(start: copy.baseAddress, count: array.count), mapped: false)
+    }
+
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, mapped: Bool) {
+        self.bytes = bytes
+        self.mapped = mapped
+    }
+
+    /// Lets the kernel drop the mapped pages of `range` from this process; touching them again reads
+    /// them back from the page cache. Wraps `madvise(MADV_DONTNEED)`.
+    public func release(_ range: Range<Int>) {
+        guard mapped, let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
+    deinit {
+        if mapped {
+            _ = munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+        } else {
+            UnsafeMutableBufferPointer(mutating: bytes).deallocate()
+        }
+    }
+}
