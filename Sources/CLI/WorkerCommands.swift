@@ -50,7 +50,7 @@ extension Commands {
             }
             slots = n
         }
-        let store = try context.store()
+        let store = Store(home: try context.store().home, keepsLastDocument: true)
         var count = slots ?? 0
         if slots == nil { count = try context.transaction { (s) throws(QueueError) in s.document.config.workerCount } }
         let worker = Worker(store: store, slots: count, drain: args.has("drain")) { event in

@@ -137,15 +137,15 @@ public enum JobManager {
     }
 
     /// Marks up to `limit` runnable jobs as processing by `worker`, best first, and returns them.
-    public static func claim(limit: Int, for worker: ProcessIdentity, in snapshot: inout Snapshot) -> [Job] {
+    /// `original` sees each job as it was just before it is claimed.
+    public static func claim(limit: Int, for worker: ProcessIdentity, in snapshot: inout Snapshot,
+                             original: (Job) -> Void = { _ in }) -> [Job] {
         guard limit > 0 else { return [] }
         let now = snapshot.now
-        var candidates = snapshot.document.jobs.indices(whereSummary: { $0.isRunnable(at: now) })
-        if candidates.isEmpty { return [] }
-        candidates.sort { JobSummary.claimOrder(snapshot.document.jobs.summary(at: $0), snapshot.document.jobs.summary(at: $1)) }
         var claimed: [Job] = []
-        for i in candidates.prefix(limit) {
+        for i in best(limit, runnableAt: now, in: snapshot.document.jobs) {
             var job = snapshot.document.jobs[i]
+            original(job)
             job.state = .processing
             job.worker = worker
             job.child = nil
@@ -157,6 +157,21 @@ public enum JobManager {
             claimed.append(job)
         }
         return claimed
+    }
+
+    /// The indices of the best `limit` jobs runnable at `now`, in claim order, kept sorted as the
+    /// summaries go by rather than sorting them all. (The table is borrowed, so no copy of it outlives
+    /// this call to make the caller's change to it copy the whole table.)
+    static func best(_ limit: Int, runnableAt now: Timestamp, in jobs: JobTable) -> [Int] {
+        var best: [Int] = []
+        for i in jobs.indices where jobs.summary(at: i).isRunnable(at: now) {
+            let summary = jobs.summary(at: i)
+            if best.count == limit, !JobSummary.claimOrder(summary, jobs.summary(at: best[limit - 1])) { continue }
+            let position = best.firstIndex { JobSummary.claimOrder(summary, jobs.summary(at: $0)) } ?? best.count
+            best.insert(i, at: position)
+            if best.count > limit { best.removeLast() }
+        }
+        return best
     }
 
     /// The earliest time a waiting job becomes runnable, if any is waiting.

@@ -35,12 +35,17 @@ public enum DocumentCodec {
     }
 
     /// Writes the document in chunks to `sink`. A job that did not change is copied from the bytes it
-    /// was read from, not encoded again.
-    public static func write<E: Error>(_ document: Document, to sink: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) {
+    /// was read from, not encoded again. Returns where each job's object is in what was written.
+    @discardableResult
+    public static func write<E: Error>(_ document: Document, to sink: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) -> [Range<Int>] {
         var w = JSONWriter(capacity: 1 << 16)
+        var flushed = 0
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(document.jobs.count)
         func flush(_ force: Bool = false) throws(E) {
             guard force || w.bytes.count >= 1 << 16 else { return }
             try w.bytes.withUnsafeBytes { raw in Result { () throws(E) in try sink(raw) } }.get()
+            flushed += w.bytes.count
             w.bytes.removeAll(keepingCapacity: true)
         }
         w.raw("{\n  \"version\": "); w.int(document.version)
@@ -64,6 +69,8 @@ public enum DocumentCodec {
         var released = 0
         for (i, entry) in table.entries.enumerated() {
             w.raw(i == 0 ? "\n    " : ",\n    ")
+            let start = flushed + w.bytes.count
+            defer { ranges.append(start..<flushed + w.bytes.count) }
             if let box = entry.box {
                 writeJob(box.job, to: &w)
             } else if let range = entry.range, let source = table.source {
@@ -78,6 +85,7 @@ public enum DocumentCodec {
         }
         w.raw(table.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
         try flush(true)
+        return ranges
     }
 
     // MARK: writing

@@ -121,4 +121,12 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
     public mutating func removeAll(where matches: (JobSummary) -> Bool) { entries.removeAll { matches($0.summary) } }
 
     public static func == (a: JobTable, b: JobTable) -> Bool { a.elementsEqual(b) }
+
+    /// The same jobs, now read from `source`, where `ranges` says each one is (as just written).
+    func rebased(on source: FileBytes, ranges: [Range<Int>]) -> JobTable {
+        var table = JobTable()
+        table.source = source
+        table.entries = zip(entries, ranges).map { Entry(summary: $0.summary, range: $1, box: nil) }
+        return table
+    }
 }

@@ -41,8 +41,15 @@ public struct Snapshot {
 /// encode, write `data.json.tmp`, fsync, rename, fsync the directory, unlock.
 public struct Store: Sendable {
     public let home: QueueHome
+    private let cache: DocumentCache?
 
-    public init(home: QueueHome) { self.home = home }
+    /// With `keepsLastDocument`, the document this store last wrote is kept, mapped, and used again
+    /// instead of a new scan as long as the data file is still that very file: a worker, whose
+    /// transactions follow each other, then scans only after another process wrote.
+    public init(home: QueueHome, keepsLastDocument: Bool = false) {
+        self.home = home
+        cache = keepsLastDocument ? DocumentCache() : nil
+    }
 
     /// Runs `body` under the lock on a fresh read of the data file, and writes the result back if the
     /// body changed it. If `body` throws, nothing is written. A file that does not decode is never
@@ -51,9 +58,16 @@ public struct Store: Sendable {
         try prepareDirectory()
         do {
             return try FileLock.withExclusiveLock(path: home.lockPath) { () throws(QueueError) -> T in
-                var snapshot = Snapshot(document: try load(), now: Timestamp.now())
+                // Taken out of the cache, so the snapshot holds the only reference and changes in place.
+                let document: Document
+                if let cached = cache?.take(matching: home.dataPath) { document = cached } else { document = try load() }
+                var snapshot = Snapshot(document: document, now: Timestamp.now())
                 let result = try body(&snapshot)
-                if snapshot.changed { try save(snapshot.document) }
+                if snapshot.changed {
+                    try save(snapshot.document)
+                } else {
+                    cache?.keep(snapshot.document)
+                }
                 return result
             }
         } catch {
@@ -85,12 +99,19 @@ public struct Store: Sendable {
     }
 
     private func save(_ document: Document) throws(QueueError) {
+        var ranges: [Range<Int>] = []
         do {
             try AtomicFile.replace(home.dataPath) { (fd) throws(Errno) in
-                try DocumentCodec.write(document) { (chunk) throws(Errno) in try Files.writeAll(fd, chunk) }
+                ranges = try DocumentCodec.write(document) { (chunk) throws(Errno) in try Files.writeAll(fd, chunk) }
             }
         } catch {
             throw .failure("cannot write \(home.dataPath): \(error); the previous data file is unchanged")
+        }
+        // Still under the lock: the file now in place is the one just written.
+        if let cache, let written = try? FileBytes.map(home.dataPath) {
+            var kept = document
+            kept.jobs = document.jobs.rebased(on: written, ranges: ranges)
+            cache.keep(kept)
         }
     }
 
@@ -128,5 +149,22 @@ public struct Store: Sendable {
             throw .failure("refusing to use \(path): other users can write it (mode \(String(status.mode, radix: 8))). "
                 + "A queue others can write is a way to run commands as you. Fix: \(fix) \(path)")
         }
+    }
+}
+
+/// The last document a store wrote or read, with the mapping of its file.
+final class DocumentCache: @unchecked Sendable {
+    // Used by one thread only (a worker's loop); the class is Sendable so that Store can be.
+    private var document: Document?
+
+    /// The kept document if the data file is still the file it was read from (or written as), else nil.
+    func take(matching path: String) -> Document? {
+        defer { document = nil }
+        guard let document, let identity = document.jobs.source?.identity, FileIdentity.of(path) == identity else { return nil }
+        return document
+    }
+
+    func keep(_ document: Document) {
+        self.document = document.jobs.source?.identity == nil ? nil : document
     }
 }

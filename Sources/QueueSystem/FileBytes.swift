@@ -7,6 +7,8 @@
 public final class FileBytes: @unchecked Sendable {
     public let bytes: UnsafeBufferPointer<UInt8>
     private let mapped: Bool
+    /// Which file this is, as it was when mapped; nil for an array.
+    public private(set) var identity: FileIdentity?
 
     /// Maps `path`, or returns nil when it does not exist. Wraps `mmap(2)`.
     public static func map(_ path: String) throws(Errno) -> FileBytes? {
@@ -19,9 +21,15 @@ public final class FileBytes: @unchecked Sendable {
         var st = stat()
         try retryingOnInterrupt { fstat(fd, &st) }
         let length = Int(st.st_size)
-        if length == 0 { return FileBytes(array: []) }
-        guard let base = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { throw Errno.current }
-        return FileBytes(UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: length), mapped: true)
+        let result: FileBytes
+        if length == 0 {
+            result = FileBytes(array: [])
+        } else {
+            guard let base = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { throw Errno.current }
+            result = FileBytes(UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: length), mapped: true)
+        }
+        result.identity = FileIdentity(st)
+        return result
     }
 
     public convenience init(array: [UInt8]) {
@@ -52,5 +60,31 @@ public final class FileBytes: @unchecked Sendable {
         } else {
             UnsafeMutableBufferPointer(mutating: bytes).deallocate()
         }
+    }
+}
+
+/// What tells one file from another, and a file from itself after an edit in place: device, inode,
+/// size and modification time. While a process holds a file mapped, its inode cannot be freed, so no
+/// other file can take its number.
+public struct FileIdentity: Equatable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let modifiedSeconds: Int64
+    let modifiedNanoseconds: Int64
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+        modifiedSeconds = Int64(st.st_mtim.tv_sec)
+        modifiedNanoseconds = Int64(st.st_mtim.tv_nsec)
+    }
+
+    /// The identity of the file at `path` now, or nil if there is none. Wraps `stat(2)`.
+    public static func of(_ path: String) -> FileIdentity? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileIdentity(st)
     }
 }

@@ -30,6 +30,12 @@ public final class Worker {
     /// Longest sleep between looks at the queue when nothing wakes the worker sooner (another
     /// worker's orphans are recovered at this pace).
     static let idleCheckMilliseconds: Int64 = 1_000
+    /// Longest a started child's pid waits to be recorded when no result or claim carries it sooner.
+    /// (Recovery finds an unrecorded child by its environment marker meanwhile.)
+    static let childRecordDelayMilliseconds: Int64 = 100
+    /// How long a finished run's result waits for others still running to finish too, so that one
+    /// transaction records several (each rewrites the whole data file).
+    static let resultBatchMilliseconds: Int64 = 5
 
     struct Running {
         let job: Job
@@ -62,6 +68,8 @@ public final class Worker {
     private var running: [Running] = []
     private var ended: [Ended] = []
     private var unrecordedChildren: [(String, ProcessIdentity)] = []
+    private var childrenRecordBy: Int64 = 0
+    private var resultsRecordBy: Int64 = 0
     private var forced = false
     private var terminationDeadline: Int64 = 0
     private var killed = false
@@ -122,7 +130,9 @@ public final class Worker {
             let freeSlots = stopRequests == 0 ? slots - running.count : 0
             let wantsLook = freeSlots > 0 && (queueChanged || monotonicMilliseconds() >= nextLook)
             let storageReady = monotonicMilliseconds() >= storageRetryAt
-            if storageReady, !ended.isEmpty || !unrecordedChildren.isEmpty || wantsLook {
+            let childrenDue = !unrecordedChildren.isEmpty && monotonicMilliseconds() >= childrenRecordBy
+            let resultsDue = !ended.isEmpty && (running.isEmpty || stopRequests > 0 || monotonicMilliseconds() >= resultsRecordBy)
+            if storageReady, resultsDue || childrenDue || wantsLook {
                 queueChanged = false
                 let nextEligible: Timestamp?, claimedAny: Bool
                 do {
@@ -141,7 +151,7 @@ public final class Worker {
                 var wait = Worker.idleCheckMilliseconds
                 if let nextEligible { wait = min(wait, max(0, nextEligible.milliseconds - now.milliseconds)) }
                 nextLook = monotonicMilliseconds() + wait
-                if !unrecordedChildren.isEmpty || !ended.isEmpty { continue }
+                if resultsDue, !ended.isEmpty { continue }
             }
 
             // Stop once nothing runs and every result is recorded; a second stop request does not
@@ -153,6 +163,8 @@ public final class Worker {
             var timeout = max(0, nextLook - clock)
             if freeSlots == 0 { timeout = Worker.idleCheckMilliseconds }
             if unrecorded { timeout = max(0, storageRetryAt - clock) }
+            if !unrecordedChildren.isEmpty { timeout = min(timeout, max(0, childrenRecordBy - clock)) }
+            if !ended.isEmpty { timeout = min(timeout, max(0, resultsRecordBy - clock)) }
             if forced, !killed { timeout = min(timeout, max(0, terminationDeadline - clock)) }
             for r in running {
                 if let d = r.killAt ?? (r.timedOut ? nil : r.deadline) { timeout = min(timeout, max(0, d - clock)) }
@@ -196,13 +208,12 @@ public final class Worker {
                 }
             }
             let claimable = signals.stopRequestCount == 0 ? freeSlots : 0
-            let before = Dictionary(uniqueKeysWithValues: s.document.jobs.jobs { $0.isRunnable(at: s.now) }.map { ($0.id, $0) })
-            let claimed = JobManager.claim(limit: claimable, for: me, in: &s)
+            var before: [String: Job] = [:]
+            let claimed = JobManager.claim(limit: claimable, for: me, in: &s) { before[$0.id] = $0 }
             let settings = (s.document.config.jobTimeout, s.document.config.maxLogBytes)
             let cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && runningIDs.contains($0.id) })
                 .map { s.document.jobs.summary(at: $0).id }
-            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings,
-                    before.filter { id, _ in claimed.contains { $0.id == id } })
+            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings, before)
         }
         (jobTimeout, maxLogBytes) = settings
         unrecordedChildren.removeAll()
@@ -281,6 +292,7 @@ public final class Worker {
                                    deadline: timeout.map { startedMonotonic + Int64(($0 * 1000).rounded(.up)) },
                                    timeout: timeout))
             if let start = Processes.startTime(of: pid) {
+                if unrecordedChildren.isEmpty { childrenRecordBy = startedMonotonic + Worker.childRecordDelayMilliseconds }
                 unrecordedChildren.append((job.id, ProcessIdentity(pid: pid, startTime: start)))
             }
         } catch {
@@ -292,6 +304,7 @@ public final class Worker {
         running.removeAll { r in
             guard let status = Processes.reapIfExited(r.pid) else { return false }
             let duration = monotonicMilliseconds() - r.startedMonotonic
+            if ended.isEmpty { resultsRecordBy = monotonicMilliseconds() + Worker.resultBatchMilliseconds }
             let outcome: RunOutcome = r.timedOut ? .timedOut(r.timeout ?? 0) : .exited(status)
             let ending = r.timedOut ? outcome.errorText! : "\(outcome.errorText ?? "exit 0") after \(Double(duration) / 1000)s"
             r.log?.finish(footer: "=== queuectl: \(ending) ===\n")
