@@ -39,7 +39,7 @@ def seed(h, pending=0, completed=0):
             yield {"id": f"todo-{i}", "command": "true", "state": "pending", "attempts": 0, "max_retries": 3,
                    "priority": 0, "seq": completed + i + 1, "created_at": t, "updated_at": t, "cwd": "/tmp"}
     config = {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1, "job_timeout": 0,
-              "max_log_bytes": 1048576}
+              "max_log_bytes": 1048576, "keep_completed": 0}
     stats = {"runs": 0, "failed_runs": 0, "retries": 0, "dlq_moves": 0}
     path = os.path.join(h, "data.json")
     with open(path, "w") as f:

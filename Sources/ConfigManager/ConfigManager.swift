@@ -8,6 +8,8 @@ public enum ConfigKey: String, CaseIterable, Sendable {
     case workerCount = "worker-count"
     case jobTimeout = "job-timeout"
     case maxLogBytes = "max-log-bytes"
+    case keepCompleted = "keep-completed"
+    case keepCompletedFor = "keep-completed-for"
 
     public init?(spelling: String) {
         self.init(rawValue: spelling.lowercased().replacing("_", with: "-"))
@@ -24,6 +26,8 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         case .workerCount: return "jobs a `worker start` runs at once when --count is not given (integer >= 1)"
         case .jobTimeout: return "seconds a run may take when its job sets no timeout; 0 means no limit"
         case .maxLogBytes: return "largest log per job; the middle is cut beyond it (integer >= 1024)"
+        case .keepCompleted: return "completed jobs kept, newest first, as workers finish more; 0 keeps all"
+        case .keepCompletedFor: return "how long a completed job is kept (seconds, or 30m, 12h, 7d); 0 keeps it"
         }
     }
 
@@ -41,6 +45,8 @@ public enum ConfigManager {
         case .workerCount: w.int(config.workerCount)
         case .jobTimeout: w.double(config.jobTimeout)
         case .maxLogBytes: w.int(config.maxLogBytes)
+        case .keepCompleted: w.int(config.keepCompleted)
+        case .keepCompletedFor: w.double(config.keepCompletedFor)
         }
         return String(decoding: w.bytes, as: UTF8.self)
     }
@@ -61,6 +67,8 @@ public enum ConfigManager {
         case .maxBackoff: config.maxBackoff = try number(text, key, QueueConfig.secondsRange)
         case .jobTimeout: config.jobTimeout = try number(text, key, QueueConfig.secondsRange)
         case .maxLogBytes: config.maxLogBytes = try integer(text, key, QueueConfig.maxLogBytesRange)
+        case .keepCompleted: config.keepCompleted = try integer(text, key, QueueConfig.keepCompletedRange)
+        case .keepCompletedFor: config.keepCompletedFor = try age(text, key)
         }
     }
 
@@ -84,6 +92,20 @@ public enum ConfigManager {
             throw .usage("invalid value \(text) for \(key.rawValue): must be between \(formatted(minimum)) and \(formatted(maximum))")
         }
         return value
+    }
+
+    /// Seconds, or a whole number with s, m, h or d.
+    private static func age(_ text: String, _ key: ConfigKey) throws(QueueError) -> Double {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        if let unit = text.last.flatMap({ units[$0] }) {
+            let digits = text.dropLast()
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Double(digits),
+                  QueueConfig.keepCompletedForRange.contains(n * unit) else {
+                throw .usage("invalid value '\(text)' for \(key.rawValue): expected seconds, or a whole number with s, m, h or d")
+            }
+            return n * unit
+        }
+        return try number(text, key, QueueConfig.keepCompletedForRange)
     }
 
     private static func formatted(_ value: Double) -> String {

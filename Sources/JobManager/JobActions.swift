@@ -84,3 +84,64 @@ public func describeDuration(milliseconds ms: Int64) -> String {
     if s < 86_400 { return "\(s / 3600)h \(s / 60 % 60)m" }
     return "\(s / 86_400)d \(s / 3600 % 24)h"
 }
+
+/// Which completed jobs to remove.
+public struct Retention: Sendable {
+    /// Completed jobs to keep, newest first; 0 keeps them all.
+    public var keep: Int
+    /// Seconds after finishing that a completed job is kept; nil keeps it.
+    public var maximumAge: Double?
+
+    public init(keep: Int, maximumAge: Double?) {
+        self.keep = keep
+        self.maximumAge = maximumAge
+    }
+
+    /// The config's policy; there 0 means no limit.
+    public init(_ config: QueueConfig) {
+        self.init(keep: config.keepCompleted, maximumAge: config.keepCompletedFor > 0 ? config.keepCompletedFor : nil)
+    }
+}
+
+extension JobManager {
+    /// The completed jobs `retention` removes at `now`: those older than the maximum age, then the
+    /// oldest beyond the count. Only completed jobs: dead ones wait in the DLQ for a person.
+    public static func expired(_ retention: Retention, in jobs: JobTable, now: Timestamp) -> [JobSummary] {
+        var completed = jobs.indices(whereSummary: { $0.state == .completed }).map { jobs.summary(at: $0) }
+        var doomed: [JobSummary] = []
+        if let maximumAge = retention.maximumAge {
+            let cutoff = now.adding(seconds: -maximumAge)
+            doomed = completed.filter { $0.finishedAt <= cutoff }
+            completed.removeAll { $0.finishedAt <= cutoff }
+        }
+        if retention.keep > 0, completed.count > retention.keep {
+            completed.sort { ($0.finishedAt, $0.sequence) > ($1.finishedAt, $1.sequence) }
+            doomed += completed[retention.keep...]
+        }
+        return doomed
+    }
+
+    /// Removes what `retention` says has expired; returns the removed jobs' ids (their logs go too).
+    @discardableResult
+    public static func prune(_ retention: Retention, in snapshot: inout Snapshot) -> [String] {
+        let doomed = Set(expired(retention, in: snapshot.document.jobs, now: snapshot.now).map(\.id))
+        if !doomed.isEmpty { snapshot.document.jobs.removeAll { doomed.contains($0.id) } }
+        return Array(doomed)
+    }
+
+    /// The retention a worker applies as it records completions: only once the count is 10% over
+    /// the limit, so the sort it takes runs now and then, not in every transaction.
+    public static func pruneIfDue(in snapshot: inout Snapshot) -> [String] {
+        let retention = Retention(snapshot.document.config)
+        guard retention.keep > 0 || retention.maximumAge != nil else { return [] }
+        if retention.maximumAge == nil {
+            guard completedCount(snapshot.document.jobs) > retention.keep + max(1, retention.keep / 10) else { return [] }
+        }
+        return prune(retention, in: &snapshot)
+    }
+
+    /// Borrows the table: no copy of it outlives the call to make the caller's next change copy it.
+    static func completedCount(_ jobs: JobTable) -> Int {
+        jobs.indices.lazy.filter { jobs.summary(at: $0).state == .completed }.count
+    }
+}

@@ -123,6 +123,8 @@ public enum DocumentCodec {
         w.key("worker_count"); w.int(c.workerCount)
         w.key("job_timeout"); w.double(c.jobTimeout)
         w.key("max_log_bytes"); w.int(c.maxLogBytes)
+        w.key("keep_completed"); w.int(c.keepCompleted)
+        w.key("keep_completed_for"); w.double(c.keepCompletedFor)
         w.raw("}")
     }
 
@@ -357,6 +359,8 @@ public enum DocumentCodec {
             case "worker_count": c.workerCount = try r.readInt()
             case "job_timeout": c.jobTimeout = try r.readDouble()
             case "max_log_bytes": c.maxLogBytes = try r.readInt()
+            case "keep_completed": c.keepCompleted = try r.readInt()
+            case "keep_completed_for": c.keepCompletedFor = try r.readDouble()
             default: throw r.error("config: unknown field \"\(key)\"")
             }
         }

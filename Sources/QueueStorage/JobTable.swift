@@ -6,6 +6,8 @@ public struct JobSummary: Equatable, Sendable {
     public let id: String
     public let sequence: Int64
     public let eligibleAt: Timestamp
+    /// When the last run ended (epoch if it has not run): retention keeps the newest.
+    public let finishedAt: Timestamp
     private let workerStartTime: UInt64
     private let workerPid: Int32
     private let priority32: Int32
@@ -16,6 +18,7 @@ public struct JobSummary: Equatable, Sendable {
         id = job.id
         sequence = job.sequence
         eligibleAt = job.eligibleAt
+        finishedAt = job.finishedAt ?? Timestamp(milliseconds: 0)
         workerStartTime = job.worker?.startTime ?? 0
         workerPid = job.worker?.pid ?? 0
         priority32 = Int32(clamping: job.priority)

@@ -84,6 +84,10 @@ public struct QueueConfig: Equatable, Sendable {
     public var jobTimeout: Double = 0
     /// Largest log file per job; beyond it the middle is cut, keeping the start and the end.
     public var maxLogBytes: Int = 1 << 20
+    /// Completed jobs kept, newest first; older ones are removed as workers record new ones. 0: all.
+    public var keepCompleted: Int = 10_000
+    /// Seconds a completed job is kept after it finished; 0: no limit.
+    public var keepCompletedFor: Double = 0
     public init() {}
 
     // The accepted ranges, for `config set` and for reading the data file alike.
@@ -92,6 +96,8 @@ public struct QueueConfig: Equatable, Sendable {
     public static let backoffBaseRange = 1.0...1_000_000
     public static let secondsRange = 0.0...31_536_000  // max-backoff and job-timeout: up to a year
     public static let maxLogBytesRange = 1024...(1 << 30)
+    public static let keepCompletedRange = 0...100_000_000
+    public static let keepCompletedForRange = 0.0...3_153_600_000  // a century
 
     /// The first setting out of its range, named as in the data file, or nil if all are fine.
     public var firstInvalidSetting: String? {
@@ -101,6 +107,8 @@ public struct QueueConfig: Equatable, Sendable {
         if !Self.secondsRange.contains(maxBackoff) { return "max_backoff" }
         if !Self.secondsRange.contains(jobTimeout) { return "job_timeout" }
         if !Self.maxLogBytesRange.contains(maxLogBytes) { return "max_log_bytes" }
+        if !Self.keepCompletedRange.contains(keepCompleted) { return "keep_completed" }
+        if !Self.keepCompletedForRange.contains(keepCompletedFor) { return "keep_completed_for" }
         return nil
     }
 }

@@ -193,7 +193,7 @@ public final class Worker {
         let results = ended
         let me = self.me
         let runningIDs = Set(running.map(\.job.id))
-        let (recovered, finished, claimed, nextEligible, cancelled, settings, before) = try store.transaction { (s) throws(QueueError) in
+        let (recovered, finished, claimed, nextEligible, cancelled, settings, before, pruned) = try store.transaction { (s) throws(QueueError) in
             let recovered = JobManager.recoverOrphans(in: &s)
             for (id, child) in children { JobManager.recordChild(child, jobID: id, worker: me, in: &s) }
             var finished: [WorkerEvent] = []
@@ -208,13 +208,16 @@ public final class Worker {
                 }
             }
             let claimable = signals.stopRequestCount == 0 ? freeSlots : 0
+            let pruned = results.isEmpty ? [] : JobManager.pruneIfDue(in: &s)
             var before: [String: Job] = [:]
             let claimed = JobManager.claim(limit: claimable, for: me, in: &s) { before[$0.id] = $0 }
             let settings = (s.document.config.jobTimeout, s.document.config.maxLogBytes)
             let cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && runningIDs.contains($0.id) })
                 .map { s.document.jobs.summary(at: $0).id }
-            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings, before)
+            return (recovered, finished, claimed, JobManager.nextEligibleTime(in: s.document, after: s.now), cancelled, settings, before,
+                    pruned)
         }
+        for id in pruned { Files.removeIfPresent(store.home.logPath(for: id)) }
         (jobTimeout, maxLogBytes) = settings
         unrecordedChildren.removeAll()
         ended.removeAll()

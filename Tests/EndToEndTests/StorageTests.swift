@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Retention, verbatim copies of unchanged jobs, and a worker's cached document.
+@Suite struct StorageTests {
+    @Test func pruneKeepsTheNewestCompletedJobsAndRemovesTheirLogs() throws {
+        let q = QueueSandbox()
+        q.fastRetries()
+        for i in 1...6 { q.ok("enqueue", #"{"id":"j\#(i)","command":"echo \#(i)"}"#) }
+        q.ok("enqueue", #"{"id":"dead","command":"false","max_retries":0}"#)
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        let before = q.dataBytes()
+        #expect(q.ok("prune", "--keep", "2", "--dry-run") == "j1\nj2\nj3\nj4\n")
+        #expect(q.dataBytes() == before, "a dry run changes nothing")
+        #expect(q.ok("prune", "--keep", "2") == "j1\nj2\nj3\nj4\n")
+        #expect(Set(q.jobs().keys) == ["j5", "j6", "dead"], "dead jobs stay in the DLQ")
+        let logs = try FileManager.default.contentsOfDirectory(atPath: q.home + "/logs")
+        #expect(Set(logs) == ["j5.log", "j6.log", "dead.log"])
+        #expect(q.run(["prune", "--keep", "-1"]).status == 64)
+    }
+
+    @Test func pruneByAgeAndWorkersApplyTheConfiguredRetention() throws {
+        let q = QueueSandbox()
+        q.ok("config", "set", "keep-completed", "3")
+        for i in 1...10 { q.ok("enqueue", #"{"id":"r\#(i)","command":"true"}"#) }
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        let kept = q.jobs().keys
+        #expect(kept.count >= 3 && kept.count <= 4, "pruned once 10% (at least one) over the limit: \(kept.sorted())")
+        #expect(kept.contains("r10"), "the newest stay")
+        #expect(!kept.contains("r1"))
+
+        q.ok("config", "set", "keep-completed-for", "1h")
+        #expect(q.ok("prune", "--older-than", "0").split(separator: "\n").count == kept.count, "--older-than 0 removes them all")
+        #expect(q.jobs().isEmpty)
+        #expect(q.ok("config", "get", "keep-completed-for") == "3600\n")
+    }
+
+    @Test func aJobThatDidNotChangeIsWrittenBackAsItsOriginalBytes() throws {
+        let q = QueueSandbox()
+        q.ok("status")
+        // Hand-written, with its own spacing and key order: any re-encoding would show.
+        let odd = #"{ "state":"completed" , "id":"kept",  "command":"echo \u0041", "attempts":0,"max_retries":3,"seq":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z" }"#
+        let data = """
+            {"version": 1, "next_seq": 2, "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
+             "workers": [], "jobs": [\(odd)]}
+            """
+        try data.write(toFile: q.dataPath, atomically: true, encoding: .utf8)
+        chmod(q.dataPath, 0o600)
+        q.ok("enqueue", #"{"id":"new","command":"true"}"#)
+        let text = String(decoding: q.dataBytes() ?? Data(), as: UTF8.self)
+        #expect(text.contains(odd))
+        #expect(q.jobs()["kept"]?["command"] as? String == "echo A")
+        #expect(q.state(of: "new") == "pending")
+    }
+
+    @Test func aWorkerNoticesADataFileEditedInPlace() throws {
+        let q = QueueSandbox()
+        q.ok("enqueue", #"{"id":"first","command":"true"}"#)
+        let worker = q.start(["worker", "start"])
+        #expect(eventually { q.state(of: "first") == "completed" })
+        // Rewrite the file in place (same inode), as an editor might, adding a pending job.
+        var text = String(decoding: q.dataBytes() ?? Data(), as: UTF8.self)
+        let added = #"{"id": "edited", "command": "true", "state": "pending", "attempts": 0, "max_retries": 3, "priority": 0, "seq": 99, "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z"}"#
+        let jobsStart = try #require(text.range(of: "\"jobs\": ["))
+        text.insert(contentsOf: "\n    " + added + ",", at: jobsStart.upperBound)
+        let handle = try #require(FileHandle(forUpdatingAtPath: q.dataPath))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.close()
+        #expect(eventually { q.state(of: "edited") == "completed" }, "the cached document is not used for a changed file")
+        #expect(q.state(of: "first") == "completed")
+        worker.signal(SIGINT)
+        #expect(worker.wait(seconds: 10) == 0)
+    }
+}
