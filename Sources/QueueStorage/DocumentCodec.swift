@@ -257,9 +257,16 @@ public enum DocumentCodec {
 
         init?(key: UnsafeBufferPointer<UInt8>) {
             guard key.count < JobField.byLength.count else { return nil }
-            for candidate in JobField.byLength[key.count] where candidate.bytes.elementsEqual(key) {
-                self = candidate.field
-                return
+            for candidate in JobField.byLength[key.count] {
+                let matches = candidate.bytes.withUnsafeBufferPointer { name in
+                    var i = 0
+                    while i < name.count, name[i] == key[i] { i += 1 }
+                    return i == name.count
+                }
+                if matches {
+                    self = candidate.field
+                    return
+                }
             }
             return nil
         }

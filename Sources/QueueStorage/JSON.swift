@@ -330,16 +330,15 @@ public struct JSONReader {
     /// bytes (without quotes); otherwise leaves the cursor where it was and returns nil.
     mutating func rawStringWithoutEscapes() -> UnsafeBufferPointer<UInt8>? {
         guard peek() == UInt8(ascii: "\"") else { return nil }
-        var end = offset + 1
-        while end < bytes.count {
-            let b = bytes[end]
-            if b == UInt8(ascii: "\"") { break }
-            if b == UInt8(ascii: "\\") || b < 0x20 { return nil }
-            end += 1
+        let start = offset + 1
+        // The closing quote by memchr; then a backslash before it, a control character or a non-ASCII
+        // byte sends the string to the careful path (a quote after a backslash is not the end).
+        guard let end = QueueSystem.firstIndex(of: 0x22, in: bytes, from: start) else { return nil }
+        let slice = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        if !isPlainText(slice) {
+            if slice.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) { return nil }
+            if String(validating: slice, as: UTF8.self) == nil { return nil }
         }
-        guard end < bytes.count else { return nil }
-        let slice = UnsafeBufferPointer(rebasing: bytes[(offset + 1)..<end])
-        if !isASCII(slice), String(validating: slice, as: UTF8.self) == nil { return nil }
         offset = end + 1
         return slice
     }
@@ -494,17 +493,26 @@ public struct JSONWriter {
     }
 }
 
-/// True when every byte is ASCII, checked eight bytes at a time.
-func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+/// True when no byte needs a closer look in a JSON string: none is below 0x20, a backslash, or
+/// non-ASCII. Eight bytes at a time, with the usual "has a byte less than n" and "has a zero byte"
+/// word tricks.
+func isPlainText(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let base = bytes.baseAddress else { return true }
     let raw = UnsafeRawPointer(base)
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
     var i = 0
     while i + 8 <= bytes.count {
-        if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        let controls = (w &- ones &* 0x20) & ~w & highs
+        let y = w ^ (ones &* 0x5C)
+        let backslashes = (y &- ones) & ~y & highs
+        if (w & highs) | controls | backslashes != 0 { return false }
         i += 8
     }
     while i < bytes.count {
-        if bytes[i] >= 0x80 { return false }
+        let b = bytes[i]
+        if b < 0x20 || b >= 0x80 || b == 0x5C { return false }
         i += 1
     }
     return true

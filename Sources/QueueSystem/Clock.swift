@@ -67,6 +67,10 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// Parses ISO 8601 from UTF-8 bytes, as `init?(iso8601:)` does.
     public init?(iso8601Bytes b: UnsafeBufferPointer<UInt8>) {
+        if let canonical = Timestamp(canonical: b) {
+            self = canonical
+            return
+        }
         var i = 0
         func number(_ digits: Int) -> Int64? {
             guard i + digits <= b.count else { return nil }
@@ -118,6 +122,32 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         self.milliseconds = seconds * 1000 + millis
+    }
+}
+
+extension Timestamp {
+    /// The form this tool writes, `2026-11-24T08:00:00.250Z` (24 bytes), read without the general
+    /// parser's steps: most times in a data file are in it. Anything else returns nil.
+    init?(canonical b: UnsafeBufferPointer<UInt8>) {
+        guard b.count == 24, b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58, b[19] == 46, b[23] == 90 else {
+            return nil
+        }
+        var bad = false
+        func n(_ from: Int, _ count: Int) -> Int64 {
+            var value: Int64 = 0
+            for k in from..<(from + count) {
+                let d = b[k] &- 48
+                if d > 9 { bad = true }
+                value = value * 10 + Int64(d)
+            }
+            return value
+        }
+        let (year, month, day) = (n(0, 4), n(5, 2), n(8, 2))
+        let (hour, minute, second, millis) = (n(11, 2), n(14, 2), n(17, 2), n(20, 3))
+        guard !bad, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 59 else { return nil }
+        let seconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+        self.init(milliseconds: seconds * 1000 + millis)
     }
 }
 

@@ -88,3 +88,11 @@ public struct FileIdentity: Equatable, Sendable {
         return FileIdentity(st)
     }
 }
+
+/// The index of the first `byte` in `buffer` at or after `start`, or nil. Wraps `memchr(3)`, which
+/// looks at many bytes per step.
+public func firstIndex(of byte: UInt8, in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+    guard let base = buffer.baseAddress, start < buffer.count,
+          let found = memchr(base + start, Int32(byte), buffer.count - start) else { return nil }
+    return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+}
