@@ -125,11 +125,10 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
 
     public static func == (a: JobTable, b: JobTable) -> Bool { a.elementsEqual(b) }
 
-    /// The same jobs, now read from `source`, where `ranges` says each one is (as just written).
-    func rebased(on source: FileBytes, ranges: [Range<Int>]) -> JobTable {
-        var table = JobTable()
-        table.source = source
-        table.entries = zip(entries, ranges).map { Entry(summary: $0.summary, range: $1, box: nil) }
-        return table
+    /// Reads the same jobs from `source` from now on, where `ranges` says each one is (as just
+    /// written). In place: the table is not copied.
+    mutating func rebase(on source: FileBytes, ranges: [Range<Int>]) {
+        self.source = source
+        for i in entries.indices { entries[i] = Entry(summary: entries[i].summary, range: ranges[i], box: nil) }
     }
 }

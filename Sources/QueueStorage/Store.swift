@@ -58,13 +58,14 @@ public struct Store: Sendable {
         try prepareDirectory()
         do {
             return try FileLock.withExclusiveLock(path: home.lockPath) { () throws(QueueError) -> T in
-                // Taken out of the cache, so the snapshot holds the only reference and changes in place.
-                let document: Document
-                if let cached = cache?.take(matching: home.dataPath) { document = cached } else { document = try load() }
-                var snapshot = Snapshot(document: document, now: Timestamp.now())
+                // Straight into the snapshot, which then holds the only reference and changes in place.
+                var snapshot = Snapshot(document: try current(), now: Timestamp.now())
                 let result = try body(&snapshot)
                 if snapshot.changed {
-                    try save(snapshot.document)
+                    // The snapshot lets go of the document, so saving can rebase it without a copy.
+                    var changed = snapshot.document
+                    snapshot = Snapshot(document: Document(), now: snapshot.now)
+                    try save(&changed)
                 } else {
                     cache?.keep(snapshot.document)
                 }
@@ -85,6 +86,12 @@ public struct Store: Sendable {
         return try load()
     }
 
+    /// The kept document if the data file is still the one it came from, else a fresh read.
+    private func current() throws(QueueError) -> Document {
+        if let cached = cache?.take(matching: home.dataPath) { return cached }
+        return try load()
+    }
+
     private func load() throws(QueueError) -> Document {
         let source: FileBytes?
         do { source = try FileBytes.map(home.dataPath) } catch { throw .failure("cannot read \(home.dataPath): \(error)") }
@@ -98,7 +105,7 @@ public struct Store: Sendable {
         }
     }
 
-    private func save(_ document: Document) throws(QueueError) {
+    private func save(_ document: inout Document) throws(QueueError) {
         var ranges: [Range<Int>] = []
         do {
             try AtomicFile.replace(home.dataPath) { (fd) throws(Errno) in
@@ -109,9 +116,8 @@ public struct Store: Sendable {
         }
         // Still under the lock: the file now in place is the one just written.
         if let cache, let written = try? FileBytes.map(home.dataPath) {
-            var kept = document
-            kept.jobs = document.jobs.rebased(on: written, ranges: ranges)
-            cache.keep(kept)
+            document.jobs.rebase(on: written, ranges: ranges)
+            cache.keep(document)
         }
     }
 
