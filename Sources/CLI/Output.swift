@@ -39,6 +39,16 @@ enum Output {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
+    /// `{"pending": n, "processing": n, "completed": n, "failed": n, "dead": n, "total": n}`
+    static func writeCounts(_ counts: [JobState: Int], total: Int, to w: inout JSONWriter) {
+        w.raw("{")
+        for (i, state) in JobState.allCases.enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.string(state.rawValue); w.raw(": "); w.int(counts[state] ?? 0)
+        }
+        w.raw(", \"total\": "); w.int(total); w.raw("}")
+    }
+
     static func duration(milliseconds ms: Int64) -> String { describeDuration(milliseconds: ms) }
 
     static func duration(seconds: Double) -> String { duration(milliseconds: Int64((seconds * 1000).rounded())) }

@@ -26,13 +26,9 @@ extension Commands {
         }
         if args.has("json") {
             var w = JSONWriter()
-            w.raw("{\"jobs\": {")
-            for (i, state) in JobState.allCases.enumerated() {
-                if i > 0 { w.raw(", ") }
-                w.string(state.rawValue); w.raw(": "); w.int(counts[state] ?? 0)
-            }
-            w.raw(", \"total\": "); w.int(document.jobs.count)
-            w.raw("}, \"workers\": [")
+            w.raw("{\"jobs\": ")
+            Output.writeCounts(counts, total: document.jobs.count, to: &w)
+            w.raw(", \"workers\": [")
             for (i, worker) in document.workers.enumerated() {
                 if i > 0 { w.raw(", ") }
                 w.raw("{\"pid\": "); w.int(worker.process.pid)

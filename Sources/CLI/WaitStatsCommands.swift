@@ -74,12 +74,8 @@ extension Commands {
         let successRate = c.runs == 0 ? nil : Double(c.runs - c.failedRuns) / Double(c.runs)
         if args.has("json") {
             var w = JSONWriter()
-            w.raw("{\"jobs\": {")
-            for (i, state) in JobState.allCases.enumerated() {
-                if i > 0 { w.raw(", ") }
-                w.string(state.rawValue); w.raw(": "); w.int(counts[state] ?? 0)
-            }
-            w.raw(", \"total\": "); w.int(document.jobs.count); w.raw("}")
+            w.raw("{\"jobs\": ")
+            Output.writeCounts(counts, total: document.jobs.count, to: &w)
             w.key("runs"); w.int(c.runs)
             w.key("failed_runs"); w.int(c.failedRuns)
             w.key("success_rate"); if let successRate { w.double((successRate * 10_000).rounded() / 10_000) } else { w.raw("null") }

@@ -113,25 +113,7 @@ public final class Child: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
-        cArgs.forEach { free($0) }
-        cEnv.forEach { free($0) }
-        posix_spawn_file_actions_destroy(&actions)
-        posix_spawnattr_destroy(&attributes)
-        precondition(rc == 0, "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
-        self.pid = pid
+        pid = spawnForTest(argv, env: env, actions: &actions, newSession: false)
     }
 
     /// `/bin/sh -c command` in the background.
@@ -211,4 +193,30 @@ public func processIsRunning(_ pid: Int32) -> Bool {
           let close = text.lastIndex(of: ")") else { return false }
     let state = text[text.index(after: close)...].split(separator: " ").first
     return state != "Z" && state != "X"
+}
+
+/// Starts `argv` with an empty signal mask and every signal at its default, whatever the test runner
+/// has; with `newSession`, as the leader of a new session (for a controlling terminal). Consumes
+/// `actions`.
+func spawnForTest(_ argv: [String], env: [String: String], actions: inout posix_spawn_file_actions_t, newSession: Bool) -> pid_t {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    posix_spawnattr_setsigmask(&attributes, &mask)
+    var defaults = sigset_t()
+    sigfillset(&defaults)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    let setsid: Int32 = newSession ? 0x80 : 0  // POSIX_SPAWN_SETSID, which Swift's Glibc module does not show
+    posix_spawnattr_setflags(&attributes, Int16(setsid | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let cArgs = argv.map { strdup($0) } + [nil]
+    let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+    cArgs.forEach { free($0) }
+    cEnv.forEach { free($0) }
+    posix_spawn_file_actions_destroy(&actions)
+    posix_spawnattr_destroy(&attributes)
+    precondition(rc == 0, "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+    return pid
 }
