@@ -28,7 +28,8 @@ extension Commands {
             }
             interval = seconds
         }
-        let home = try context.store().home
+        let store = try context.store()
+        let home = store.home
         let signals: SignalWaker
         do { signals = try SignalWaker() } catch { throw .failure("cannot handle signals: \(error)") }
         let screen = Console.isTerminal(1)
@@ -40,7 +41,10 @@ extension Commands {
             if screen { Console.out("\u{1B}[?25h\u{1B}[?1049l") }
         }
         while true {
-            let (document, now) = try context.transaction { (s) throws(QueueError) in (s.document, s.now) }
+            // Without the lock: a viewer refreshing every second should not queue behind workers; the
+            // file is only ever replaced whole, so a read sees one complete version.
+            let document = try store.read()
+            let now = Timestamp.now()
             let width = Console.width(1) ?? context.width
             var lines = watchLines(document, now: now, home: home.directory, width: width, style: style, interactive: screen)
             if screen {

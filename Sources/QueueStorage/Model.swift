@@ -64,14 +64,6 @@ public struct Job: Equatable, Sendable {
 
     /// When the job may next be claimed.
     public var eligibleAt: Timestamp { runAt ?? createdAt }
-
-    /// Pending or failed-and-waiting jobs whose time has come.
-    public func isRunnable(at now: Timestamp) -> Bool {
-        (state == .pending || state == .failed) && eligibleAt <= now
-    }
-
-    /// Claim order: higher priority first, then earlier eligibility, then enqueue order.
-    public static func claimOrder(_ a: Job, _ b: Job) -> Bool { JobSummary.claimOrder(JobSummary(a), JobSummary(b)) }
 }
 
 /// The configuration kept in the data file. Validation lives in ConfigManager.

@@ -82,6 +82,8 @@ public struct Store: Sendable {
     /// Reads the data file without the lock. The file is only ever replaced whole, so this sees one
     /// complete version; use it where a moment-old view is fine.
     public func read() throws(QueueError) -> Document {
+        // A queue not created yet is an empty one; reading does not create it.
+        if (try? Files.status(home.directory)) == nil { return Document() }
         try checkPermissions()
         return try load()
     }
