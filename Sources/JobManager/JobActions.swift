@@ -129,10 +129,12 @@ extension JobManager {
         return Array(doomed)
     }
 
-    /// The retention a worker applies as it records completions: only once the count is 10% over
-    /// the limit, so the sort it takes runs now and then, not in every transaction.
-    public static func pruneIfDue(in snapshot: inout Snapshot) -> [String] {
-        let retention = Retention(snapshot.document.config)
+    /// The retention a worker applies as it records completions: the count only once it is 10% over
+    /// the limit, and the age only when `checkAge` (the worker asks once a minute), so the pass and
+    /// the sort it takes run now and then, not in every transaction.
+    public static func pruneIfDue(in snapshot: inout Snapshot, checkAge: Bool) -> [String] {
+        var retention = Retention(snapshot.document.config)
+        if !checkAge { retention.maximumAge = nil }
         guard retention.keep > 0 || retention.maximumAge != nil else { return [] }
         if retention.maximumAge == nil {
             guard completedCount(snapshot.document.jobs) > retention.keep + max(1, retention.keep / 10) else { return [] }

@@ -111,7 +111,13 @@ public struct Store: Sendable {
         var ranges: [Range<Int>] = []
         do {
             try AtomicFile.replace(home.dataPath) { (fd) throws(Errno) in
-                ranges = try DocumentCodec.write(document) { (chunk) throws(Errno) in try Files.writeAll(fd, chunk) }
+                var written = 0
+                ranges = try DocumentCodec.write(document) { (chunk) throws(Errno) in
+                    written += chunk.count
+                    // Job ranges are 32-bit: a file this large could not be read back.
+                    guard written < Int(UInt32.max) else { throw Errno(rawValue: EFBIG) }
+                    try Files.writeAll(fd, chunk)
+                }
             }
         } catch {
             throw .failure("cannot write \(home.dataPath): \(error); the previous data file is unchanged")

@@ -9,6 +9,9 @@ public enum AtomicFile {
     }
 
     /// As `replace(_:with:)`, with the content written by `write` to the temporary file's descriptor.
+    /// Once the rename is done the new content is in place, so a directory that cannot be fsynced
+    /// (some network and FUSE file systems refuse) does not make it a failure: that last step's
+    /// durability is the file system's.
     public static func replace(_ path: String, mode: mode_t = 0o600, write: (Int32) throws(Errno) -> Void) throws(Errno) {
         let temporary = path + ".tmp"
         // O_NOFOLLOW: a link planted at the temporary name must not redirect the write.
@@ -25,7 +28,7 @@ public enum AtomicFile {
             Files.removeIfPresent(temporary)
             throw error
         }
-        try syncDirectory(Files.directoryName(path))
+        try? syncDirectory(Files.directoryName(path))
     }
 
     /// Makes a rename in `directory` durable. Wraps `fsync(2)` on the directory.

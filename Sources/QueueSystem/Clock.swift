@@ -15,12 +15,16 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
 
-    /// This time plus `seconds`, clamped to about 292 million years rather than overflowing.
+    /// The times this tool reads and writes: years 0000 to 9999, the four-digit years of ISO 8601.
+    public static let earliest = Timestamp(milliseconds: daysFromCivil(year: 0, month: 1, day: 1) * 86_400_000)
+    public static let latest = Timestamp(milliseconds: daysFromCivil(year: 10_000, month: 1, day: 1) * 86_400_000 - 1)
+
+    /// This time plus `seconds`, kept within `earliest...latest` (a year-10000 time could not be read back).
     public func adding(seconds: Double) -> Timestamp {
-        let limit = Double(Int64.max / 2)
         let delta = (seconds * 1000).rounded(.up)
-        let clamped = delta.isNaN ? 0 : Int64(min(max(delta, -limit), limit))
-        return Timestamp(milliseconds: milliseconds.addingReportingOverflow(clamped).overflow ? .max : milliseconds + clamped)
+        let target = delta.isNaN ? Double(milliseconds) : Double(milliseconds) + delta
+        let bounded = min(max(target, Double(Timestamp.earliest.milliseconds)), Double(Timestamp.latest.milliseconds))
+        return Timestamp(milliseconds: Int64(bounded))
     }
 
     /// `2026-11-24T08:00:00.250Z`
@@ -121,6 +125,8 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
               hour <= 23, minute <= 59, second <= 59 else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        // A zone offset can carry a time past year 9999 or before year 0000, where it could not be written.
+        guard (Timestamp.earliest.milliseconds...Timestamp.latest.milliseconds).contains(seconds * 1000 + millis) else { return nil }
         self.milliseconds = seconds * 1000 + millis
     }
 }

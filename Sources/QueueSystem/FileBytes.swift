@@ -64,7 +64,7 @@ public final class FileBytes: @unchecked Sendable {
 }
 
 /// What tells one file from another, and a file from itself after an edit in place: device, inode,
-/// size and modification time. While a process holds a file mapped, its inode cannot be freed, so no
+/// size, and modification and change times. While a process holds a file mapped, its inode cannot be freed, so no
 /// other file can take its number.
 public struct FileIdentity: Equatable, Sendable {
     let device: UInt64
@@ -72,6 +72,9 @@ public struct FileIdentity: Equatable, Sendable {
     let size: Int64
     let modifiedSeconds: Int64
     let modifiedNanoseconds: Int64
+    /// The inode change time, which no tool can set back (`touch -r` and `cp -p` can set mtime).
+    let changedSeconds: Int64
+    let changedNanoseconds: Int64
 
     init(_ st: stat) {
         device = UInt64(st.st_dev)
@@ -79,6 +82,8 @@ public struct FileIdentity: Equatable, Sendable {
         size = Int64(st.st_size)
         modifiedSeconds = Int64(st.st_mtim.tv_sec)
         modifiedNanoseconds = Int64(st.st_mtim.tv_nsec)
+        changedSeconds = Int64(st.st_ctim.tv_sec)
+        changedNanoseconds = Int64(st.st_ctim.tv_nsec)
     }
 
     /// The identity of the file at `path` now, or nil if there is none. Wraps `stat(2)`.

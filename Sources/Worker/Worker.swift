@@ -70,6 +70,7 @@ public final class Worker {
     private var unrecordedChildren: [(String, ProcessIdentity)] = []
     private var childrenRecordBy: Int64 = 0
     private var resultsRecordBy: Int64 = 0
+    private var ageCheckDue: Int64 = 0
     private var forced = false
     private var terminationDeadline: Int64 = 0
     private var killed = false
@@ -208,7 +209,9 @@ public final class Worker {
                 }
             }
             let claimable = signals.stopRequestCount == 0 ? freeSlots : 0
-            let pruned = results.isEmpty ? [] : JobManager.pruneIfDue(in: &s)
+            let checkAge = monotonicMilliseconds() >= ageCheckDue
+            let pruned = results.isEmpty ? [] : JobManager.pruneIfDue(in: &s, checkAge: checkAge)
+            if checkAge, !results.isEmpty { ageCheckDue = monotonicMilliseconds() + 60_000 }
             var before: [String: Job] = [:]
             let claimed = JobManager.claim(limit: claimable, for: me, in: &s) { before[$0.id] = $0 }
             let settings = (s.document.config.jobTimeout, s.document.config.maxLogBytes)

@@ -54,6 +54,45 @@ import TestSupport
         #expect(q.state(of: "new") == "pending")
     }
 
+    @Test func timesBeyondYear9999AreRefusedSoTheFileStaysReadable() throws {
+        let q = QueueSandbox()
+        q.ok("enqueue", #"{"id":"a","command":"true"}"#)
+        let before = q.dataBytes()
+        for args in [["enqueue", "--run-at", "9999-12-31T23:59:59-00:01", #"{"command":"true"}"#],
+                     ["enqueue", #"{"command":"true","run_at":"0000-01-01T00:00:00+00:01"}"#]] {
+            let r = q.run(args)
+            #expect(r.status == 64, "\(args)")
+            #expect(r.stderr.contains("ISO 8601"))
+        }
+        #expect(q.dataBytes() == before)
+        #expect(q.run(["status"]).status == 0)
+        q.ok("enqueue", "--run-at", "9999-12-31T23:59:59Z", #"{"id":"last","command":"true"}"#)
+        #expect(q.run(["list"]).status == 0, "the latest time that can be written is read back")
+    }
+
+    @Test func aWorkerNoticesAnEditInPlaceThatKeepsSizeAndModificationTime() throws {
+        let q = QueueSandbox()
+        q.ok("enqueue", "--run-at", "2999-01-01T00:00:00Z", #"{"id":"held","command":"true"}"#)
+        let worker = q.start(["worker", "start"])
+        #expect(eventually { ((try? q.document())?["workers"] as? [Any])?.count == 1 })
+        q.ok("enqueue", #"{"id":"go","command":"true"}"#)
+        #expect(eventually { q.state(of: "go") == "completed" })  // the worker has now written the file itself
+        // Same size, same mtime (as cp -p or touch -r would leave it): only the inode change time moves.
+        var st = stat()
+        stat(q.dataPath, &st)
+        let text = String(decoding: q.dataBytes() ?? Data(), as: UTF8.self)
+        let edited = text.replacingOccurrences(of: "\"run_at\": \"2999-", with: "\"run_at\": \"2000-")
+        #expect(edited.utf8.count == text.utf8.count && edited != text)
+        let handle = try #require(FileHandle(forUpdatingAtPath: q.dataPath))
+        try handle.write(contentsOf: Data(edited.utf8))
+        try handle.close()
+        var times = [st.st_atim, st.st_mtim]
+        #expect(utimensat(AT_FDCWD, q.dataPath, &times, 0) == 0)
+        #expect(eventually { q.state(of: "held") == "completed" }, "the changed file was read again, not the kept copy")
+        worker.signal(SIGINT)
+        #expect(worker.wait(seconds: 10) == 0)
+    }
+
     @Test func aWorkerNoticesADataFileEditedInPlace() throws {
         let q = QueueSandbox()
         q.ok("enqueue", #"{"id":"first","command":"true"}"#)
