@@ -74,7 +74,7 @@ extension Commands {
         if let v = job.runAt { rows.append(("run at", v.iso8601)) }
         if let v = job.startedAt { rows.append(("started", v.iso8601)) }
         if let v = job.finishedAt { rows.append(("finished", v.iso8601)) }
-        if let v = job.durationMilliseconds { rows.append(("duration", Output.duration(milliseconds: v))) }
+        if let v = job.durationMilliseconds { rows.append(("duration", describeDuration(milliseconds: v))) }
         if let v = job.exitCode { rows.append(("exit code", String(v))) }
         if let v = job.lastError { rows.append(("last error", v)) }
         if let v = job.worker { rows.append(("worker", String(v.pid))) }

@@ -49,9 +49,7 @@ enum Output {
         w.raw(", \"total\": "); w.int(total); w.raw("}")
     }
 
-    static func duration(milliseconds ms: Int64) -> String { describeDuration(milliseconds: ms) }
-
-    static func duration(seconds: Double) -> String { duration(milliseconds: Int64((seconds * 1000).rounded())) }
+    static func duration(seconds: Double) -> String { describeDuration(milliseconds: Int64((seconds * 1000).rounded())) }
 
     /// One line of a multi-line string, for tables.
     static func oneLine(_ text: String) -> String {

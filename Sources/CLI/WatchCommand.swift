@@ -56,8 +56,10 @@ extension Commands {
             let ready = waitForInput(keys == nil ? [signals.wakeFD] : [signals.wakeFD, 0], timeoutMilliseconds: Int(interval * 1000))
             signals.drain()
             if signals.stopRequestCount > 0 { return 0 }
-            if ready.contains(0), Console.readAvailable(0).contains(where: { $0 == UInt8(ascii: "q") || $0 == UInt8(ascii: "Q") }) {
-                return 0
+            if ready.contains(0) {
+                var keys = [UInt8](repeating: 0, count: 256)
+                let n = Files.readAvailable(0, into: &keys) ?? 0
+                if keys[..<n].contains(where: { $0 == UInt8(ascii: "q") || $0 == UInt8(ascii: "Q") }) { return 0 }
             }
         }
     }
@@ -80,7 +82,7 @@ extension Commands {
         } else {
             let rows = document.workers.map { w -> [String] in
                 let jobs = (running[w.process.pid] ?? []).map { job in
-                    job.id + (job.startedAt.map { " (\(Output.duration(milliseconds: now.milliseconds - $0.milliseconds)))" } ?? "")
+                    job.id + (job.startedAt.map { " (\(describeDuration(milliseconds: now.milliseconds - $0.milliseconds)))" } ?? "")
                 }
                 return [String(w.process.pid), String(w.slots), w.startedAt.shortDisplay, jobs.joined(separator: ", ").ifEmpty("-")]
             }
@@ -94,7 +96,7 @@ extension Commands {
         lines.append(style.bold("NEXT UP (scheduled and retrying)"))
         if upcoming.isEmpty { lines.append("  nothing waiting for a time") }
         let upcomingRows = upcoming.map { job in
-            [job.id, job.state.rawValue, "in " + Output.duration(milliseconds: job.eligibleAt.milliseconds - now.milliseconds),
+            [job.id, job.state.rawValue, "in " + describeDuration(milliseconds: job.eligibleAt.milliseconds - now.milliseconds),
              job.state == .failed ? "retry \(job.attempts) of \(job.maxRetries): \(job.lastError ?? "")" : Output.oneLine(job.command)]
         }
         if !upcomingRows.isEmpty {
@@ -110,7 +112,7 @@ extension Commands {
         if recent.isEmpty { lines.append("  no finished runs yet") }
         let recentRows = recent.map { job in
             [job.finishedAt!.shortDisplay.suffix(8).description, job.id, job.state.rawValue,
-             job.state == .completed ? "in " + Output.duration(milliseconds: job.durationMilliseconds ?? 0) : (job.lastError ?? "")]
+             job.state == .completed ? "in " + describeDuration(milliseconds: job.durationMilliseconds ?? 0) : (job.lastError ?? "")]
         }
         if !recentRows.isEmpty {
             lines += Output.table(["AT", "ID", "STATE", "DETAIL"], recentRows, flexible: 3, width: width - 2,

@@ -72,7 +72,7 @@ extension Commands {
             let job = t.job
             if t.removed { return time + "\(job.id) ended and was removed (cancelled)" }
             switch job.state {
-            case .completed: return time + "\(job.id) completed in \(Output.duration(milliseconds: ms))"
+            case .completed: return time + "\(job.id) completed in \(describeDuration(milliseconds: ms))"
             case .failed:
                 return time + "\(job.id) failed (\(job.lastError ?? "error"), \(attempt(job))); retry in \(Output.duration(seconds: t.retryInSeconds ?? 0))"
             default:

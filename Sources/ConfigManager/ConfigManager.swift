@@ -94,18 +94,13 @@ public enum ConfigManager {
         return value
     }
 
-    /// Seconds, or a whole number with s, m, h or d.
+    /// Seconds (a fraction too), or a whole number with s, m, h or d.
     private static func age(_ text: String, _ key: ConfigKey) throws(QueueError) -> Double {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        if let unit = text.last.flatMap({ units[$0] }) {
-            let digits = text.dropLast()
-            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Double(digits),
-                  QueueConfig.keepCompletedForRange.contains(n * unit) else {
-                throw .usage("invalid value '\(text)' for \(key.rawValue): expected seconds, or a whole number with s, m, h or d")
-            }
-            return n * unit
+        guard text.last.map({ "smhd".contains($0) }) == true else { return try number(text, key, QueueConfig.keepCompletedForRange) }
+        guard let seconds = durationSeconds(text), QueueConfig.keepCompletedForRange.contains(seconds) else {
+            throw .usage("invalid value '\(text)' for \(key.rawValue): expected seconds, or a whole number with s, m, h or d")
         }
-        return try number(text, key, QueueConfig.keepCompletedForRange)
+        return seconds
     }
 
     private static func formatted(_ value: Double) -> String {

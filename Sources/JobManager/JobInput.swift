@@ -106,20 +106,10 @@ public struct JobInput: Equatable, Sendable {
 
     /// `90`, `30s`, `5m`, `2h`, `1d` as seconds.
     public static func duration(_ text: String, _ what: String) throws(QueueError) -> Double {
-        var digits = Substring(text)
-        var unit: Double = 1
-        switch digits.last {
-        case "s": unit = 1; digits.removeLast()
-        case "m": unit = 60; digits.removeLast()
-        case "h": unit = 3600; digits.removeLast()
-        case "d": unit = 86_400; digits.removeLast()
-        default: break
-        }
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let n = Double(digits),
-              n * unit <= maximumTimeout else {
+        guard let seconds = durationSeconds(text), seconds <= maximumTimeout else {
             throw .usage("\(what) must be a whole number with s, m, h or d, like 30s, 5m, 2h or 1d, not '\(text)'")
         }
-        return n * unit
+        return seconds
     }
 
     /// Ids are names of files too (logs), so they are kept to a safe alphabet.

@@ -34,7 +34,9 @@ public enum RunOutcome: Equatable, Sendable {
 
 /// `5`, `0.5`: seconds without a needless fraction.
 public func formatSeconds(_ seconds: Double) -> String {
-    seconds.rounded() == seconds && abs(seconds) < 1e15 ? String(Int64(seconds)) : String(seconds)
+    var w = JSONWriter()
+    w.double(seconds)
+    return String(decoding: w.bytes, as: UTF8.self)
 }
 
 private func signalName(_ signal: Int32) -> String? {
@@ -185,10 +187,17 @@ public enum JobManager {
         return next
     }
 
+    /// The index of `jobID` if it is processing and owned by `worker`: read from its summary, so
+    /// the job is not decoded to find out.
+    static func runningIndex(_ jobID: String, of worker: ProcessIdentity, in document: Document) -> Int? {
+        guard let i = document.index(of: jobID) else { return nil }
+        let summary = document.jobs.summary(at: i)
+        return summary.state == .processing && summary.worker == worker ? i : nil
+    }
+
     /// Records the child process that runs a claimed job, so it can be found if its worker dies.
     public static func recordChild(_ child: ProcessIdentity, jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) {
-        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
-              snapshot.document.jobs[i].worker == worker else { return }
+        guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return }
         snapshot.document.jobs[i].child = child
     }
 
@@ -196,8 +205,7 @@ public enum JobManager {
     /// longer this worker's (it was recovered or removed meanwhile).
     public static func finish(jobID: String, worker: ProcessIdentity, outcome: RunOutcome, startedAt: Timestamp,
                               durationMilliseconds: Int64, in snapshot: inout Snapshot) -> JobTransition? {
-        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
-              snapshot.document.jobs[i].worker == worker else { return nil }
+        guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
         if job.cancelRequested {
             snapshot.document.jobs.remove(at: i)
@@ -214,8 +222,7 @@ public enum JobManager {
 
     /// Puts a job this worker interrupted back to pending, without counting the run as an attempt.
     public static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> Job? {
-        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
-              snapshot.document.jobs[i].worker == worker else { return nil }
+        guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
         job.state = .pending
         job.worker = nil
@@ -229,8 +236,7 @@ public enum JobManager {
 
     /// Gives back a job this worker claimed but never started, exactly as it was before the claim.
     public static func unclaim(_ jobID: String, restoring original: Job, worker: ProcessIdentity, in snapshot: inout Snapshot) {
-        guard let i = snapshot.document.index(of: jobID), snapshot.document.jobs[i].state == .processing,
-              snapshot.document.jobs[i].worker == worker, snapshot.document.jobs[i].child == nil else { return }
+        guard let i = runningIndex(jobID, of: worker, in: snapshot.document), snapshot.document.jobs[i].child == nil else { return }
         snapshot.document.jobs[i] = original
     }
 

@@ -20,18 +20,7 @@ public enum Console {
     }
 
     /// Reads all of standard input, or returns nil once it holds more than `limit` bytes.
-    public static func readStandardInput(limit: Int) throws(Errno) -> [UInt8]? {
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { raw in
-                Result { () throws(Errno) in try retryingOnInterrupt { read(0, raw.baseAddress!, raw.count) } }
-            }.get()
-            if n == 0 { return data }
-            data.append(contentsOf: chunk[..<n])
-            if data.count > limit { return nil }
-        }
-    }
+    public static func readStandardInput(limit: Int) throws(Errno) -> [UInt8]? { try Files.readAll(fd: 0, limit: limit) }
 
     /// An environment variable. Wraps `getenv(3)`.
     public static func environment(_ name: String) -> String? {

@@ -13,10 +13,7 @@ public struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible,
     public static let interrupted = Errno(rawValue: EINTR)
     public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
     public static let fileExists = Errno(rawValue: EEXIST)
-    public static let noSpace = Errno(rawValue: ENOSPC)
     public static let noSuchProcess = Errno(rawValue: ESRCH)
-    public static let wouldBlock = Errno(rawValue: EAGAIN)
-    public static let permissionDenied = Errno(rawValue: EACCES)
 }
 
 /// Calls `body` until it stops failing with EINTR. `body` returns -1 and sets errno on failure,

@@ -25,6 +25,13 @@ public enum Files {
 
     /// Reads from `fd` until end of file. Wraps `read(2)`.
     public static func readAll(fd: Int32) throws(Errno) -> [UInt8] {
+        // With no limit the result is never nil.
+        try readAll(fd: fd, limit: .max)!
+    }
+
+    /// Reads from `fd` until end of file, or returns nil once it holds more than `limit` bytes.
+    /// Wraps `read(2)`.
+    public static func readAll(fd: Int32, limit: Int) throws(Errno) -> [UInt8]? {
         var st = stat()
         try retryingOnInterrupt { fstat(fd, &st) }
         var buffer = [UInt8](repeating: 0, count: max(Int(st.st_size) + 1, 4096))
@@ -37,6 +44,7 @@ public enum Files {
             }.get()
             if n == 0 { break }
             count += n
+            if count > limit { return nil }
         }
         buffer.removeSubrange(count...)
         return buffer

@@ -69,10 +69,4 @@ extension Console {
         return Int(size.ws_row)
     }
 
-    /// Reads what is waiting on `fd` now, without blocking for more than `poll` said was there.
-    public static func readAvailable(_ fd: Int32) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
-        return n > 0 ? Array(buffer[..<n]) : []
-    }
 }
