@@ -34,18 +34,22 @@ public enum DocumentCodec {
         return bytes
     }
 
-    /// Writes the document in chunks to `sink`. A job that did not change is copied from the bytes it
-    /// was read from, not encoded again. Returns where each job's object is in what was written.
+    /// Writes the document in chunks to `sink`. Jobs that did not change are copied from the bytes they
+    /// were read from, not encoded again: a run of them that lies together there, separators and all,
+    /// goes to `sink` straight from the source. Returns where each job's object is in what was written.
     @discardableResult
     public static func write<E: Error>(_ document: Document, to sink: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) -> [Range<Int>] {
-        var w = JSONWriter(capacity: 1 << 16)
-        var flushed = 0
+        let chunk = 1 << 16
+        var w = JSONWriter(capacity: chunk)
+        var written = 0
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(document.jobs.count)
-        func flush(_ force: Bool = false) throws(E) {
-            guard force || w.bytes.count >= 1 << 16 else { return }
-            try w.bytes.withUnsafeBytes { raw in Result { () throws(E) in try sink(raw) } }.get()
-            flushed += w.bytes.count
+        func send(_ bytes: UnsafeRawBufferPointer) throws(E) {
+            try sink(bytes)
+            written += bytes.count
+        }
+        func flush() throws(E) {
+            try w.bytes.withUnsafeBytes { raw in Result { () throws(E) in try send(raw) } }.get()
             w.bytes.removeAll(keepingCapacity: true)
         }
         w.raw("{\n  \"version\": "); w.int(document.version)
@@ -65,27 +69,66 @@ public enum DocumentCodec {
         }
         w.raw(document.workers.isEmpty ? "]" : "\n  ]")
         w.raw(",\n  \"jobs\": [")
+
         let table = document.jobs
+        // Bytes of unchanged jobs still to be copied from the source; they come after `w`'s bytes.
+        var run: Range<Int>?
         var released = 0
-        for (i, entry) in table.entries.enumerated() {
-            w.raw(i == 0 ? "\n    " : ",\n    ")
-            let start = flushed + w.bytes.count
-            defer { ranges.append(start..<flushed + w.bytes.count) }
-            if let box = entry.box {
-                writeJob(box.job, to: &w)
-            } else if let range = entry.range, let source = table.source {
-                // Copied into the buffer: one write per 64 KiB, not one per job.
-                w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source.bytes[range]))
-                if range.upperBound - released > 2 << 20 {
-                    source.release(released..<range.upperBound)
-                    released = range.upperBound
+        func copyRun() throws(E) {
+            guard let from = run, let source = table.source else { return }
+            run = nil
+            if from.count < chunk {
+                w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source.bytes[from]))
+            } else {
+                try flush()
+                var start = from.lowerBound
+                while start < from.upperBound {
+                    let end = min(from.upperBound, start + (2 << 20))
+                    try send(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: source.bytes[start..<end])))
+                    start = end
                 }
             }
-            try flush()
+            // The mapped pages passed are handed back, so a large file does not stay resident.
+            if from.upperBound - released > 2 << 20 {
+                source.release(released..<from.upperBound)
+                released = from.upperBound
+            }
         }
+        for (i, entry) in table.entries.enumerated() {
+            if let range = entry.range, let source = table.source {
+                if let current = run, continues(current, with: range, in: source.bytes) {
+                    let start = written + w.bytes.count + (range.lowerBound - current.lowerBound)
+                    ranges.append(start..<start + range.count)
+                    run = current.lowerBound..<range.upperBound
+                    continue
+                }
+                try copyRun()
+                w.raw(i == 0 ? "\n    " : ",\n    ")
+                let start = written + w.bytes.count
+                ranges.append(start..<start + range.count)
+                run = range
+            } else if let box = entry.box {
+                try copyRun()
+                w.raw(i == 0 ? "\n    " : ",\n    ")
+                let start = written + w.bytes.count
+                writeJob(box.job, to: &w)
+                ranges.append(start..<written + w.bytes.count)
+            }
+            if w.bytes.count >= chunk { try flush() }
+        }
+        try copyRun()
         w.raw(table.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
-        try flush(true)
+        try flush()
         return ranges
+    }
+
+    /// True when the job at `next` follows the run `bytes[run]` with just the separator written
+    /// between jobs (`,` and a new line indented four spaces), so the two go out as one copy.
+    private static func continues(_ run: Range<Int>, with next: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let separator: StaticString = ",\n    "
+        guard next.lowerBound == run.upperBound + separator.utf8CodeUnitCount else { return false }
+        for k in 0..<separator.utf8CodeUnitCount where bytes[run.upperBound + k] != separator.utf8Start[k] { return false }
+        return true
     }
 
     // MARK: writing
@@ -164,11 +207,18 @@ public enum DocumentCodec {
                 // A job takes well over 64 bytes, so this never has to grow (and copy) the table;
                 // the part reserved but never written is never resident.
                 d.jobs.entries.reserveCapacity(source.bytes.count / 64)
+                var canonical = CanonicalJobReader(r.bytes)
                 try r.readArray { (r, i) throws(JSONError) in
                     _ = r.peek()
                     let start = r.offset
-                    let job = try readJob(&r, index: i, whole: false)
-                    d.jobs.entries.append(JobTable.Entry(summary: JobSummary(job), range: start..<r.offset, box: nil))
+                    let summary: JobSummary
+                    if let fast = canonical.summary(at: start) {
+                        summary = fast
+                        r.offset = canonical.offset
+                    } else {
+                        summary = JobSummary(try readJob(&r, index: i, whole: false))
+                    }
+                    d.jobs.entries.append(JobTable.Entry(summary: summary, range: start..<r.offset, box: nil))
                     if r.offset - released > 2 << 20 {
                         source.release(released..<r.offset)
                         released = r.offset

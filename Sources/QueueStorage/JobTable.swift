@@ -15,15 +15,22 @@ public struct JobSummary: Equatable, Sendable {
     public let cancelRequested: Bool
 
     public init(_ job: Job) {
-        id = job.id
-        sequence = job.sequence
-        eligibleAt = job.eligibleAt
-        finishedAt = job.finishedAt ?? Timestamp(milliseconds: 0)
-        workerStartTime = job.worker?.startTime ?? 0
-        workerPid = job.worker?.pid ?? 0
-        priority32 = Int32(clamping: job.priority)
-        state = job.state
-        cancelRequested = job.cancelRequested
+        self.init(id: job.id, sequence: job.sequence, eligibleAt: job.eligibleAt,
+                  finishedAt: job.finishedAt ?? Timestamp(milliseconds: 0), worker: job.worker,
+                  priority: Int32(clamping: job.priority), state: job.state, cancelRequested: job.cancelRequested)
+    }
+
+    init(id: String, sequence: Int64, eligibleAt: Timestamp, finishedAt: Timestamp, worker: ProcessIdentity?,
+         priority: Int32, state: JobState, cancelRequested: Bool) {
+        self.id = id
+        self.sequence = sequence
+        self.eligibleAt = eligibleAt
+        self.finishedAt = finishedAt
+        workerStartTime = worker?.startTime ?? 0
+        workerPid = worker?.pid ?? 0
+        priority32 = priority
+        self.state = state
+        self.cancelRequested = cancelRequested
     }
 
     public var priority: Int { Int(priority32) }
@@ -67,6 +74,13 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
         }
 
         var range: Range<Int>? { box == nil ? Int(start)..<Int(start) + Int(length) : nil }
+
+        /// The job is now at `range` of a new source, as written there.
+        mutating func move(to range: Range<Int>) {
+            start = UInt32(truncatingIfNeeded: range.lowerBound)
+            length = UInt32(truncatingIfNeeded: range.count)
+            if box != nil { box = nil }
+        }
     }
 
     var source: FileBytes?
@@ -129,6 +143,8 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
     /// written). In place: the table is not copied.
     mutating func rebase(on source: FileBytes, ranges: [Range<Int>]) {
         self.source = source
-        for i in entries.indices { entries[i] = Entry(summary: entries[i].summary, range: ranges[i], box: nil) }
+        entries.withUnsafeMutableBufferPointer { entries in
+            for i in entries.indices { entries[i].move(to: ranges[i]) }
+        }
     }
 }
