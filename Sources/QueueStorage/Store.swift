@@ -28,12 +28,22 @@ public struct QueueHome: Sendable {
 
 /// What a transaction's body sees and changes. Writing back happens only if `document` was changed.
 public struct Snapshot {
-    public var document: Document { didSet { changed = true } }
+    private var stored: Document
     public private(set) var changed = false
     public let now: Timestamp
     init(document: Document, now: Timestamp) {
-        self.document = document
+        stored = document
         self.now = now
+    }
+
+    /// Changed in place: an observed property (`didSet`) is copied on each change from another
+    /// module, which for a large queue meant copying its whole job table per change.
+    public var document: Document {
+        get { stored }
+        _modify {
+            changed = true
+            yield &stored
+        }
     }
 }
 
@@ -86,6 +96,13 @@ public struct Store: Sendable {
         if (try? Files.status(home.directory)) == nil { return Document() }
         try checkPermissions()
         return try load()
+    }
+
+    /// True when the data file is no longer the one this store last read or wrote: another process
+    /// wrote it since. Always true for a store that keeps no document.
+    public var changedSinceLastTransaction: Bool {
+        guard let identity = cache?.identity else { return true }
+        return FileIdentity.of(home.dataPath) != identity
     }
 
     /// The kept document if the data file is still the one it came from, else a fresh read.
@@ -170,6 +187,9 @@ public struct Store: Sendable {
 final class DocumentCache: @unchecked Sendable {
     // Used by one thread only (a worker's loop); the class is Sendable so that Store can be.
     private var document: Document?
+
+    /// The file the kept document came from.
+    var identity: FileIdentity? { document?.jobs.source?.identity }
 
     /// The kept document if the data file is still the file it was read from (or written as), else nil.
     func take(matching path: String) -> Document? {

@@ -174,7 +174,8 @@ public final class Worker {
                                      timeoutMilliseconds: Int(timeout))
             signals.drain()
             for r in running { r.log?.pump() }
-            if ready.contains(watcher.fd), watcher.drain() { queueChanged = true }
+            // This worker's own writes wake it too: only another process's write is news.
+            if ready.contains(watcher.fd), watcher.drain(), store.changedSinceLastTransaction { queueChanged = true }
         }
 
         do {
