@@ -128,12 +128,17 @@ public struct Store: Sendable {
         var ranges: [Range<Int>] = []
         do {
             try AtomicFile.replace(home.dataPath) { (fd) throws(Errno) in
-                var written = 0
+                var written = 0, flushed = 0
                 ranges = try DocumentCodec.write(document) { (chunk) throws(Errno) in
                     written += chunk.count
                     // Job ranges are 32-bit: a file this large could not be read back.
                     guard written < Int(UInt32.max) else { throw Errno(rawValue: EFBIG) }
                     try Files.writeAll(fd, chunk)
+                    // The disk writes each megabyte while the next is copied: the fsync waits for less.
+                    if written - flushed >= 1 << 20 {
+                        Files.startWriteback(fd, flushed..<written)
+                        flushed = written
+                    }
                 }
             }
         } catch {
