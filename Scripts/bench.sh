@@ -14,10 +14,14 @@ BIN, RUNS = sys.argv[1], int(sys.argv[2])
 ROOT = tempfile.mkdtemp(prefix="queuectl-bench-")
 rows = []
 
+homes = 0
 def home(name):
-    path = os.path.join(ROOT, name)
-    shutil.rmtree(path, ignore_errors=True)
-    return path
+    # A new directory each time, all removed at the end: deleting a run's files right before the
+    # next run would time the file system's handling of just-deleted inodes, not queuectl (ext4
+    # without a journal skips inodes deleted in the last minute when it creates a file).
+    global homes
+    homes += 1
+    return os.path.join(ROOT, f"{name}-{homes}")
 
 def env(h):
     e = dict(os.environ, QUEUECTL_HOME=h)

@@ -81,22 +81,19 @@ public enum DocumentCodec {
                 w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source.bytes[from]))
             } else {
                 try flush()
-                var start = from.lowerBound
-                while start < from.upperBound {
-                    let end = min(from.upperBound, start + (2 << 20))
-                    try send(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: source.bytes[start..<end])))
-                    start = end
-                }
+                try send(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: source.bytes[from])))
             }
             // The mapped pages passed are handed back, so a large file does not stay resident.
-            if from.upperBound - released > 2 << 20 {
+            if from.upperBound - released >= 2 << 20 {
                 source.release(released..<from.upperBound)
                 released = from.upperBound
             }
         }
         for (i, entry) in table.entries.enumerated() {
             if let range = entry.range, let source = table.source {
-                if let current = run, continues(current, with: range, in: source.bytes) {
+                // Runs are cut at 2 MB: looking for separators maps the pages, which are handed
+                // back only once their run is written.
+                if let current = run, current.count < 2 << 20, continues(current, with: range, in: source.bytes) {
                     let start = written + w.bytes.count + (range.lowerBound - current.lowerBound)
                     ranges.append(start..<start + range.count)
                     run = current.lowerBound..<range.upperBound
