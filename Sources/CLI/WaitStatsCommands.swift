@@ -65,12 +65,12 @@ extension Commands {
         let (document, now) = try context.transaction { (s) throws(QueueError) in (s.document, s.now) }
         let counts = JobManager.counts(document)
         let c = document.counters
-        let durations = document.jobs.compactMap { $0.state == .processing ? nil : $0.durationMilliseconds }.sorted()
+        let durations = document.jobs.jobs { $0.state != .processing }.compactMap(\.durationMilliseconds).sorted()
         func percentile(_ p: Double) -> Int64? {
             durations.isEmpty ? nil : durations[min(durations.count - 1, Int((p * Double(durations.count)).rounded(.up)) - 1)]
         }
         let hourAgo = Timestamp(milliseconds: now.milliseconds - 3_600_000)
-        let lastHour = document.jobs.filter { ($0.state == .completed || $0.state == .dead) && ($0.finishedAt ?? hourAgo) > hourAgo }.count
+        let lastHour = document.jobs.indices(whereSummary: { ($0.state == .completed || $0.state == .dead) && $0.finishedAt > hourAgo }).count
         let successRate = c.runs == 0 ? nil : Double(c.runs - c.failedRuns) / Double(c.runs)
         if args.has("json") {
             var w = JSONWriter()

@@ -106,8 +106,17 @@ extension Commands {
         }
         lines.append("")
 
-        let recent = document.jobs.filter { $0.finishedAt != nil && $0.state != .processing }
-            .sorted { $0.finishedAt! > $1.finishedAt! }.prefix(8)
+        // The eight most recently finished, picked by their summaries: only those are decoded.
+        var newest: [Int] = []
+        for i in document.jobs.indices {
+            let summary = document.jobs.summary(at: i)
+            guard summary.state != .processing, summary.finishedAt.milliseconds != 0 else { continue }
+            let at = newest.firstIndex { summary.finishedAt > document.jobs.summary(at: $0).finishedAt } ?? newest.count
+            guard at < 8 else { continue }
+            newest.insert(i, at: at)
+            if newest.count > 8 { newest.removeLast() }
+        }
+        let recent = newest.map { document.jobs[$0] }
         lines.append(style.bold("RECENT"))
         if recent.isEmpty { lines.append("  no finished runs yet") }
         let recentRows = recent.map { job in

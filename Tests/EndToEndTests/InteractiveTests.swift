@@ -103,6 +103,29 @@ import TestSupport
         #expect(view.stdout().contains("pending 1"))
     }
 
+    @Test func recentShowsTheEightLastFinishedRunsNewestFirst() throws {
+        let q = QueueSandbox()
+        for i in 0..<10 { q.ok("enqueue", #"{"id":"j\#(i)","command":"true"}"#) }
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        // Finish times in an order unlike the queue's: job i finished at minute[i] past ten.
+        let minute = [3, 7, 0, 9, 5, 1, 8, 2, 6, 4]
+        var document = try q.document()
+        document["jobs"] = (document["jobs"] as! [[String: Any]]).map { job in
+            var job = job
+            job["finished_at"] = String(format: "2026-11-24T10:%02d:00.000Z", minute[Int((job["id"] as! String).dropFirst())!])
+            return job
+        }
+        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: q.dataPath))
+        let view = q.start(["top", "--interval", "0.1"])
+        #expect(eventually { view.stdout().components(separatedBy: "WORKERS").count > 2 })
+        view.signal(SIGINT)
+        #expect(view.wait(seconds: 5) == 0)
+        let frame = view.stdout().components(separatedBy: "WORKERS")[1]
+        let recent = frame.components(separatedBy: "RECENT")[1]
+        let shown = recent.split(separator: " ").filter { $0.hasPrefix("j") && $0.count == 2 }
+        #expect(shown == ["j3", "j6", "j1", "j8", "j4", "j9", "j0", "j7"])
+    }
+
     @Test func tablesAreColouredOnlyOnATerminal() throws {
         let q = QueueSandbox()
         q.ok("enqueue", #"{"id":"a","command":"true"}"#)
