@@ -96,7 +96,10 @@ public enum ConfigManager {
 
     /// Seconds (a fraction too), or a whole number with s, m, h or d.
     private static func age(_ text: String, _ key: ConfigKey) throws(QueueError) -> Double {
-        guard text.last.map({ "smhd".contains($0) }) == true else { return try number(text, key, QueueConfig.keepCompletedForRange) }
+        // A number is checked as one (its range error names the range); anything else as a duration.
+        if let last = text.last, last.isASCII, last.isNumber || last == "." {
+            return try number(text, key, QueueConfig.keepCompletedForRange)
+        }
         guard let seconds = durationSeconds(text), QueueConfig.keepCompletedForRange.contains(seconds) else {
             throw .usage("invalid value '\(text)' for \(key.rawValue): expected seconds, or a whole number with s, m, h or d")
         }

@@ -69,6 +69,16 @@ import QueueStorage
         #expect(c == before, "config changed by a failed set", sourceLocation: sourceLocation)
     }
 
+    @Test(arguments: ["3w", "1.5h", "h", "", "-1d", "ten"])
+    func aBadAgeNamesTheUnitsItTakes(text: String) {
+        expectRejected(.keepCompletedFor, text)
+        do {
+            _ = try set(.keepCompletedFor, text)
+        } catch {
+            #expect(error.message.contains("with s, m, h or d"), "\(error.message)")
+        }
+    }
+
     @Test func maxRetriesValid() throws {
         #expect(try set(.maxRetries, "0").maxRetries == 0)
         #expect(try set(.maxRetries, "5").maxRetries == 5)
