@@ -169,13 +169,6 @@ public enum Processes {
         return ExitStatus(waitStatus: st)
     }
 
-    /// Waits for `pid` to end and reaps it. Wraps `waitpid(2)`.
-    public static func waitForExit(_ pid: Int32) -> ExitStatus? {
-        var st: Int32 = 0
-        guard let result = try? retryingOnInterrupt({ waitpid(pid, &st, 0) }), result == pid else { return nil }
-        return ExitStatus(waitStatus: st)
-    }
-
     /// Starts `/bin/sh -c command` in a process group of its own, with default signal dispositions,
     /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `outputFD` (or `/dev/null`),
     /// in `directory`, with `environment` added to this process's own. Wraps `posix_spawn(3)`.

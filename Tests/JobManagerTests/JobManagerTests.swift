@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 import QueueSystem
 @testable import QueueStorage
 @testable import JobManager
@@ -513,7 +514,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
     @Test func orphanedChildProcessGroupIsKilled() throws {
         // A real orphan: a shell (leader of its own group) with a grandchild, owned by a dead worker.
         let pid = try Processes.spawnShell("sleep 300 & wait", directory: nil, environment: [:], outputFD: nil)
-        defer { Processes.signalGroup(pid, SIGKILL); _ = Processes.waitForExit(pid) }
+        defer { Processes.signalGroup(pid, SIGKILL); _ = waitForExit(pid) }
         let start = try #require(Processes.startTime(of: pid))
         var job = processing("orphan", owner: deadWorker)
         job.child = ProcessIdentity(pid: pid, startTime: start)
@@ -523,12 +524,12 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         JobManager.recoverOrphans(in: &s)
         #expect(s.document.jobs[0].child == nil)
         // The shell dies of SIGKILL (its group was signalled).
-        #expect(Processes.waitForExit(pid) == .signaled(SIGKILL))
+        #expect(waitForExit(pid) == .signaled(SIGKILL))
     }
 
     @Test func liveChildOfALiveWorkerIsNotKilled() throws {
         let pid = try Processes.spawnShell("sleep 300", directory: nil, environment: [:], outputFD: nil)
-        defer { Processes.signalGroup(pid, SIGKILL); _ = Processes.waitForExit(pid) }
+        defer { Processes.signalGroup(pid, SIGKILL); _ = waitForExit(pid) }
         var job = processing("running", owner: ProcessIdentity.current())
         job.child = ProcessIdentity(pid: pid, startTime: try #require(Processes.startTime(of: pid)))
         var d = Document()

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+import TestSupport
 @testable import QueueSystem
 
 @Suite struct ProcessIdentityTests {
@@ -31,7 +32,7 @@ import Testing
         var waited = 0
         while identity.isAlive, waited < 500 { usleep(10_000); waited += 1 }
         #expect(!identity.isAlive)
-        #expect(Processes.waitForExit(pid) == .exited(7))
+        #expect(waitForExit(pid) == .exited(7))
     }
 
     @Test func spawnedShellRunsInItsOwnProcessGroupWithEnvironment() throws {
@@ -42,14 +43,14 @@ import Testing
         close(fds[1])
         let out = String(decoding: try Files.readAll(fd: fds[0]), as: UTF8.self)
         close(fds[0])
-        #expect(Processes.waitForExit(pid) == .exited(0))
+        #expect(waitForExit(pid) == .exited(0))
         #expect(out == "hello world \(pid)" || out.hasPrefix("hello world"), "\(out)")  // ps may be missing
         #expect(out.hasPrefix("hello world"))
     }
 
     @Test func signaledChildIsReported() throws {
         let pid = try Processes.spawnShell("kill -TERM $$; sleep 5", directory: nil, environment: [:], outputFD: nil)
-        #expect(Processes.waitForExit(pid) == .signaled(SIGTERM))
+        #expect(waitForExit(pid) == .signaled(SIGTERM))
         #expect(ExitStatus.signaled(9).description == "killed by signal 9")
         #expect(ExitStatus.exited(3).description == "exit 3")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import QueueSystem
 @preconcurrency import Glibc
 
 /// The built `queuectl`: `$QUEUECTL_BIN`, else `.build/debug/queuectl` in this package.
@@ -177,6 +178,17 @@ public func eventually(within seconds: Double = 20, _ condition: () -> Bool) -> 
         usleep(20_000)
     }
     return condition()
+}
+
+/// Reaps the child `pid` once it has ended (within 20 s), and says how it ended; nil at once if
+/// there is no such process (already reaped).
+public func waitForExit(_ pid: Int32) -> ExitStatus? {
+    var status: ExitStatus?
+    eventually {
+        status = Processes.reapIfExited(pid)
+        return status != nil || kill(pid, 0) != 0
+    }
+    return status
 }
 
 /// The start time (field 22 of /proc/PID/stat) of a process, or nil if there is none.
