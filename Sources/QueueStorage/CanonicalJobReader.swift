@@ -13,7 +13,8 @@ struct CanonicalJobReader {
     private let count: Int
     private(set) var offset = 0
     // Times in a file share few dates: the last date read (its ten bytes) and its first millisecond.
-    private var lastDate: (UInt64, UInt16) = (0, 0)
+    // None at first: any starting bytes could match a date never checked (ten NULs, say).
+    private var lastDate: (UInt64, UInt16)?
     private var lastDateMilliseconds: Int64 = 0
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -148,7 +149,7 @@ struct CanonicalJobReader {
         let p = base + offset
         let date = (p.loadUnaligned(as: UInt64.self), p.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
         guard let timeOfDay = Self.timeOfDay(p + 10) else { return nil }
-        if date != lastDate {
+        if lastDate.map({ $0 != date }) ?? true {
             // A new date gets the full check, which also gives its first millisecond.
             guard let time = Timestamp(iso8601Bytes: UnsafeBufferPointer(start: bytes + offset, count: 24)) else { return nil }
             lastDate = date

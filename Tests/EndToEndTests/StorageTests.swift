@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Retention, verbatim copies of unchanged jobs, and a worker's cached document.
+/// Retention, verbatim copies of unchanged jobs, a worker's cached document, and a corrupt time the
+/// fast path must refuse.
 @Suite struct StorageTests {
     @Test func pruneKeepsTheNewestCompletedJobsAndRemovesTheirLogs() throws {
         let q = QueueSandbox()
@@ -111,5 +112,22 @@ import TestSupport
         #expect(q.state(of: "first") == "completed")
         worker.signal(SIGINT)
         #expect(worker.wait(seconds: 10) == 0)
+    }
+
+    /// A first job whose created_at has ten NUL bytes for a date makes the data file invalid for every
+    /// command; the fast path once let it through, and `list` then trapped (exit 132).
+    @Test func aCorruptFirstDateIsReportedNotATrap() throws {
+        let q = QueueSandbox()
+        q.ok("enqueue", #"{"id":"a","command":"true"}"#)
+        var bytes = [UInt8](try #require(q.dataBytes()))
+        let key = Array("\"created_at\": \"".utf8)
+        let at = try #require((0...(bytes.count - key.count)).first { Array(bytes[$0..<$0 + key.count]) == key }) + key.count
+        bytes.replaceSubrange(at..<at + 10, with: [UInt8](repeating: 0, count: 10))
+        try Data(bytes).write(to: URL(fileURLWithPath: q.dataPath))
+        let status = q.run(["status"])
+        #expect(status.status != 0, "status accepted a data file with control characters in a time: \(status)")
+        let list = q.run(["list"])
+        #expect(list.status < 128, "list died of a signal: \(list.status)")
+        #expect(list.stderr.contains("not valid"), "\(list)")
     }
 }
