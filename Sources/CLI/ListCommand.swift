@@ -29,7 +29,7 @@ extension Commands {
             limit = n
         }
         let document = try context.transaction { (s) throws(QueueError) in s.document }
-        let jobs = Array(JobManager.list(document, state: state).prefix(limit))
+        let jobs = JobManager.list(document, state: state, limit: limit)
         if args.has("json") {
             context.print(Output.jobsJSON(jobs))
         } else if jobs.isEmpty {

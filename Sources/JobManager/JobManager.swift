@@ -115,9 +115,17 @@ public enum JobManager {
     }
 
     /// Jobs in claim order within each state group, oldest first otherwise: by enqueue order.
-    public static func list(_ document: Document, state: JobState?) -> [Job] {
-        let jobs = state.map { s in document.jobs.jobs { $0.state == s } } ?? Array(document.jobs)
-        return jobs.sorted { $0.sequence < $1.sequence }
+    /// The jobs in `state` (all if nil) in enqueue order, at most `limit`: chosen and ordered by
+    /// their summaries, so only the jobs listed are decoded.
+    public static func list(_ document: Document, state: JobState?, limit: Int = .max) -> [Job] {
+        let table = document.jobs
+        var chosen = table.indices(whereSummary: { state == nil || $0.state == state })
+        let sequence = chosen.map { table.summary(at: $0).sequence }
+        // Jobs are appended in enqueue order, so the table is usually in it already.
+        if zip(sequence, sequence.dropFirst()).contains(where: { $0 > $1 }) {
+            chosen = zip(chosen, sequence).sorted { $0.1 < $1.1 }.map(\.0)
+        }
+        return chosen.prefix(limit).map { table[$0] }
     }
 
     public static func counts(_ document: Document) -> [JobState: Int] {

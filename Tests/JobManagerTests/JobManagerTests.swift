@@ -562,6 +562,14 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
 }
 
 @Suite struct ListAndCountTests {
+    @Test func listFollowsEnqueueOrderWhateverTheFileOrder() throws {
+        var s = snapshot()
+        _ = try enqueue(&s, JobInput(id: "a", command: "x"), JobInput(id: "b", command: "x"), JobInput(id: "c", command: "x"))
+        s.document.jobs.swapAt(0, 2)  // as a hand edit could leave them
+        #expect(JobManager.list(s.document, state: nil).map(\.id) == ["a", "b", "c"])
+        #expect(JobManager.list(s.document, state: .pending, limit: 2).map(\.id) == ["a", "b"])
+    }
+
     @Test func listIsInEnqueueOrderAndFilters() throws {
         var s = snapshot()
         _ = try enqueue(&s, JobInput(id: "a", command: "x", priority: -5), JobInput(id: "b", command: "x", priority: 9), JobInput(id: "c", command: "x"))
@@ -570,6 +578,8 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         #expect(JobManager.list(s.document, state: .processing).map(\.id) == ["b"])
         #expect(JobManager.list(s.document, state: .pending).map(\.id) == ["a", "c"])
         #expect(JobManager.list(s.document, state: .dead).isEmpty)
+        #expect(JobManager.list(s.document, state: nil, limit: 2).map(\.id) == ["a", "b"])
+        #expect(JobManager.list(s.document, state: .pending, limit: 1).map(\.id) == ["a"])
         let counts = JobManager.counts(s.document)
         #expect(counts == [.pending: 2, .processing: 1, .completed: 0, .failed: 0, .dead: 0])
     }
