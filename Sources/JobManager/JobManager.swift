@@ -130,17 +130,10 @@ public enum JobManager {
 
     public static func counts(_ document: Document) -> [JobState: Int] {
         // Tallied in an array (a dictionary update per job hashes every time), then named.
-        var tally = [Int](repeating: 0, count: JobState.allCases.count)
-        for i in document.jobs.indices {
-            switch document.jobs.summary(at: i).state {
-            case .pending: tally[0] += 1
-            case .processing: tally[1] += 1
-            case .completed: tally[2] += 1
-            case .failed: tally[3] += 1
-            case .dead: tally[4] += 1
-            }
-        }
-        return Dictionary(uniqueKeysWithValues: zip(JobState.allCases, tally))  // allCases is in declaration order
+        let states = JobState.allCases
+        var tally = [Int](repeating: 0, count: states.count)
+        for i in document.jobs.indices { tally[states.firstIndex(of: document.jobs.summary(at: i).state)!] += 1 }
+        return Dictionary(uniqueKeysWithValues: zip(states, tally))
     }
 
     // MARK: workers

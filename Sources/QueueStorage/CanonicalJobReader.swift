@@ -8,9 +8,10 @@ import QueueSystem
 /// else (another key order, spacing, escapes, non-ASCII text, a fractional timeout, an error) makes it
 /// return nil, and the caller reads that job with the general reader, which also words any error.
 struct CanonicalJobReader {
+    private let buffer: UnsafeBufferPointer<UInt8>
     private let bytes: UnsafePointer<UInt8>
     private var base: UnsafeRawPointer { UnsafeRawPointer(bytes) }
-    private let count: Int
+    private var count: Int { buffer.count }
     private(set) var offset = 0
     // Times in a file share few dates: the last date read (its ten bytes) and its first millisecond.
     // None at first: any starting bytes could match a date never checked (ten NULs, say).
@@ -18,8 +19,8 @@ struct CanonicalJobReader {
     private var lastDateMilliseconds: Int64 = 0
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        buffer = bytes
         self.bytes = bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!
-        count = bytes.count
     }
 
     /// The summary of the job at `start`, leaving `offset` just past its closing brace; or nil.
@@ -78,36 +79,11 @@ struct CanonicalJobReader {
     }
 
     /// The bytes of a string whose opening quote was consumed, up to its closing quote, which is
-    /// consumed too. Nil if a byte before it is a backslash, a control character or non-ASCII. Eight
-    /// bytes at a time: the lowest byte the word tricks flag is always a true match.
+    /// consumed too. Nil if a byte before it is a backslash, a control character or non-ASCII.
     private mutating func plainString() -> Range<Int>? {
-        let start = offset
-        var i = offset
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        while i + 8 <= count {
-            let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let quotes = w ^ (ones &* 0x22), backslashes = w ^ (ones &* 0x5C)
-            let flagged = ((w &- ones &* 0x20) & ~w) | w
-                | ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes)
-            let special = flagged & highs
-            if special != 0 {
-                let j = i + special.trailingZeroBitCount / 8
-                guard byte(j) == 0x22 else { return nil }
-                offset = j + 1
-                return start..<j
-            }
-            i += 8
-        }
-        while i < count {
-            let b = byte(i)
-            if b == 0x22 {
-                offset = i + 1
-                return start..<i
-            }
-            if b < 0x20 || b >= 0x80 || b == 0x5C { return nil }
-            i += 1
-        }
-        return nil
+        guard let end = firstSpecialStringByte(in: buffer, from: offset), bytes[end] == 0x22 else { return nil }
+        defer { offset = end + 1 }
+        return offset..<end
     }
 
     private mutating func state() -> JobState? {
@@ -148,7 +124,7 @@ struct CanonicalJobReader {
         guard offset + 25 <= count, byte(offset + 24) == 0x22 else { return nil }
         let p = base + offset
         let date = (p.loadUnaligned(as: UInt64.self), p.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
-        guard let timeOfDay = Self.timeOfDay(p + 10) else { return nil }
+        guard let timeOfDay = Timestamp.canonicalTimeOfDay(bytes + offset + 10) else { return nil }
         if lastDate.map({ $0 != date }) ?? true {
             // A new date gets the full check, which also gives its first millisecond.
             guard let time = Timestamp(iso8601Bytes: UnsafeBufferPointer(start: bytes + offset, count: 24)) else { return nil }
@@ -157,25 +133,5 @@ struct CanonicalJobReader {
         }
         offset += 25
         return Timestamp(milliseconds: lastDateMilliseconds + timeOfDay)
-    }
-
-    /// `THH:MM:SS.mmmZ` as milliseconds since midnight, checked as `Timestamp(canonical:)` checks it.
-    private static func timeOfDay(_ p: UnsafeRawPointer) -> Int64? {
-        func at(_ i: Int) -> UInt8 { p.load(fromByteOffset: i, as: UInt8.self) }
-        guard at(0) == UInt8(ascii: "T"), at(3) == UInt8(ascii: ":"), at(6) == UInt8(ascii: ":"),
-              at(9) == UInt8(ascii: "."), at(13) == UInt8(ascii: "Z") else { return nil }
-        var bad = false
-        func number(_ from: Int, _ digits: Int) -> Int64 {
-            var value: Int64 = 0
-            for k in from..<from + digits {
-                let d = at(k) &- 0x30
-                if d > 9 { bad = true }
-                value = value * 10 + Int64(d)
-            }
-            return value
-        }
-        let hour = number(1, 2), minute = number(4, 2), second = number(7, 2), millis = number(10, 3)
-        guard !bad, hour <= 23, minute <= 59, second <= 59 else { return nil }
-        return ((hour * 60 + minute) * 60 + second) * 1000 + millis
     }
 }

@@ -84,30 +84,25 @@ public enum DocumentCodec {
                 try send(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: source.bytes[from])))
             }
             // The mapped pages passed are handed back, so a large file does not stay resident.
-            if from.upperBound - released >= 2 << 20 {
-                source.release(released..<from.upperBound)
-                released = from.upperBound
-            }
+            source.release(passedUpTo: from.upperBound, since: &released)
         }
         for (i, entry) in table.entries.enumerated() {
-            if let range = entry.range, let source = table.source {
-                // Runs are cut at 2 MB: looking for separators maps the pages, which are handed
-                // back only once their run is written.
-                if let current = run, current.count < 2 << 20, continues(current, with: range, in: source.bytes) {
-                    let start = written + w.bytes.count + (range.lowerBound - current.lowerBound)
-                    ranges.append(start..<start + range.count)
-                    run = current.lowerBound..<range.upperBound
-                    continue
-                }
-                try copyRun()
-                w.raw(i == 0 ? "\n    " : ",\n    ")
-                let start = written + w.bytes.count
+            let range = entry.range  // bytes in table.source, which an entry with a range always has
+            // Runs are cut at 2 MB: looking for separators maps the pages, which are handed back
+            // only once their run is written.
+            if let range, let current = run, current.count < 2 << 20, continues(current, with: range, in: table.source!.bytes) {
+                let start = written + w.bytes.count + (range.lowerBound - current.lowerBound)
+                ranges.append(start..<start + range.count)
+                run = current.lowerBound..<range.upperBound
+                continue
+            }
+            try copyRun()
+            w.raw(i == 0 ? "\n    " : jobSeparator)
+            let start = written + w.bytes.count
+            if let range {
                 ranges.append(start..<start + range.count)
                 run = range
             } else if let box = entry.box {
-                try copyRun()
-                w.raw(i == 0 ? "\n    " : ",\n    ")
-                let start = written + w.bytes.count
                 writeJob(box.job, to: &w)
                 ranges.append(start..<written + w.bytes.count)
             }
@@ -119,12 +114,15 @@ public enum DocumentCodec {
         return ranges
     }
 
-    /// True when the job at `next` follows the run `bytes[run]` with just the separator written
-    /// between jobs (`,` and a new line indented four spaces), so the two go out as one copy.
+    /// What the writer puts between two jobs: a comma and a new line indented four spaces.
+    private static let jobSeparator: StaticString = ",\n    "
+
+    /// True when the job at `next` follows the run `bytes[run]` with just `jobSeparator` between
+    /// them, so the two go out as one copy.
     private static func continues(_ run: Range<Int>, with next: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        let separator: StaticString = ",\n    "
-        guard next.lowerBound == run.upperBound + separator.utf8CodeUnitCount else { return false }
-        for k in 0..<separator.utf8CodeUnitCount where bytes[run.upperBound + k] != separator.utf8Start[k] { return false }
+        let length = jobSeparator.utf8CodeUnitCount
+        guard next.lowerBound == run.upperBound + length else { return false }
+        for k in 0..<length where bytes[run.upperBound + k] != jobSeparator.utf8Start[k] { return false }
         return true
     }
 
@@ -216,10 +214,7 @@ public enum DocumentCodec {
                         summary = JobSummary(try readJob(&r, index: i, whole: false))
                     }
                     d.jobs.entries.append(JobTable.Entry(summary: summary, range: start..<r.offset, box: nil))
-                    if r.offset - released > 2 << 20 {
-                        source.release(released..<r.offset)
-                        released = r.offset
-                    }
+                    source.release(passedUpTo: r.offset, since: &released)
                 }
             default: throw r.error("unknown field \"\(key)\" in the top-level object")
             }

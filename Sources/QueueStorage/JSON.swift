@@ -331,16 +331,18 @@ public struct JSONReader {
     mutating func rawStringWithoutEscapes() -> UnsafeBufferPointer<UInt8>? {
         guard peek() == UInt8(ascii: "\"") else { return nil }
         let start = offset + 1
-        // The closing quote by memchr; then a backslash before it, a control character or a non-ASCII
-        // byte sends the string to the careful path (a quote after a backslash is not the end).
-        guard let end = QueueSystem.firstIndex(of: 0x22, in: bytes, from: start) else { return nil }
-        let slice = UnsafeBufferPointer(rebasing: bytes[start..<end])
-        if !isPlainText(slice) {
-            if slice.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) { return nil }
-            if String(validating: slice, as: UTF8.self) == nil { return nil }
+        guard var end = firstSpecialStringByte(in: bytes, from: start) else { return nil }
+        if bytes[end] != UInt8(ascii: "\"") {
+            // Non-ASCII text up to the closing quote is fine if it is valid UTF-8; a backslash or a
+            // control character sends the string to the careful path.
+            guard let quote = QueueSystem.firstIndex(of: 0x22, in: bytes, from: end) else { return nil }
+            let rest = UnsafeBufferPointer(rebasing: bytes[end..<quote])
+            if rest.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) { return nil }
+            if String(validating: UnsafeBufferPointer(rebasing: bytes[start..<quote]), as: UTF8.self) == nil { return nil }
+            end = quote
         }
         offset = end + 1
-        return slice
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
     }
 
     /// Reads an array, calling `body` once per element; `body` must consume it.
@@ -493,27 +495,26 @@ public struct JSONWriter {
     }
 }
 
-/// True when no byte needs a closer look in a JSON string: none is below 0x20, a backslash, or
-/// non-ASCII. Eight bytes at a time, with the usual "has a byte less than n" and "has a zero byte"
-/// word tricks.
-func isPlainText(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-    guard let base = bytes.baseAddress else { return true }
+/// The index of the first byte at or after `start` that ends a JSON string or needs a closer look in
+/// one: a quote, a backslash, a control character or a non-ASCII byte; nil if there is none. Eight
+/// bytes at a time, with the usual "has a byte less than n" and "has a zero byte" word tricks: they
+/// can flag bytes above a true match but never below one, so the lowest flag is exact.
+func firstSpecialStringByte(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+    guard let base = bytes.baseAddress else { return nil }
     let raw = UnsafeRawPointer(base)
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    var i = 0
+    let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+    var i = start
     while i + 8 <= bytes.count {
         let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        let controls = (w &- ones &* 0x20) & ~w & highs
-        let y = w ^ (ones &* 0x5C)
-        let backslashes = (y &- ones) & ~y & highs
-        if (w & highs) | controls | backslashes != 0 { return false }
+        let quotes = w ^ (ones &* 0x22), backslashes = w ^ (ones &* 0x5C)
+        let flagged = (((w &- ones &* 0x20) & ~w) | w | ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes)) & highs
+        if flagged != 0 { return i + flagged.trailingZeroBitCount / 8 }
         i += 8
     }
     while i < bytes.count {
         let b = bytes[i]
-        if b < 0x20 || b >= 0x80 || b == 0x5C { return false }
+        if b < 0x20 || b >= 0x80 || b == 0x22 || b == 0x5C { return i }
         i += 1
     }
-    return true
+    return nil
 }

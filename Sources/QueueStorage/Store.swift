@@ -101,8 +101,7 @@ public struct Store: Sendable {
     /// True when the data file is no longer the one this store last read or wrote: another process
     /// wrote it since. Always true for a store that keeps no document.
     public var changedSinceLastTransaction: Bool {
-        guard let identity = cache?.identity else { return true }
-        return FileIdentity.of(home.dataPath) != identity
+        !(cache?.matches(home.dataPath) ?? false)
     }
 
     /// The kept document if the data file is still the one it came from, else a fresh read.
@@ -193,14 +192,17 @@ final class DocumentCache: @unchecked Sendable {
     // Used by one thread only (a worker's loop); the class is Sendable so that Store can be.
     private var document: Document?
 
-    /// The file the kept document came from.
-    var identity: FileIdentity? { document?.jobs.source?.identity }
+    /// True when a document is kept and the file at `path` is still the one it was read from (or
+    /// written as).
+    func matches(_ path: String) -> Bool {
+        guard let identity = document?.jobs.source?.identity else { return false }
+        return FileIdentity.of(path) == identity
+    }
 
-    /// The kept document if the data file is still the file it was read from (or written as), else nil.
+    /// The kept document if it `matches(path)`, else nil; either way, it is no longer kept.
     func take(matching path: String) -> Document? {
         defer { document = nil }
-        guard let document, let identity = document.jobs.source?.identity, FileIdentity.of(path) == identity else { return nil }
-        return document
+        return matches(path) ? document : nil
     }
 
     func keep(_ document: Document) {

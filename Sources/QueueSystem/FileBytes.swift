@@ -54,6 +54,14 @@ public final class FileBytes: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
+    /// For one pass from the start of the file: releases the pages before `end` once 2 MB have
+    /// been passed since `released`, and moves `released` up to `end`.
+    public func release(passedUpTo end: Int, since released: inout Int) {
+        guard end - released >= 2 << 20 else { return }
+        release(released..<end)
+        released = end
+    }
+
     deinit {
         if mapped {
             _ = munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)

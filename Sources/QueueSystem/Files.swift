@@ -70,10 +70,8 @@ public enum Files {
         _ = syncFileRange(fd, Int64(range.lowerBound), Int64(range.count), 2)  // SYNC_FILE_RANGE_WRITE
     }
 
-    // Glibc declares it only with _GNU_SOURCE, which Swift's Glibc module does not set.
     private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-    private static let syncFileRange: SyncFileRange? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range")
-        .map { unsafeBitCast($0, to: SyncFileRange.self) }
+    private static let syncFileRange = undeclaredGlibcFunction("sync_file_range", as: SyncFileRange.self)
 
     /// Flushes a descriptor's data to the disk. Wraps `fsync(2)`.
     public static func fsync(_ fd: Int32) throws(Errno) { try retryingOnInterrupt { Glibc.fsync(fd) } }

@@ -104,8 +104,7 @@ public enum Processes {
     public static func returnLargeAllocationsToTheSystem() {
         // <malloc.h> is not part of Swift's Glibc module; M_MMAP_THRESHOLD is -3 there.
         typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        _ = unsafeBitCast(symbol, to: Mallopt.self)(-3, 1 << 20)
+        _ = undeclaredGlibcFunction("mallopt", as: Mallopt.self)?(-3, 1 << 20)
     }
 
     /// Marks every inherited descriptor from 3 up close-on-exec, so jobs get only stdin, stdout and
@@ -242,7 +241,4 @@ private typealias AddChdirFunction = @convention(c) (
     UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>
 ) -> Int32
 
-private let addChdirAction: AddChdirFunction? = {
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
-    return unsafeBitCast(symbol, to: AddChdirFunction.self)
-}()
+private let addChdirAction = undeclaredGlibcFunction("posix_spawn_file_actions_addchdir_np", as: AddChdirFunction.self)

@@ -115,7 +115,7 @@ import QueueSystem
         }
         expected.nextSequence = 10_000
         var path = dir + "/0.json"
-        FileManager.default.createFile(atPath: path, contents: Data(DocumentCodec.encode(expected)))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(DocumentCodec.encode(expected)))
         var d = try DocumentCodec.decode(#require(try FileBytes.map(path)))
         for round in 1...4 {
             func change(_ d: inout Document) {

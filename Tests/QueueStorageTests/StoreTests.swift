@@ -28,7 +28,7 @@ func statInfo(_ path: String) -> StatInfo? {
 }
 func readBytes(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map { Array($0) } }
 func writeBytes(_ path: String, _ text: String, mode: mode_t = 0o600) {
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
     chmod(path, mode)
 }
 

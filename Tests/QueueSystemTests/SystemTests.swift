@@ -80,7 +80,7 @@ import TestSupport
         try AtomicFile.replace(path, with: Array("old".utf8))
         // A directory at the target: rename fails; the old content must survive elsewhere untouched.
         try FileManager.default.createDirectory(atPath: dir + "/d", withIntermediateDirectories: false)
-        FileManager.default.createFile(atPath: dir + "/d/x", contents: Data())
+        _ = FileManager.default.createFile(atPath: dir + "/d/x", contents: Data())
         #expect(throws: Errno.self) { try AtomicFile.replace(dir + "/d", with: Array("new".utf8)) }
         #expect(!FileManager.default.fileExists(atPath: dir + "/d.tmp"))
         #expect(try Files.readAll(path) == Array("old".utf8))

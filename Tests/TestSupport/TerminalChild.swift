@@ -14,7 +14,7 @@ public final class TerminalChild: @unchecked Sendable {
         precondition(master >= 0 && PTY.grant(master) == 0 && PTY.unlock(master) == 0, "no pseudo-terminal")
         var name = [CChar](repeating: 0, count: 128)
         precondition(PTY.name(master, &name, name.count) == 0, "no pseudo-terminal name")
-        let slave = String(cString: name)
+        let slave = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &size)
         var actions = posix_spawn_file_actions_t()
