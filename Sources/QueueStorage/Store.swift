@@ -52,13 +52,21 @@ public struct Snapshot {
 public struct Store: Sendable {
     public let home: QueueHome
     private let cache: DocumentCache?
+    /// Runs right after each rename of a written data file, still under the lock: where tests stand
+    /// in for another program replacing the file at that moment.
+    private let afterReplace: (@Sendable () -> Void)?
 
     /// With `keepsLastDocument`, the document this store last wrote is kept, mapped, and used again
     /// instead of a new scan as long as the data file is still that very file: a worker, whose
     /// transactions follow each other, then scans only after another process wrote.
     public init(home: QueueHome, keepsLastDocument: Bool = false) {
+        self.init(home: home, keepsLastDocument: keepsLastDocument, afterReplace: nil)
+    }
+
+    package init(home: QueueHome, keepsLastDocument: Bool, afterReplace: (@Sendable () -> Void)?) {
         self.home = home
         cache = keepsLastDocument ? DocumentCache() : nil
+        self.afterReplace = afterReplace
     }
 
     /// Runs `body` under the lock on a fresh read of the data file, and writes the result back if the
@@ -125,27 +133,31 @@ public struct Store: Sendable {
 
     private func save(_ document: inout Document) throws(QueueError) {
         var ranges: [Range<Int>] = []
+        let written: FileDescriptor
         do {
-            try AtomicFile.replace(home.dataPath) { (fd) throws(Errno) in
-                var written = 0, flushed = 0
+            written = try AtomicFile.replace(home.dataPath) { (fd) throws(Errno) in
+                var sent = 0, flushed = 0
                 ranges = try DocumentCodec.write(document) { (chunk) throws(Errno) in
-                    written += chunk.count
+                    sent += chunk.count
                     // Job ranges are 32-bit: a file this large could not be read back.
-                    guard written < Int(UInt32.max) else { throw Errno(rawValue: EFBIG) }
+                    guard sent < Int(UInt32.max) else { throw Errno(rawValue: EFBIG) }
                     try Files.writeAll(fd, chunk)
                     // The disk writes each megabyte while the next is copied: the fsync waits for less.
-                    if written - flushed >= 1 << 20 {
-                        Files.startWriteback(fd, flushed..<written)
-                        flushed = written
+                    if sent - flushed >= 1 << 20 {
+                        Files.startWriteback(fd, flushed..<sent)
+                        flushed = sent
                     }
                 }
             }
         } catch {
             throw .failure("cannot write \(home.dataPath): \(error); the previous data file is unchanged")
         }
-        // Still under the lock: the file now in place is the one just written.
-        if let cache, let written = try? FileBytes.map(home.dataPath) {
-            document.jobs.rebase(on: written, ranges: ranges)
+        afterReplace?()
+        // The ranges hold in the file written, reached through its own descriptor: another program may
+        // have renamed a file of its own over the path since (the lock binds only queuectl). The kept
+        // document is then simply not used, as its identity no longer matches the path's.
+        if let cache, let bytes = try? FileBytes.map(written) {
+            document.jobs.rebase(on: bytes, ranges: ranges)
             cache.keep(document)
         }
     }

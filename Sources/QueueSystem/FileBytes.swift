@@ -17,7 +17,12 @@ public final class FileBytes: @unchecked Sendable {
             if error == .noSuchFileOrDirectory { return nil }
             throw error
         }
-        defer { Files.close(fd) }
+        return try map(FileDescriptor(owning: fd))
+    }
+
+    /// Maps the file `file` reaches, whatever is at its path now. Wraps `mmap(2)`.
+    public static func map(_ file: borrowing FileDescriptor) throws(Errno) -> FileBytes {
+        let fd = file.rawValue
         var st = stat()
         try retryingOnInterrupt { fstat(fd, &st) }
         let length = Int(st.st_size)

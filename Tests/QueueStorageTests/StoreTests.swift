@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import QueueSystem
+import Synchronization
 @testable import QueueStorage
 
 /// A fresh temporary directory, removed at the end.
@@ -234,5 +235,50 @@ struct Boom: Error {}
         let d = try store.read()
         #expect(Set(d.jobs.map(\.id)) == Set((0..<40).map { "t\($0)" }))
         #expect(Set(d.jobs.map(\.sequence)).count == 40)
+    }
+}
+
+/// A data file replaced by another program right after a worker's own rename (`jq … > x && mv x
+/// data.json`): the worker must never read the new file through what it knows of the one it wrote.
+@Suite struct ReplacedAfterRenameTests {
+    /// A valid data file, written the way an outside tool would: to a temporary name, then renamed.
+    static func replace(_ dataPath: String, withJobs ids: [String]) {
+        var store = Document()
+        let now = Timestamp(milliseconds: 1_764_000_000_000)
+        for (i, id) in ids.enumerated() {
+            store.jobs.append(Job(id: id, command: "echo \(id) from the outside edit, longer than ours", maxRetries: 3,
+                                  sequence: Int64(i + 1), now: now))
+        }
+        store.nextSequence = Int64(ids.count + 1)
+        let bytes = DocumentCodec.encode(store)
+        let temporary = dataPath + ".edit"
+        _ = FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        precondition(rename(temporary, dataPath) == 0)
+    }
+
+    @Test func aFileReplacedRightAfterTheRenameIsReadAsItIsNotThroughTheWrittenOffsets() throws {
+        let t = TempDir()
+        let dataPath = t.dataPath
+        let edits = Mutex(0)
+        // Only the first write is followed by an outside replacement.
+        let store = Store(home: QueueHome(directory: t.home), keepsLastDocument: true) {
+            let first = edits.withLock { n in n += 1; return n == 1 }
+            if first { ReplacedAfterRenameTests.replace(dataPath, withJobs: ["x1", "x2", "x3"]) }
+        }
+        try store.transaction { (s) throws(QueueError) in
+            s.document.jobs.append(Job(id: "ours", command: "true", maxRetries: 3, sequence: 1, now: s.now))
+            s.document.nextSequence = 2
+        }
+        // The next transaction sees the outside file whole, and what it writes decodes.
+        let seen = try store.transaction { (s) throws(QueueError) -> [Job] in
+            s.document.jobs.append(Job(id: "next", command: "true", maxRetries: 3, sequence: s.document.nextSequence, now: s.now))
+            s.document.nextSequence += 1
+            return Array(s.document.jobs)
+        }
+        #expect(seen.map(\.id) == ["x1", "x2", "x3", "next"])
+        #expect(seen.first?.command == "echo x1 from the outside edit, longer than ours")
+        let onDisk = try DocumentCodec.decode(try #require(readBytes(dataPath)))
+        #expect(onDisk.jobs.map(\.id) == ["x1", "x2", "x3", "next"])
+        #expect(Array(onDisk.jobs).map(\.command) == seen.map(\.command))
     }
 }
