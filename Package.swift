@@ -15,7 +15,7 @@ let package = Package(
         .target(name: "JobManager", dependencies: ["QueueStorage", "RetryPolicy", "QueueSystem"]),
         .target(name: "DLQManager", dependencies: ["QueueStorage"]),
         .target(name: "ConfigManager", dependencies: ["QueueStorage"]),
-        .target(name: "Worker", dependencies: ["JobManager", "QueueSystem"]),
+        .target(name: "Worker", dependencies: ["JobManager", "QueueStorage", "QueueSystem"]),
         .target(name: "CLI", dependencies: [
             "QueueSystem", "QueueStorage", "RetryPolicy", "JobManager", "DLQManager", "ConfigManager", "Worker",
         ]),
@@ -27,6 +27,7 @@ let package = Package(
         .testTarget(name: "RetryPolicyTests", dependencies: ["RetryPolicy"]),
         .testTarget(name: "JobManagerTests", dependencies: ["JobManager", "TestSupport"]),
         .testTarget(name: "ConfigManagerTests", dependencies: ["ConfigManager", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobManager", "QueueStorage", "QueueSystem"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "QueueSystem"]),
     ],

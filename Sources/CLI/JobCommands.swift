@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import JobManager
 import QueueStorage
 import QueueSystem
@@ -99,7 +98,7 @@ extension Commands {
             context.print(job.id)
         case .terminating(let job):
             // The worker terminates it too when it next looks; signalling here is quicker.
-            if let child = job.child, child.isAlive { Processes.signalGroup(child.pid, SIGTERM) }
+            if let child = job.child, child.groupIsStillItsOwn { Processes.signalGroup(child.pid, .terminate) }
             Console.err("job '\(job.id)' is running on worker \(job.worker.map { String($0.pid) } ?? "?"): "
                 + "terminating it; it is removed when its run ends\n")
             context.print(job.id)

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import JobManager
 import QueueStorage
 import QueueSystem
@@ -82,6 +81,10 @@ extension Commands {
             return time + "\(job.id) timed out after \(formatSeconds(seconds))s; terminating it"
         case .cancelling(let job):
             return time + "\(job.id) cancelled; terminating it"
+        case .waitingForGroup(let job):
+            return time + "\(job.id)'s shell has exited; its run goes on until the rest of its process group has ended"
+        case .outputNotLogged(let job, let reason):
+            return time + "\(job.id): \(reason); it runs with its output discarded"
         case .drained:
             return time + "no job is runnable now; exiting (--drain)"
         case .resultDiscarded(let id):
@@ -119,7 +122,7 @@ extension Commands {
             context.print("no workers are running")
             return 0
         }
-        for w in workers where Processes.signal(w.process.pid, SIGTERM) {
+        for w in workers where Processes.signal(w.process.pid, .terminate) {
             context.print("asked worker \(w.process.pid) to stop")
         }
         context.flush()
@@ -130,7 +133,7 @@ extension Commands {
                 Console.err("Error: timed out; still running: worker \(left.joined(separator: ", "))\n")
                 return 124
             }
-            usleep(50_000)
+            sleepMilliseconds(50)
         }
         context.print("all workers have exited")
         return 0

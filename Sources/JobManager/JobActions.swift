@@ -61,7 +61,10 @@ extension JobManager {
         case .processing:
             let pid = job.worker.map { String($0.pid) } ?? "?"
             let since = job.startedAt.map { " for \(span($0, now))" } ?? ""
+            // The run goes on until its whole process group has ended, shell or not.
+            let lingering = job.child.map { !$0.isAlive && $0.groupIsStillItsOwn && Processes.groupIsAlive($0.pid) } ?? false
             return "running on worker \(pid)\(since)" + (job.cancelRequested ? "; cancelled, being terminated" : "")
+                + (lingering ? "; its shell has exited, other processes of its group still run" : "")
         case .completed:
             return "completed" + (job.finishedAt.map { " at \($0.iso8601)" } ?? "")
                 + (job.durationMilliseconds.map { " in \(describeDuration(milliseconds: $0))" } ?? "")

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import QueueStorage
 import QueueSystem
 import RetryPolicy
@@ -20,7 +19,7 @@ public enum RunOutcome: Equatable, Sendable {
         case .exited(.exited(127)): return "exit 127: command not found"
         case .exited(.exited(126)): return "exit 126: command not executable"
         case .exited(.exited(let code)): return "exit \(code)"
-        case .exited(.signaled(let signal)): return "killed by signal \(signal)\(signalName(signal).map { " (\($0))" } ?? "")"
+        case .exited(.signaled(let signal)): return "killed by signal \(signal)\(ProcessSignal(rawValue: signal).name.map { " (\($0))" } ?? "")"
         case .couldNotStart(let reason): return "could not start: \(reason)"
         case .timedOut(let seconds): return "timed out after \(formatSeconds(seconds))s"
         }
@@ -37,19 +36,6 @@ public func formatSeconds(_ seconds: Double) -> String {
     var w = JSONWriter()
     w.double(seconds)
     return String(decoding: w.bytes, as: UTF8.self)
-}
-
-private func signalName(_ signal: Int32) -> String? {
-    switch signal {
-    case SIGHUP: return "SIGHUP"
-    case SIGINT: return "SIGINT"
-    case SIGKILL: return "SIGKILL"
-    case SIGTERM: return "SIGTERM"
-    case SIGSEGV: return "SIGSEGV"
-    case SIGABRT: return "SIGABRT"
-    case SIGPIPE: return "SIGPIPE"
-    default: return nil
-    }
 }
 
 /// A job's state change that a worker reports to its user.
@@ -213,8 +199,9 @@ public enum JobManager {
 
     /// Records the end of a run by `worker`, applying the retry policy. Returns nil if the job is no
     /// longer this worker's (it was recovered or removed meanwhile).
+    /// `note` is said of the run besides its outcome, in `last_error` (its output could not be logged).
     public static func finish(jobID: String, worker: ProcessIdentity, outcome: RunOutcome, startedAt: Timestamp,
-                              durationMilliseconds: Int64, in snapshot: inout Snapshot) -> JobTransition? {
+                              durationMilliseconds: Int64, note: String? = nil, in snapshot: inout Snapshot) -> JobTransition? {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
         if job.cancelRequested {
@@ -225,6 +212,7 @@ public enum JobManager {
         job.durationMilliseconds = durationMilliseconds
         job.exitCode = outcome.exitCode
         if let error = outcome.errorText { job.lastError = error }
+        if let note { job.lastError = outcome.errorText.map { "\($0); \(note)" } ?? note }
         let transition = conclude(&job, succeeded: outcome.succeeded, now: snapshot.now, document: &snapshot.document)
         snapshot.document.jobs[i] = job
         return transition
@@ -284,9 +272,14 @@ public enum JobManager {
 
     // MARK: recovery
 
-    /// Recovers jobs whose worker is gone (its pid is dead or reused): kills the orphaned child's process
-    /// group if it still runs, counts the run as a failed attempt ("worker lost") and schedules it by the
-    /// retry policy. Removes the records of dead workers. Every command that takes the lock calls this.
+    /// Recovers jobs whose worker is gone (its pid is dead or reused). Every process of the run is
+    /// killed first: the child's process group, and every process carrying the run's marker, recorded
+    /// child or not (a `setsid` child leaves the group but keeps the marker). A job is recovered only
+    /// once all of them are gone: one that is still dying stays processing for the next command that
+    /// takes the lock. A run that started counts as a failed attempt ("worker lost"); a claim whose
+    /// child never started (no child was recorded, and nothing carries the marker) goes back to
+    /// pending without one. Removes the records of dead workers. Every command that takes the lock
+    /// calls this.
     @discardableResult
     public static func recoverOrphans(in snapshot: inout Snapshot) -> [JobTransition] {
         // After a reboot every recorded process is gone, and its pid may belong to anything now:
@@ -310,17 +303,26 @@ public enum JobManager {
             let owner = snapshot.document.jobs.summary(at: i).worker
             if let owner, alive(owner) { continue }
             var job = snapshot.document.jobs[i]
-            if rebooted {
-                // Nothing of the old boot runs any more.
-            } else if let child = job.child {
-                if child.groupIsStillItsOwn { Processes.signalGroup(child.pid, SIGKILL) }
-            } else if let owner {
-                // The worker died before recording its child: find the child by its run marker.
-                killMarkedProcesses(runMarker(worker: owner, jobID: job.id))
+            var started = job.child != nil
+            if !rebooted {
+                let end = endRun(child: job.child, marker: owner.map { runMarker(worker: $0, jobID: job.id) })
+                if end.stillDying { continue }
+                started = started || end.foundMarked
             }
             if job.cancelRequested {
                 cancelled.append(i)
                 recovered.append(JobTransition(job: job, removed: true))
+                continue
+            }
+            if !started {
+                job.state = .pending
+                job.worker = nil
+                job.runAt = nil
+                job.startedAt = nil
+                job.lastError = "worker lost before its run started; runs again without using an attempt"
+                job.updatedAt = snapshot.now
+                snapshot.document.jobs[i] = job
+                recovered.append(JobTransition(job: job))
                 continue
             }
             job.exitCode = nil
@@ -333,19 +335,34 @@ public enum JobManager {
         return recovered
     }
 
+    /// How long recovery waits for the killed processes of one run to be gone before it leaves the
+    /// job to a later command. SIGKILL takes effect within microseconds unless a process is stuck in
+    /// the kernel (an unresponsive disk or NFS server).
+    static let killedProcessesWaitMilliseconds: Int64 = 200
+
+    /// SIGKILL to an orphaned run's process group (while the group is still its own) and to every
+    /// process carrying its marker, then a short wait for them to be gone.
+    static func endRun(child: ProcessIdentity?, marker: (name: String, value: String)?) -> (stillDying: Bool, foundMarked: Bool) {
+        let group = child.flatMap { $0.groupIsStillItsOwn ? $0.pid : nil }
+        let entry = marker.map { "\($0.name)=\($0.value)" }
+        var foundMarked = false
+        let deadline = monotonicMilliseconds() + killedProcessesWaitMilliseconds
+        while true {
+            if let group { Processes.signalGroup(group, .kill) }
+            let marked = entry.map { Processes.signalMarked($0, .kill) } ?? 0
+            foundMarked = foundMarked || marked > 0
+            let groupAlive = group.map(Processes.groupIsAlive) ?? false
+            if !groupAlive && marked == 0 { return (false, foundMarked) }
+            if monotonicMilliseconds() >= deadline { return (true, foundMarked) }
+            sleepMilliseconds(2)
+        }
+    }
+
     /// The environment entry a worker gives each job's child, so the child can be found even if the
     /// worker dies before recording its pid.
     public static func runMarker(worker: ProcessIdentity, jobID: String) -> (name: String, value: String) {
         ("QUEUECTL_RUN", "\(worker.pid):\(worker.startTime):\(jobID)")
     }
-
-    static func killMarkedProcesses(_ marker: (name: String, value: String)) {
-        for pid in Processes.withEnvironmentEntry("\(marker.name)=\(marker.value)") {
-            if let group = Processes.processGroup(of: pid), group == pid { Processes.signalGroup(group, SIGKILL) }
-            Processes.signal(pid, SIGKILL)
-        }
-    }
-
 }
 
 extension String {

@@ -76,14 +76,15 @@ public enum Processes {
         return .running(startTime: stat.startTime, zombie: stat.state == "Z" || stat.state == "X")
     }
 
-    static func parseStat(_ bytes: [UInt8]) -> (state: Character, startTime: UInt64)? {
+    static func parseStat(_ bytes: [UInt8]) -> (state: Character, group: Int32, startTime: UInt64)? {
         // The command name (field 2) is in parentheses and may hold spaces or ')': split after the last ')'.
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state); field 22 is fields[19].
+        // fields[0] is field 3 (state), fields[2] field 5 (process group); field 22 is fields[19].
         guard fields.count > 19, let state = fields[0].first,
+              let group = Int32(String(decoding: fields[2], as: UTF8.self)),
               let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
-        return (Character(Unicode.Scalar(state)), start)
+        return (Character(Unicode.Scalar(state)), group, start)
     }
 
     public static func startTime(of pid: Int32) -> UInt64? {
@@ -147,17 +148,11 @@ public enum Processes {
         return group > 0 ? group : nil
     }
 
-    /// Sends `signal` to the process group led by `pgid`; a missing group is not an error. Wraps `kill(2)`.
-    public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
-        guard pgid > 1 else { return }
-        _ = kill(-pgid, signal)
-    }
-
     /// Sends `signal` to one process. Returns false if it does not exist. Wraps `kill(2)`.
     @discardableResult
-    public static func signal(_ pid: Int32, _ signal: Int32) -> Bool {
+    public static func signal(_ pid: Int32, _ signal: ProcessSignal) -> Bool {
         guard pid > 1 else { return false }
-        return kill(pid, signal) == 0
+        return kill(pid, signal.rawValue) == 0
     }
 
     /// Reaps `pid` if it has ended, without blocking. Wraps `waitpid(2)` with `WNOHANG`.

@@ -421,10 +421,12 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
 }
 
 @Suite struct RecoveryTests {
+    /// A job whose run started (its child, long gone, was recorded) on `owner`.
     func processing(_ id: String, owner: ProcessIdentity?, attempts: Int = 0, maxRetries: Int = 3) -> Job {
         var j = Job(id: id, command: "sleep 100", maxRetries: maxRetries, sequence: 1, now: Timestamp(milliseconds: t0.milliseconds - 60_000))
         j.state = .processing
         j.worker = owner
+        j.child = ProcessIdentity(pid: 999_998, startTime: 12346)
         j.attempts = attempts
         j.startedAt = Timestamp(milliseconds: t0.milliseconds - 30_000)
         return j
@@ -474,6 +476,62 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         #expect(s.document.jobs[0].state == .failed)
     }
 
+    @Test func aClaimWhoseChildNeverStartedGoesBackWithoutAnAttempt() {
+        var job = processing("unstarted", owner: deadWorker, attempts: 0, maxRetries: 0)
+        job.child = nil
+        var d = Document()
+        d.jobs = [job]
+        var s = snapshot(d)
+        let recovered = JobManager.recoverOrphans(in: &s)
+        let j = s.document.jobs[0]
+        #expect(recovered.map(\.job) == [j])
+        #expect(j.state == .pending, "not the DLQ, though it had no retry left")
+        #expect(j.attempts == 0)
+        #expect(j.worker == nil && j.startedAt == nil)
+        #expect(j.lastError?.contains("without using an attempt") == true)
+        #expect(s.document.counters.runs == 0 && s.document.counters.dlqMoves == 0)
+    }
+
+    @Test func anUnrecordedChildStillRunningIsKilledAndItsRunCounts() throws {
+        // The worker died after spawning but before recording the child: only the marker finds it.
+        let marker = JobManager.runMarker(worker: deadWorker, jobID: "unrecorded")
+        let pid = try Processes.spawnShell("sleep 300", directory: nil, environment: [marker.name: marker.value], outputFD: nil)
+        defer { Processes.signalGroup(pid, .kill); _ = waitForExit(pid) }
+        #expect(eventually { Processes.withEnvironmentEntry("\(marker.name)=\(marker.value)").contains(pid) })
+        var job = processing("unrecorded", owner: deadWorker)
+        job.child = nil
+        var d = Document()
+        d.jobs = [job]
+        var s = snapshot(d)
+        JobManager.recoverOrphans(in: &s)
+        #expect(s.document.jobs[0].state == .failed)
+        #expect(s.document.jobs[0].attempts == 1)
+        #expect(waitForExit(pid) == .signaled(SIGKILL))
+    }
+
+    @Test func aSetsidChildOfARecordedRunIsKilledByItsMarker() throws {
+        // The recorded shell's group is killed, and the child that left it with setsid goes too.
+        let marker = JobManager.runMarker(worker: deadWorker, jobID: "escaped")
+        let pidFile = "/tmp/queuectl-setsid-\(getpid())"
+        defer { unlink(pidFile) }
+        let shell = try Processes.spawnShell("setsid sh -c 'echo $$ > \(pidFile); exec sleep 300' & wait", directory: nil,
+                                             environment: [marker.name: marker.value], outputFD: nil)
+        defer { Processes.signalGroup(shell, .kill); _ = waitForExit(shell) }
+        var escaped: Int32 = 0
+        #expect(eventually {
+            escaped = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.filter(\.isNumber)) } ?? 0
+            return escaped > 0 && Processes.processGroup(of: escaped) == escaped
+        })
+        var job = processing("escaped", owner: deadWorker)
+        job.child = ProcessIdentity(pid: shell, startTime: try #require(Processes.startTime(of: shell)))
+        var d = Document()
+        d.jobs = [job]
+        var s = snapshot(d)
+        JobManager.recoverOrphans(in: &s)
+        #expect(s.document.jobs[0].state == .failed, "recovered only once every process of the run is gone")
+        #expect(eventually { !processIsRunning(escaped) }, "the setsid child carried the marker and was killed")
+    }
+
     @Test func liveOwnerIsLeftAlone() {
         let me = ProcessIdentity.current()
         var d = Document()
@@ -514,7 +572,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
     @Test func orphanedChildProcessGroupIsKilled() throws {
         // A real orphan: a shell (leader of its own group) with a grandchild, owned by a dead worker.
         let pid = try Processes.spawnShell("sleep 300 & wait", directory: nil, environment: [:], outputFD: nil)
-        defer { Processes.signalGroup(pid, SIGKILL); _ = waitForExit(pid) }
+        defer { Processes.signalGroup(pid, .kill); _ = waitForExit(pid) }
         let start = try #require(Processes.startTime(of: pid))
         var job = processing("orphan", owner: deadWorker)
         job.child = ProcessIdentity(pid: pid, startTime: start)
@@ -529,7 +587,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
 
     @Test func liveChildOfALiveWorkerIsNotKilled() throws {
         let pid = try Processes.spawnShell("sleep 300", directory: nil, environment: [:], outputFD: nil)
-        defer { Processes.signalGroup(pid, SIGKILL); _ = waitForExit(pid) }
+        defer { Processes.signalGroup(pid, .kill); _ = waitForExit(pid) }
         var job = processing("running", owner: ProcessIdentity.current())
         job.child = ProcessIdentity(pid: pid, startTime: try #require(Processes.startTime(of: pid)))
         var d = Document()
@@ -549,6 +607,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         try store.transaction { (s) throws(QueueError) in
             _ = try JobManager.enqueue([JobInput(id: "x", command: "sleep 1")], in: &s)
             _ = JobManager.claim(limit: 1, for: deadWorker, in: &s)
+            JobManager.recordChild(ProcessIdentity(pid: 999_998, startTime: 1), jobID: "x", worker: deadWorker, in: &s)
             JobManager.register(WorkerRecord(process: deadWorker, slots: 1, startedAt: s.now), in: &s)
         }
         #expect(try store.read().jobs[0].state == .processing)

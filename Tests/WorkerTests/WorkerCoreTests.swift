@@ -1,0 +1,240 @@
+import JobManager
+import QueueStorage
+import QueueSystem
+import Testing
+@testable import Worker
+
+// The worker's decisions driven with a fake clock: each input carries the time it happens at, so
+// timeouts, grace periods and retries of a write are checked in microseconds.
+
+let wallClock = Timestamp(milliseconds: 1_764_000_000_000)
+
+func job(_ id: String, timeout: Double? = nil) -> Job {
+    var j = Job(id: id, command: "sleep 100", maxRetries: 3, sequence: 1, now: wallClock)
+    j.state = .processing
+    j.timeout = timeout
+    return j
+}
+
+/// A core and the actions it has taken so far.
+struct Harness {
+    var core: WorkerCore
+    var actions: [WorkerCore.Action] = []
+
+    init(slots: Int = 1, drain: Bool = false, grace: Int64 = 5_000) {
+        var settings = WorkerCore.Settings(slots: slots, drain: drain)
+        settings.graceMilliseconds = grace
+        settings.childRecordDelayMilliseconds = 0
+        core = WorkerCore(settings, at: 0)
+    }
+
+    @discardableResult
+    mutating func send(_ input: WorkerCore.Input, at now: Int64) -> [WorkerCore.Action] {
+        let new = core.handle(input, at: now)
+        actions += new
+        return new
+    }
+
+    /// Starts the core and has it claim `jobs`, which it spawns with pids 100, 101, …
+    mutating func claim(_ jobs: [Job], at now: Int64 = 0) {
+        let first = send(.tick, at: now)
+        guard case .exchange = first.last else { Issue.record("no claim: \(first)"); return }
+        let reply = WorkerCore.Reply(claimed: jobs)
+        let spawns = send(.exchanged(reply), at: now)
+        #expect(spawns.filter { if case .spawn = $0 { true } else { false } }.count == jobs.count)
+        // The children are recorded as they start (the harness records them at once).
+        var recorded: [String] = []
+        for (i, j) in jobs.enumerated() {
+            let started = send(.spawned(j, pid: Int32(100 + i), startTime: 7, startedAt: wallClock, note: nil), at: now)
+            for request in started.compactMap(Harness.isExchange) {
+                recorded += request.children.map(\.jobID)
+                send(.exchanged(WorkerCore.Reply()), at: now)
+            }
+        }
+        #expect(recorded == jobs.map(\.id))
+    }
+
+    static func isExchange(_ a: WorkerCore.Action) -> WorkerCore.Request? {
+        if case .exchange(let r) = a { return r }
+        return nil
+    }
+
+    static func signals(_ actions: [WorkerCore.Action]) -> [ProcessSignal] {
+        actions.compactMap { if case .signal(_, _, let s) = $0 { s } else { nil } }
+    }
+
+    static func ended(_ actions: [WorkerCore.Action]) -> [WorkerCore.Result] {
+        actions.compactMap { if case .runEnded(let r, _, _) = $0 { r } else { nil } }
+    }
+}
+
+@Suite struct WorkerCoreTests {
+    @Test func aStopDuringAClaimGivesTheClaimedJobsBackUnstarted() {
+        var h = Harness(slots: 2)
+        let claim = h.send(.tick, at: 0)
+        #expect(claim.compactMap(Harness.isExchange).first?.claim == 2)
+        // Ctrl+C arrives while the claim's transaction runs.
+        let during = h.send(.stopSignal, at: 1)
+        #expect(during == [.emit(.stopRequested(running: 0))], "nothing else while the transaction runs")
+        let after = h.send(.exchanged(WorkerCore.Reply(claimed: [job("a"), job("b")])), at: 2)
+        #expect(after.first == .giveBack([job("a"), job("b")]))
+        #expect(!after.contains { if case .spawn = $0 { true } else { false } })
+        #expect(after.suffix(2) == [.emit(.stopped(forced: false)), .finish(exitCode: 0)])
+    }
+
+    @Test func aSecondStopTerminatesKillsAfterTheGraceAndWaitsForTheWholeGroup() {
+        var h = Harness(grace: 5_000)
+        h.claim([job("a")])
+        h.send(.stopSignal, at: 10)
+        let second = h.send(.stopSignal, at: 20)
+        #expect(second == [.emit(.terminating(running: 1)), .signal(jobID: "a", pid: 100, .terminate)])
+        #expect(h.core.deadline == 5_020)
+        #expect(h.send(.tick, at: 5_019).isEmpty, "no SIGKILL before the grace period is over")
+        #expect(Harness.signals(h.send(.tick, at: 5_020)) == [.kill])
+        // The shell is gone but a member of its group ignored SIGTERM and lives on: not over yet.
+        let exited = h.send(.childExited(pid: 100, status: .signaled(9), groupAlive: true), at: 5_021)
+        #expect(exited == [.emit(.waitingForGroup(job("a")))])
+        #expect(Harness.signals(h.send(.tick, at: 5_520)) == [.kill], "the group is killed again while it lives")
+        let over = h.send(.groupEmptied(pid: 100), at: 5_600)
+        let result = try! #require(Harness.ended(over).first)
+        #expect(result.interrupted, "put back without using an attempt")
+        #expect(over.compactMap(Harness.isExchange).first?.results == [result])
+        let done = h.send(.exchanged(WorkerCore.Reply()), at: 5_601)
+        #expect(done == [.emit(.stopped(forced: true)), .finish(exitCode: 130)])
+    }
+
+    @Test func aTimeoutWithAChildThatIgnoresTermIsRecordedOnlyOnceItsGroupIsGone() {
+        var h = Harness(grace: 2_000)
+        h.claim([job("slow", timeout: 1)], at: 0)
+        #expect(h.core.deadline == 1_000)
+        let due = h.send(.tick, at: 1_000)
+        #expect(due == [.emit(.jobTimedOut(job("slow", timeout: 1), seconds: 1)), .signal(jobID: "slow", pid: 100, .terminate)])
+        #expect(h.core.deadline == 3_000)
+        #expect(Harness.signals(h.send(.tick, at: 3_000)) == [.kill])
+        // The shell obeyed, its background child did not: the run is still on.
+        #expect(Harness.ended(h.send(.childExited(pid: 100, status: .signaled(15), groupAlive: true), at: 3_001)).isEmpty)
+        #expect(h.core.lingeringGroups == [100])
+        let ended = Harness.ended(h.send(.groupEmptied(pid: 100), at: 3_010))
+        #expect(ended.map(\.outcome) == [.timedOut(1)])
+        #expect(ended.first?.interrupted == false, "a timeout is a failed run, retried by the policy")
+        #expect(h.actions.contains { if case .runEnded(_, 100, tornDown: true) = $0 { true } else { false } })
+    }
+
+    @Test func aShellThatExitsWhileItsGroupLivesIsStillRunning() {
+        var h = Harness()
+        h.claim([job("bg")])
+        let exited = h.send(.childExited(pid: 100, status: .exited(0), groupAlive: true), at: 50)
+        #expect(Harness.ended(exited).isEmpty)
+        #expect(h.core.runs.count == 1, "the slot stays taken")
+        #expect(h.core.deadline == 1_050, "the group is looked at again besides each SIGCHLD")
+        let ended = Harness.ended(h.send(.groupEmptied(pid: 100), at: 900))
+        #expect(ended.map(\.outcome) == [.exited(.exited(0))])
+        #expect(ended.first?.durationMilliseconds == 900)
+    }
+
+    @Test func aFailedWriteKeepsTheResultsAndWaitsBeforeTryingAgain() {
+        var h = Harness()
+        h.claim([job("a")])
+        let ended = h.send(.childExited(pid: 100, status: .exited(1), groupAlive: false), at: 40)
+        let request = try! #require(ended.compactMap(Harness.isExchange).first, "no other job runs: recorded at once")
+        #expect(request.results.map(\.job.id) == ["a"])
+        let failed = h.send(.exchangeFailed("no space left on device"), at: 41)
+        #expect(failed == [.emit(.storageFailed("no space left on device"))])
+        #expect(h.core.deadline == 1_041, "it sleeps until the retry instead of spinning")
+        #expect(h.send(.tick, at: 1_040).isEmpty)
+        #expect(h.send(.queueChanged, at: 1_040).isEmpty, "another writer does not make it retry sooner")
+        let again = h.send(.tick, at: 1_041).compactMap(Harness.isExchange)
+        #expect(again.first?.results == request.results)
+    }
+
+    @Test func cancelOfARunningJobTerminatesItAndRecordsItsEnd() {
+        var h = Harness(grace: 3_000)
+        h.claim([job("a")])
+        // The next look at the queue finds it cancelled.
+        let look = h.send(.queueChanged, at: 100).compactMap(Harness.isExchange)
+        #expect(look.count == 1)
+        let cancelled = h.send(.exchanged(WorkerCore.Reply(cancelled: ["a"])), at: 101)
+        #expect(cancelled == [.emit(.cancelling(job("a"))), .signal(jobID: "a", pid: 100, .terminate)])
+        let ended = Harness.ended(h.send(.childExited(pid: 100, status: .signaled(15), groupAlive: false), at: 150))
+        #expect(ended.map(\.outcome) == [.exited(.signaled(15))])
+        #expect(h.core.deadline != nil && h.core.deadline! <= 150, "recorded at once")
+        #expect(!h.actions.contains(.signal(jobID: "a", pid: 100, .kill)), "no SIGKILL for a group that is gone")
+    }
+
+    @Test func anIdleWorkerSleepsUntilItsNextLook() {
+        var h = Harness(slots: 4)
+        #expect(h.send(.tick, at: 0).compactMap(Harness.isExchange).count == 1)
+        #expect(h.send(.exchanged(WorkerCore.Reply(nextEligibleInMilliseconds: 250)), at: 3).isEmpty)
+        #expect(h.core.deadline == 253, "a scheduled job is looked for when it is due")
+        #expect(h.send(.tick, at: 100).isEmpty)
+        var idle = Harness()
+        _ = idle.send(.tick, at: 0)
+        _ = idle.send(.exchanged(WorkerCore.Reply()), at: 0)
+        #expect(idle.core.deadline == 1_000)
+        // A change by another process is looked at at once.
+        #expect(idle.send(.queueChanged, at: 5).compactMap(Harness.isExchange).count == 1)
+    }
+
+    @Test func aBusyWorkerHasNoTimerButItsRunsTimeouts() {
+        var h = Harness(slots: 1)
+        h.claim([job("a")])
+        #expect(h.core.deadline == nil, "all slots busy, nothing due: it waits for an event alone")
+        let look = h.send(.queueChanged, at: 200).compactMap(Harness.isExchange)
+        #expect(look.map(\.claim) == [0], "no free slot: it looks only for a cancel of its own jobs")
+    }
+
+    @Test func drainExitsWhenNothingIsRunnable() {
+        var h = Harness(drain: true)
+        _ = h.send(.tick, at: 0)
+        let done = h.send(.exchanged(WorkerCore.Reply()), at: 1)
+        #expect(done == [.emit(.drained), .emit(.stopped(forced: false)), .finish(exitCode: 0)])
+    }
+
+    @Test func aJobThatCannotStartIsAFailedRunWithTheReason() {
+        var h = Harness()
+        _ = h.send(.tick, at: 0)
+        _ = h.send(.exchanged(WorkerCore.Reply(claimed: [job("a")])), at: 0)
+        let failed = h.send(.spawnFailed(job("a"), reason: "directory /gone does not exist", startedAt: wallClock,
+                                         note: "output not logged: cannot open x: Permission denied"), at: 1)
+        #expect(failed.first == .emit(.outputNotLogged(job("a"), reason: "output not logged: cannot open x: Permission denied")))
+        let result = try! #require(Harness.ended(failed).first)
+        #expect(result.outcome == .couldNotStart("directory /gone does not exist"))
+        #expect(result.note != nil)
+    }
+
+    /// Whatever the inputs, the core never asks to be woken at a time it then does nothing at: that
+    /// is the spin the old loop had (a zero poll timeout with nothing to do).
+    @Test func theDeadlineAlwaysLeadsToAnAction() {
+        var h = Harness(slots: 2, grace: 300)
+        var now: Int64 = 0
+        var spawned: Int32 = 100
+        var inputs: [WorkerCore.Input] = [.tick]
+        var steps = 0
+        while steps < 400, !h.core.finished {
+            steps += 1
+            let input = inputs.isEmpty ? WorkerCore.Input.tick : inputs.removeFirst()
+            let actions = h.send(input, at: now)
+            for action in actions {
+                switch action {
+                case .exchange(let request):
+                    // Every third transaction fails; claims hand out timed jobs.
+                    if steps % 3 == 0 { inputs.append(.exchangeFailed("disk full")); break }
+                    let claimed = (0..<min(request.claim, 1)).map { _ in job("j\(steps)", timeout: 0.5) }
+                    inputs.append(.exchanged(WorkerCore.Reply(claimed: claimed, nextEligibleInMilliseconds: 700)))
+                case .spawn(let j):
+                    inputs.append(.spawned(j, pid: spawned, startTime: 1, startedAt: wallClock, note: nil))
+                    spawned += 1
+                case .signal(_, let pid, .kill):
+                    inputs.append(.childExited(pid: pid, status: .signaled(9), groupAlive: false))
+                default: break
+                }
+            }
+            if steps == 300 { inputs.append(.stopSignal) }
+            guard inputs.isEmpty, !h.core.finished else { continue }
+            let deadline = try! #require(h.core.deadline, "a core with runs or free slots always has a timer")
+            #expect(deadline >= now || !h.core.handle(.tick, at: now).isEmpty, "woken at \(now) for nothing")
+            now = max(now, deadline)
+        }
+        #expect(h.core.finished, "stopped once asked to")
+    }
+}
