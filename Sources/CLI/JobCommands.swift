@@ -49,11 +49,16 @@ extension Commands {
 
     static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
+        let home = try context.store().home
         let (job, explanation) = try context.transaction { (s) throws(QueueError) in
             let job = try JobManager.job(id, in: s.document)
-            return (job, JobManager.explain(job, now: s.now, workers: s.document.workers))
+            var why = JobManager.explain(job, now: s.now, workers: s.document.workers)
+            if job.state == .processing, let owner = s.document.workers.first(where: { $0.process == job.worker }),
+               let liveness = JobManager.liveness(of: owner, home: home, config: s.document.config).description {
+                why += " (its worker is \(liveness))"
+            }
+            return (job, why)
         }
-        let home = try context.store().home
         if args.has("json") {
             var w = JSONWriter()
             DocumentCodec.writeJob(job, to: &w)

@@ -34,6 +34,9 @@ extension Commands {
                 w.raw("{\"pid\": "); w.int(worker.process.pid)
                 w.raw(", \"slots\": "); w.int(worker.slots)
                 w.raw(", \"started_at\": "); w.string(worker.startedAt.iso8601)
+                if let liveness = JobManager.liveness(of: worker, home: try context.store().home, config: document.config).description {
+                    w.raw(", \"liveness\": "); w.string(liveness)
+                }
                 w.raw(", \"jobs\": ["); 
                 for (k, id) in (running[worker.process.pid] ?? []).enumerated() {
                     if k > 0 { w.raw(", ") }
@@ -52,8 +55,10 @@ extension Commands {
         if document.workers.isEmpty {
             context.print("No workers are running. Start one with: queuectl worker start")
         } else {
+            let home = try context.store().home
             let rows = document.workers.map { w in
-                [String(w.process.pid), String(w.slots), w.startedAt.shortDisplay,
+                [String(w.process.pid) + (JobManager.liveness(of: w, home: home, config: document.config).description.map { " (\($0))" } ?? ""),
+                 String(w.slots), w.startedAt.shortDisplay,
                  (running[w.process.pid] ?? []).joined(separator: ", ").ifEmpty("-")]
             }
             context.print(Output.table(["WORKER", "SLOTS", "SINCE (UTC)", "RUNNING"], rows, flexible: 3, width: context.width))

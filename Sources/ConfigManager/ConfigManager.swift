@@ -10,6 +10,7 @@ public enum ConfigKey: String, CaseIterable, Sendable {
     case maxLogBytes = "max-log-bytes"
     case keepCompleted = "keep-completed"
     case keepCompletedFor = "keep-completed-for"
+    case leaseSeconds = "lease-seconds"
 
     public init?(spelling: String) {
         self.init(rawValue: spelling.lowercased().replacing("_", with: "-"))
@@ -28,6 +29,7 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         case .maxLogBytes: return "largest log per job; the middle is cut beyond it (integer >= 1024)"
         case .keepCompleted: return "completed jobs kept, newest first, as workers finish more; 0 keeps all"
         case .keepCompletedFor: return "how long a completed job is kept (seconds, or 30m, 12h, 7d); 0 keeps it"
+        case .leaseSeconds: return "how long a worker in another PID namespace counts as alive after its last heartbeat (2 to 3600)"
         }
     }
 
@@ -47,6 +49,7 @@ public enum ConfigManager {
         case .maxLogBytes: w.int(config.maxLogBytes)
         case .keepCompleted: w.int(config.keepCompleted)
         case .keepCompletedFor: w.double(config.keepCompletedFor)
+        case .leaseSeconds: w.double(config.leaseSeconds)
         }
         return String(decoding: w.bytes, as: UTF8.self)
     }
@@ -69,6 +72,7 @@ public enum ConfigManager {
         case .maxLogBytes: config.maxLogBytes = try integer(text, key, QueueConfig.maxLogBytesRange)
         case .keepCompleted: config.keepCompleted = try integer(text, key, QueueConfig.keepCompletedRange)
         case .keepCompletedFor: config.keepCompletedFor = try age(text, key)
+        case .leaseSeconds: config.leaseSeconds = try number(text, key, QueueConfig.leaseSecondsRange)
         }
     }
 

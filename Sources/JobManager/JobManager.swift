@@ -126,7 +126,8 @@ public enum JobManager {
 
     public static func register(_ worker: WorkerRecord, in snapshot: inout Snapshot) {
         snapshot.document.bootID = Processes.bootID
-        snapshot.document.workers.removeAll { $0.process.pid == worker.process.pid }
+        // A record with this pid in this namespace is of an earlier process that had it.
+        snapshot.document.workers.removeAll { $0.process.pid == worker.process.pid && $0.pidNamespace == worker.pidNamespace }
         snapshot.document.workers.append(worker)
     }
 
@@ -286,17 +287,20 @@ public enum JobManager {
         // recover everything and signal nothing.
         let rebooted = snapshot.document.bootID != nil && Processes.bootID != nil && snapshot.document.bootID != Processes.bootID
         if rebooted { snapshot.document.bootID = Processes.bootID }
+        // A worker in another PID namespace is judged by its lease, never by its pid, and nothing is
+        // signalled by a pid it recorded. (A job whose worker left no record is judged by pid, as
+        // files written before namespaces were recorded are.)
+        let records = Dictionary(snapshot.document.workers.map { ($0.process, $0) }, uniquingKeysWith: { first, _ in first })
+        let config = snapshot.document.config, home = snapshot.home
         var liveness: [ProcessIdentity: Bool] = [:]
         func alive(_ p: ProcessIdentity) -> Bool {
             if rebooted { return false }
             if let known = liveness[p] { return known }
-            let value = p.isAlive
+            let value = records[p].map { JobManager.liveness(of: $0, home: home, config: config).isAlive } ?? p.isAlive
             liveness[p] = value
             return value
         }
-        if snapshot.document.workers.contains(where: { !alive($0.process) }) {
-            snapshot.document.workers.removeAll { !alive($0.process) }
-        }
+        func inThisNamespace(_ p: ProcessIdentity?) -> Bool { p.flatMap { records[$0]?.isInThisNamespace } ?? true }
         var recovered: [JobTransition] = []
         var cancelled: [Int] = []
         for i in snapshot.document.jobs.indices(whereSummary: { $0.state == .processing }) {
@@ -305,7 +309,8 @@ public enum JobManager {
             var job = snapshot.document.jobs[i]
             var started = job.child != nil
             if !rebooted {
-                let end = endRun(child: job.child, marker: owner.map { runMarker(worker: $0, jobID: job.id) })
+                let end = endRun(child: inThisNamespace(owner) ? job.child : nil,
+                                 marker: owner.map { runMarker(worker: $0, jobID: job.id) })
                 if end.stillDying { continue }
                 started = started || end.foundMarked
             }
@@ -332,6 +337,13 @@ public enum JobManager {
             snapshot.document.jobs[i] = job
         }
         for i in cancelled.reversed() { snapshot.document.jobs.remove(at: i) }
+        // A dead worker's record goes once none of its jobs is left processing (one still dying keeps
+        // it, and with it the namespace its pids belong to).
+        if snapshot.document.workers.contains(where: { !alive($0.process) }) {
+            let owners = Set(snapshot.document.jobs.indices(whereSummary: { $0.state == .processing })
+                .compactMap { snapshot.document.jobs.summary(at: $0).worker })
+            snapshot.document.workers.removeAll { !alive($0.process) && !owners.contains($0.process) }
+        }
         return recovered
     }
 

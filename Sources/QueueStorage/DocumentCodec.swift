@@ -163,6 +163,7 @@ public enum DocumentCodec {
         w.key("max_log_bytes"); w.int(c.maxLogBytes)
         w.key("keep_completed"); w.int(c.keepCompleted)
         w.key("keep_completed_for"); w.double(c.keepCompletedFor)
+        w.key("lease_seconds"); w.double(c.leaseSeconds)
         w.raw("}")
     }
 
@@ -172,6 +173,7 @@ public enum DocumentCodec {
         w.key("start_time"); w.int(r.process.startTime)
         w.key("slots"); w.int(r.slots)
         w.key("started_at"); w.timestamp(r.startedAt)
+        if let ns = r.pidNamespace { w.key("pid_ns"); w.int(ns) }
         w.raw("}")
     }
 
@@ -379,11 +381,12 @@ public enum DocumentCodec {
         return pid
     }
 
-    static func readStartTime(_ r: inout JSONReader, _ field: String, _ context: @autoclosure () -> String) throws(JSONError) -> UInt64 {
+    static func readStartTime(_ r: inout JSONReader, _ field: String, _ context: @autoclosure () -> String,
+                              what: String = "a process start time") throws(JSONError) -> UInt64 {
         let start = r.offset
         guard let time = UInt64(exactly: try r.readInt64()) else {
             r.offset = start
-            throw r.error("\(context()).\(field): not a process start time")
+            throw r.error("\(context()).\(field): not \(what)")
         }
         return time
     }
@@ -410,6 +413,7 @@ public enum DocumentCodec {
             case "max_log_bytes": c.maxLogBytes = try r.readInt()
             case "keep_completed": c.keepCompleted = try r.readInt()
             case "keep_completed_for": c.keepCompletedFor = try r.readDouble()
+            case "lease_seconds": c.leaseSeconds = try r.readDouble()
             default: throw r.error("config: unknown field \"\(key)\"")
             }
         }
@@ -432,9 +436,10 @@ public enum DocumentCodec {
     }
 
     static func readWorker(_ r: inout JSONReader, context: String) throws(JSONError) -> WorkerRecord {
-        var pid: Int32?, start: UInt64?, slots: Int?, startedAt: Timestamp?
+        var pid: Int32?, start: UInt64?, slots: Int?, startedAt: Timestamp?, namespace: UInt64?
         try r.readObject { (r, key) throws(JSONError) in
             switch key {
+            case "pid_ns": namespace = try readStartTime(&r, key, context, what: "a PID namespace")
             case "pid": pid = try readPid(&r, key, context)
             case "start_time": start = try readStartTime(&r, key, context)
             case "slots": slots = try r.readInt()
@@ -443,6 +448,7 @@ public enum DocumentCodec {
             }
         }
         guard let pid, let start, let slots, let startedAt else { throw r.error("\(context): needs pid, start_time, slots and started_at") }
-        return WorkerRecord(process: ProcessIdentity(pid: pid, startTime: start), slots: slots, startedAt: startedAt)
+        return WorkerRecord(process: ProcessIdentity(pid: pid, startTime: start), slots: slots, startedAt: startedAt,
+                            pidNamespace: namespace)
     }
 }

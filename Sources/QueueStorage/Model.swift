@@ -80,6 +80,8 @@ public struct QueueConfig: Equatable, Sendable {
     public var keepCompleted: Int = 10_000
     /// Seconds a completed job is kept after it finished; 0: no limit.
     public var keepCompletedFor: Double = 0
+    /// Seconds a worker in another PID namespace counts as alive after its last heartbeat.
+    public var leaseSeconds: Double = 30
     public init() {}
 
     // The accepted ranges, for `config set` and for reading the data file alike.
@@ -90,6 +92,7 @@ public struct QueueConfig: Equatable, Sendable {
     public static let maxLogBytesRange = 1024...(1 << 30)
     public static let keepCompletedRange = 0...100_000_000
     public static let keepCompletedForRange = 0.0...3_153_600_000  // a century
+    public static let leaseSecondsRange = 2.0...3600
 
     /// The first setting out of its range, named as in the data file, or nil if all are fine.
     public var firstInvalidSetting: String? {
@@ -101,6 +104,7 @@ public struct QueueConfig: Equatable, Sendable {
         if !Self.maxLogBytesRange.contains(maxLogBytes) { return "max_log_bytes" }
         if !Self.keepCompletedRange.contains(keepCompleted) { return "keep_completed" }
         if !Self.keepCompletedForRange.contains(keepCompletedFor) { return "keep_completed_for" }
+        if !Self.leaseSecondsRange.contains(leaseSeconds) { return "lease_seconds" }
         return nil
     }
 }
@@ -110,11 +114,18 @@ public struct WorkerRecord: Equatable, Sendable {
     public var process: ProcessIdentity
     public var slots: Int
     public var startedAt: Timestamp
-    public init(process: ProcessIdentity, slots: Int, startedAt: Timestamp) {
+    /// The PID namespace its pid belongs to; nil in files written before it was recorded, which
+    /// count as this process's own.
+    public var pidNamespace: UInt64?
+    public init(process: ProcessIdentity, slots: Int, startedAt: Timestamp, pidNamespace: UInt64? = nil) {
         self.process = process
         self.slots = slots
         self.startedAt = startedAt
+        self.pidNamespace = pidNamespace
     }
+
+    /// True when its pid means what it says here: it was recorded in this process's PID namespace.
+    public var isInThisNamespace: Bool { pidNamespace == nil || pidNamespace == Processes.pidNamespace }
 }
 
 /// Running totals since the queue was created; they survive the removal of jobs.

@@ -7,6 +7,11 @@ public struct QueueHome: Sendable {
     public var dataPath: String { directory + "/data.json" }
     public var lockPath: String { directory + "/data.lock" }
     public var logsDirectory: String { directory + "/logs" }
+    /// Each worker's heartbeat: an empty file whose modification time it renews.
+    public var leasesDirectory: String { directory + "/leases" }
+    public func leasePath(for worker: WorkerRecord) -> String {
+        leasesDirectory + "/\(worker.pidNamespace ?? 0)-\(worker.process.pid)-\(worker.process.startTime)"
+    }
     /// Each job's output, every run under a header line. Ids are safe file names (see JobInput).
     public func logPath(for id: String) -> String { logsDirectory + "/" + id + ".log" }
 
@@ -31,9 +36,12 @@ public struct Snapshot {
     private var stored: Document
     public private(set) var changed = false
     public let now: Timestamp
-    init(document: Document, now: Timestamp) {
+    /// The queue the document is from (nil for a document made in memory).
+    public let home: QueueHome?
+    init(document: Document, now: Timestamp, home: QueueHome? = nil) {
         stored = document
         self.now = now
+        self.home = home
     }
 
     /// Changed in place: an observed property (`didSet`) is copied on each change from another
@@ -77,7 +85,7 @@ public struct Store: Sendable {
         do {
             return try FileLock.withExclusiveLock(path: home.lockPath) { () throws(QueueError) -> T in
                 // Straight into the snapshot, which then holds the only reference and changes in place.
-                var snapshot = Snapshot(document: try current(), now: Timestamp.now())
+                var snapshot = Snapshot(document: try current(), now: Timestamp.now(), home: home)
                 let result = try body(&snapshot)
                 if snapshot.changed {
                     // The snapshot lets go of the document, so saving can rebase it without a copy.

@@ -170,6 +170,15 @@ func decimal(_ p: UnsafePointer<UInt8>, _ count: Int, _ bad: inout Bool) -> Int6
     return value
 }
 
+/// Milliseconds since the machine booted, suspend included: one clock for every process of this
+/// boot, whatever its namespace, and one that a change of the wall clock does not move. Wraps
+/// `CLOCK_BOOTTIME`.
+public func bootClockMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_BOOTTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
 /// A monotonic clock reading in milliseconds, for durations and deadlines. Wraps `CLOCK_MONOTONIC`.
 public func monotonicMilliseconds() -> Int64 {
     var ts = timespec()

@@ -117,13 +117,15 @@ public enum Files {
         public let mode: mode_t
         public let isDirectory: Bool
         public let size: Int
+        public let modified: Timestamp
     }
 
     public static func status(_ path: String) throws(Errno) -> Status {
         var st = stat()
         try retryingOnInterrupt { stat(path, &st) }
         return Status(owner: st.st_uid, mode: st.st_mode & 0o7777,
-                      isDirectory: (st.st_mode & S_IFMT) == S_IFDIR, size: Int(st.st_size))
+                      isDirectory: (st.st_mode & S_IFMT) == S_IFDIR, size: Int(st.st_size),
+                      modified: Timestamp(milliseconds: Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000))
     }
 
     /// The directory part of a path, like `dirname(1)`.

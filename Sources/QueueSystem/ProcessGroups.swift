@@ -26,6 +26,14 @@ public struct ProcessSignal: RawRepresentable, Hashable, Sendable {
 }
 
 extension Processes {
+    /// This process's PID namespace (the inode of `/proc/self/ns/pid`): pids mean something only
+    /// within one. Nil where it cannot be read.
+    public static let pidNamespace: UInt64? = {
+        var st = stat()
+        guard stat("/proc/self/ns/pid", &st) == 0 else { return nil }
+        return UInt64(st.st_ino)
+    }()
+
     /// Makes this process the reaper of its orphaned descendants: a job's background process whose
     /// shell has exited is reparented to the worker, not to init, so its exit wakes the worker
     /// (SIGCHLD) and the worker reaps it. Wraps `prctl(PR_SET_CHILD_SUBREAPER)`.

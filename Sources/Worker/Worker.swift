@@ -34,6 +34,8 @@ public final class Worker {
     let emit: (WorkerEvent) -> Void
     let me = ProcessIdentity.current()
 
+    /// The heartbeat renewed for processes of other PID namespaces (see `Lease`).
+    private var lease: FileDescriptor?
     /// Each running job's output on its way to its log file, by job id.
     private var logs: [String: RunLog] = [:]
     /// Settings read in the last transaction; they apply to the runs started after it.
@@ -65,7 +67,17 @@ public final class Worker {
         } catch {
             throw .failure("cannot start the worker: \(error)")
         }
-        let record = WorkerRecord(process: me, slots: settings.slots, startedAt: Timestamp.now())
+        let record = WorkerRecord(process: me, slots: settings.slots, startedAt: Timestamp.now(), pidNamespace: Processes.pidNamespace)
+        // The lease exists before the record that points at it.
+        let leasePath = store.home.leasePath(for: record)
+        do {
+            try Files.makeDirectories(store.home.leasesDirectory)
+            lease = try FileDescriptor.openForWriting(leasePath)
+            try lease?.overwrite(Lease.contents(at: bootClockMilliseconds()))
+        } catch {
+            throw .failure("cannot start the worker: cannot write its lease \(leasePath): \(error)")
+        }
+        defer { Files.removeIfPresent(leasePath) }
         let recovered = try store.transaction { (s) throws(QueueError) in
             let recovered = JobManager.recoverOrphans(in: &s)
             JobManager.register(record, in: &s)
@@ -149,6 +161,10 @@ public final class Worker {
                 Processes.signalMarked("\(marker.name)=\(marker.value)", .kill)
             }
             logs.removeValue(forKey: result.job.id)?.finish(footer: "=== queuectl: \(Worker.footer(result)) ===\n")
+        case .renewLease:
+            do { try lease?.overwrite(Lease.contents(at: bootClockMilliseconds())) } catch {
+                emit(.storageFailed("cannot renew the worker's lease: \(error)"))
+            }
         case .emit(let event):
             emit(event)
         case .finish(let code):
@@ -197,6 +213,7 @@ public final class Worker {
             reply.nextEligibleInMilliseconds = JobManager.nextEligibleTime(in: s.document, after: s.now)
                 .map { $0.milliseconds - s.now.milliseconds }
             reply.jobTimeout = s.document.config.jobTimeout
+            reply.leaseRenewalMilliseconds = Lease.renewalMilliseconds(s.document.config)
             return (reply, events, pruned, s.document.config.maxLogBytes)
         }
         if ageDue, !request.results.isEmpty { ageCheckDue = monotonicMilliseconds() + 60_000 }

@@ -26,6 +26,8 @@ struct WorkerCore {
         var storageRetryMilliseconds: Int64 = 1_000
         /// How often a group whose shell has exited is looked at, besides each SIGCHLD.
         var groupCheckMilliseconds: Int64 = 1_000
+        /// How often the worker renews its lease, until a transaction reads the config's.
+        var leaseRenewalMilliseconds: Int64 = 10_000
     }
 
     /// A run to record.
@@ -64,6 +66,8 @@ struct WorkerCore {
         var nextEligibleInMilliseconds: Int64?
         /// The config's `job-timeout` (0: none), for the runs started now.
         var jobTimeout: Double = 0
+        /// How often to renew the lease, from the config's `lease-seconds`.
+        var leaseRenewalMilliseconds: Int64?
     }
 
     enum Input: Equatable, Sendable {
@@ -90,6 +94,8 @@ struct WorkerCore {
         case giveBack([Job])
         /// The run is over: its whole group is gone. `tornDown`: the worker ended it.
         case runEnded(Result, pid: Int32, tornDown: Bool)
+        /// Renew the heartbeat lease that keeps this worker alive for processes of other PID namespaces.
+        case renewLease
         case emit(WorkerEvent)
         case finish(exitCode: Int32)
     }
@@ -126,10 +132,15 @@ struct WorkerCore {
     private var storageRetryAt: Int64 = .min
     private var groupCheckAt: Int64 = 0
     private var jobTimeout: Double = 0
+    private var leaseRenewal: Int64
+    private var leaseRenewAt: Int64
 
+    /// Starts at `now`, its lease just renewed.
     init(_ settings: Settings, at now: Int64) {
         self.settings = settings
         nextLook = now
+        leaseRenewal = settings.leaseRenewalMilliseconds
+        leaseRenewAt = now + leaseRenewal
     }
 
     /// The pids (process groups) of runs whose shell has exited while their group lives on.
@@ -143,7 +154,7 @@ struct WorkerCore {
     /// waits for inputs only.
     var deadline: Int64? {
         guard !finished else { return nil }
-        var times: [Int64] = []
+        var times: [Int64] = [leaseRenewAt]
         if freeSlots > 0 { times.append(max(nextLook, storageRetryAt)) }
         if !children.isEmpty { times.append(max(childrenRecordBy, storageRetryAt)) }
         if !results.isEmpty {
@@ -230,6 +241,10 @@ struct WorkerCore {
             }
         }
         if !lingeringGroups.isEmpty, now >= groupCheckAt { groupCheckAt = now + settings.groupCheckMilliseconds }
+        if now >= leaseRenewAt {
+            leaseRenewAt = now + leaseRenewal
+            actions.append(.renewLease)
+        }
 
         if !exchanging, now >= storageRetryAt {
             let free = freeSlots
@@ -261,6 +276,10 @@ struct WorkerCore {
         inFlight = nil
         storageRetryAt = .min
         jobTimeout = reply.jobTimeout
+        if let renewal = reply.leaseRenewalMilliseconds, renewal != leaseRenewal {
+            leaseRenewAt = min(leaseRenewAt, now + renewal)
+            leaseRenewal = renewal
+        }
         nextLook = now + min(settings.idleCheckMilliseconds, max(0, reply.nextEligibleInMilliseconds ?? .max))
         var actions: [Action] = []
         for id in reply.cancelled {

@@ -14,7 +14,9 @@ func sampleDocument(jobCount: Int = 60) -> Document {
     d.workers = [
         WorkerRecord(process: ProcessIdentity(pid: 4242, startTime: 123_456_789), slots: 3, startedAt: Timestamp(milliseconds: 1_700_000_000_123)),
         WorkerRecord(process: ProcessIdentity(pid: Int32.max, startTime: UInt64(Int64.max)), slots: 256, startedAt: Timestamp(milliseconds: 0)),
+        WorkerRecord(process: ProcessIdentity(pid: 1, startTime: 99), slots: 2, startedAt: Timestamp(milliseconds: 5), pidNamespace: 4_026_532_254),
     ]
+    d.config.leaseSeconds = 2.5
     for i in 0..<jobCount {
         let base = Int64(1_762_252_200_000) + Int64(i) * 1_001
         var job = Job(id: "job-\(i)_x.\(i)", command: awkwardStrings[i % awkwardStrings.count] + " #\(i)",
@@ -99,8 +101,10 @@ func document(jobs: [String], extraTop: String = "") -> String {
             #expect((j["child_start_time"] as? NSNumber)?.uint64Value == job.child?.startTime)
         }
         let workers = try #require(object["workers"] as? [[String: Any]])
-        #expect(workers.count == 2)
+        #expect(workers.count == 3)
         #expect((workers[1]["pid"] as? NSNumber)?.int32Value == Int32.max)
+        #expect(workers[1]["pid_ns"] == nil)
+        #expect((workers[2]["pid_ns"] as? NSNumber)?.uint64Value == 4_026_532_254)
     }
 
     @Test func jobsDecodedWithFoundationCodableMatch() throws {

@@ -65,8 +65,9 @@ public final class QueueSandbox: @unchecked Sendable {
     }
 
     /// Starts `queuectl args` in the background, its output going to files.
-    public func start(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) -> Child {
-        Child(argv: [queuectlBinary] + args, env: environment(env), stdin: stdin, directory: root)
+    /// With `program`, runs that with `args` instead (a wrapper such as `unshare` that runs queuectl).
+    public func start(_ args: [String], stdin: String? = nil, env: [String: String] = [:], program: String? = nil) -> Child {
+        Child(argv: [program ?? queuectlBinary] + args, env: environment(env), stdin: stdin, directory: root)
     }
 
     /// The data file's raw bytes, or nil when there is none.

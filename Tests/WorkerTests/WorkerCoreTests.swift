@@ -178,9 +178,21 @@ struct Harness {
     @Test func aBusyWorkerHasNoTimerButItsRunsTimeouts() {
         var h = Harness(slots: 1)
         h.claim([job("a")])
-        #expect(h.core.deadline == nil, "all slots busy, nothing due: it waits for an event alone")
+        #expect(h.core.deadline == 10_000, "all slots busy, nothing due: it waits for an event, or to renew its lease")
         let look = h.send(.queueChanged, at: 200).compactMap(Harness.isExchange)
         #expect(look.map(\.claim) == [0], "no free slot: it looks only for a cancel of its own jobs")
+    }
+
+    @Test func theLeaseIsRenewedOnTimeWhateverElseHappens() {
+        var h = Harness(slots: 1)
+        h.claim([job("a")])
+        #expect(h.send(.tick, at: 9_999).isEmpty)
+        #expect(h.send(.tick, at: 10_000) == [.renewLease])
+        #expect(h.core.deadline == 20_000)
+        // A transaction that reads a shorter lease from the config brings the next renewal forward.
+        _ = h.send(.queueChanged, at: 10_500)
+        _ = h.send(.exchanged(WorkerCore.Reply(leaseRenewalMilliseconds: 1_000)), at: 10_500)
+        #expect(h.core.deadline == 11_500)
     }
 
     @Test func drainExitsWhenNothingIsRunnable() {
@@ -231,7 +243,7 @@ struct Harness {
             }
             if steps == 300 { inputs.append(.stopSignal) }
             guard inputs.isEmpty, !h.core.finished else { continue }
-            let deadline = try! #require(h.core.deadline, "a core with runs or free slots always has a timer")
+            let deadline = try! #require(h.core.deadline, "a running core always has a timer: its lease")
             #expect(deadline >= now || !h.core.handle(.tick, at: now).isEmpty, "woken at \(now) for nothing")
             now = max(now, deadline)
         }

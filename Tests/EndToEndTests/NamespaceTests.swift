@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Whether this machine lets us make a PID namespace (root, or user namespaces allowed).
+let pidNamespacesWork: Bool = {
+    let probe = Child(argv: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "/bin/true"],
+                      env: ProcessInfo.processInfo.environment, stdin: nil, directory: "/tmp")
+    return probe.wait(seconds: 10) == 0
+}()
+
+/// A worker in a container (its own PID namespace) sharing the queue folder with one on the host.
+@Suite struct NamespaceTests {
+    @Test func pidNamespacesAreAvailableWhereCIRuns() {
+        // CI runs as root, where `unshare` works: there the tests below must run, not skip.
+        if ProcessInfo.processInfo.environment["CI"] == "true" { #expect(pidNamespacesWork, "unshare --pid failed") }
+    }
+
+    @Test(.enabled(if: pidNamespacesWork))
+    func workersInTwoPIDNamespacesNeverRecoverEachOthersJobsAndALostOneIsRecoveredAfterItsLease() throws {
+        let q = QueueSandbox()
+        q.ok("config", "set", "lease-seconds", "2")
+        let gate = q.root + "/gate"
+        for id in ["a", "b"] {
+            q.ok("enqueue", #"{"id":"\#(id)","command":"while [ ! -e \#(gate) ]; do sleep 0.05; done"}"#)
+        }
+        // The container's worker is its namespace's pid 1; --kill-child ends it with unshare.
+        let container = q.start(["--pid", "--fork", "--mount-proc", "--kill-child", queuectlBinary, "worker", "start"],
+                                program: "/usr/bin/unshare")
+        #expect(eventually { q.jobs().values.contains { $0["worker_pid"] as? Int == 1 } }, "\(container.stderr())")
+        let host = q.start(["worker", "start"])
+        #expect(eventually { q.jobs().values.allSatisfy { $0["state"] as? String == "processing" } })
+        let inContainer = try #require(q.jobs().first { $0.value["worker_pid"] as? Int == 1 }?.key)
+
+        // Commands on the host take the lock again and again for longer than the lease: the
+        // container's worker renews it, and nobody's job is recovered.
+        let until = Date().addingTimeInterval(3)
+        while Date() < until {
+            q.ok("config", "set", "max-backoff", "0")
+            usleep(100_000)
+        }
+        for (id, job) in q.jobs() {
+            #expect(job["state"] as? String == "processing", "\(id) was taken from its live worker")
+            #expect(job["attempts"] as? Int == 0)
+        }
+        let status = q.ok("status")
+        #expect(status.contains("in another PID namespace; alive by its lease"), "\(status)")
+        #expect(q.ok("show", inContainer).contains("alive by its lease"))
+
+        // The container goes; its job is recovered only once the lease has run out.
+        container.signal(SIGKILL)
+        container.wait()
+        q.ok("config", "set", "max-backoff", "0")
+        #expect(q.state(of: inContainer) == "processing", "recovered before its worker's lease ran out")
+        #expect(eventually(within: 10) {
+            q.ok("config", "set", "max-backoff", "0")
+            return q.state(of: inContainer) != "processing"
+        })
+        #expect(q.jobs()[inContainer]?["last_error"] as? String == "worker lost")
+        _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        #expect(eventually { q.jobs().values.allSatisfy { $0["state"] as? String == "completed" } })
+        host.signal(SIGINT)
+        #expect(host.wait(seconds: 10) == 0)
+    }
+}
