@@ -91,12 +91,12 @@ extension Commands {
         }
         lines.append("")
 
-        let upcoming = document.jobs.jobs { ($0.state == .pending || $0.state == .failed) && $0.eligibleAt > now }
-            .sorted { $0.eligibleAt < $1.eligibleAt }.prefix(5)
+        let upcoming = document.jobs.jobs { ($0.state == .pending || $0.state == .failed) && !$0.isRunnable(at: now) }
+            .sorted { ($0.runAt ?? now) < ($1.runAt ?? now) }.prefix(5)
         lines.append(style.bold("NEXT UP (scheduled and retrying)"))
         if upcoming.isEmpty { lines.append("  nothing waiting for a time") }
         let upcomingRows = upcoming.map { job in
-            [job.id, job.state.rawValue, "in " + describeDuration(milliseconds: job.eligibleAt.milliseconds - now.milliseconds),
+            [job.id, job.state.rawValue, "in " + describeDuration(milliseconds: (job.runAt ?? now).milliseconds - now.milliseconds),
              job.state == .failed ? "retry \(job.attempts) of \(job.maxRetries): \(job.lastError ?? "")" : Output.oneLine(job.command)]
         }
         if !upcomingRows.isEmpty {
