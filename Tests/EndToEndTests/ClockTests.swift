@@ -3,8 +3,13 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The wall clock is not to be trusted: it can step back. That may not hold plain jobs back.
+/// The wall clock is not to be trusted: it can be set past year 9999 or step back. Neither may brick
+/// the queue or hold plain jobs back.
 @Suite struct ClockTests {
+    /// Debian's `faketime`, which `Scripts/test.sh` installs when it is missing. Without it the test
+    /// that needs it is skipped on a developer's machine and fails under CI (CI=true).
+    static let faketime: String? = ["/usr/bin/faketime", "/usr/local/bin/faketime"].first { access($0, X_OK) == 0 }
+
     /// A time as the data file writes it: `2026-11-24T08:00:00.250Z`.
     static func canonical(_ date: Date) -> String {
         let f = ISO8601DateFormatter()
@@ -27,6 +32,37 @@ import TestSupport
         try Data(text.utf8).write(to: URL(fileURLWithPath: q.dataPath))
         chmod(q.dataPath, 0o600)
         #expect(q.jobs()[id]?["created_at"] as? String == time)
+    }
+
+    @Test func aCommandRunWithTheClockPastYear9999LeavesAFileEveryLaterCommandReads() throws {
+        guard let faketime = Self.faketime else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                Issue.record("faketime is missing: Scripts/test.sh installs it (apt-get install faketime)")
+            }
+            return
+        }
+        let q = QueueSandbox()
+        q.ok("enqueue", #"{"id":"before","command":"true"}"#)
+        // 10000-01-02T00:00:00Z: a day past the last time a four-digit year can write.
+        let future = Child(argv: [faketime, "@253402387200", queuectlBinary, "enqueue", #"{"id":"far","command":"true"}"#],
+                           env: q.environment(), stdin: nil, directory: q.root)
+        #expect(future.wait(seconds: 20) == 0, "enqueue under faketime: \(future.stderr())")
+        let config = Child(argv: [faketime, "@253402387200", queuectlBinary, "config", "set", "max-retries", "2"],
+                           env: q.environment(), stdin: nil, directory: q.root)
+        #expect(config.wait(seconds: 20) == 0, "config set under faketime: \(config.stderr())")
+
+        let text = String(decoding: try #require(q.dataBytes()), as: UTF8.self)
+        #expect(!text.contains("\"10000-"), "a five-digit year was written:\n\(text)")
+        #expect(q.jobs()["far"]?["created_at"] as? String == "9999-12-31T23:59:59.999Z")
+        // Every later command, at the real time, still reads the file.
+        for args in [["status"], ["list"], ["show", "far"], ["config", "get", "max-retries"]] {
+            let r = q.run(args)
+            #expect(r.status == 0 && r.stderr.isEmpty, "queuectl \(args) -> \(r)")
+        }
+        // And the job "created" at the end of time is runnable now: only run_at gates a claim.
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        #expect(q.state(of: "far") == "completed")
+        #expect(q.state(of: "before") == "completed")
     }
 
     @Test func afterTheClockStepsBackPlainJobsRunAtOnceInEnqueueOrder() throws {
