@@ -23,10 +23,7 @@ extension Commands {
     static func runWatch(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var interval = 1.0
         if let text = args.value("interval") {
-            guard let seconds = Double(text), seconds.isFinite, seconds >= 0.1, seconds <= 3600, text.first?.isNumber == true else {
-                throw .usage("invalid value '\(text)' for --interval: expected seconds from 0.1 to 3600")
-            }
-            interval = seconds
+            interval = try NumberInput.decimal(text, for: "--interval", in: 0.1...3600, what: "a number of seconds")
         }
         let store = try context.store()
         let home = store.home

@@ -106,7 +106,7 @@ public struct JobInput: Equatable, Sendable {
 
     /// `90`, `30s`, `5m`, `2h`, `1d` as seconds.
     public static func duration(_ text: String, _ what: String) throws(QueueError) -> Double {
-        guard let seconds = durationSeconds(text), seconds <= maximumTimeout else {
+        guard let seconds = NumberInput.durationSeconds(text), seconds <= maximumTimeout else {
             throw .usage("\(what) must be a whole number with s, m, h or d, like 30s, 5m, 2h or 1d, not '\(text)'")
         }
         return seconds
