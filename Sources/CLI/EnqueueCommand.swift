@@ -85,6 +85,7 @@ extension Commands {
         }
         if let dir = args.value("cwd") {
             guard dir.hasPrefix("/") else { throw .usage("--cwd must be an absolute path, not '\(dir)'") }
+            try JobInput.checkDirectory(dir, "--cwd")
             d.cwd = dir
             d.cwdGiven = true
         } else {

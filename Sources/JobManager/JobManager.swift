@@ -82,6 +82,7 @@ public enum JobManager {
         var added: [Job] = []
         for input in inputs {
             try input.validate()
+            if let cwd = input.cwd { try JobInput.checkDirectory(cwd, "field 'cwd'") }
             let id: String
             if let given = input.id {
                 guard !exists(given) else { throw .failure("a job with id '\(given)' already exists") }

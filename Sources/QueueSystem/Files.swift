@@ -126,6 +126,9 @@ public enum Files {
                       isDirectory: (st.st_mode & S_IFMT) == S_IFDIR, size: Int(st.st_size))
     }
 
+    /// Whether this process may enter the directory `path` (search permission). Wraps `access(2)`.
+    public static func canEnter(_ path: String) -> Bool { access(path, X_OK) == 0 }
+
     /// The directory part of a path, like `dirname(1)`.
     public static func directoryName(_ path: String) -> String {
         var trimmed = Substring(path)

@@ -271,6 +271,17 @@ let badInputRows: [BadInputRow] = [
     .init("keep-completed-for 1e3", ["config", "set", "keep-completed-for", "1e3"], exitUsage, ["keep-completed-for"]),
     .init("backoff-base +2", ["config", "set", "backoff-base", "+2"], exitUsage, ["backoff-base"]),
 
+    // the directory a job runs in must exist (else every run fails)
+    .init("enqueue --cwd of a missing directory", ["enqueue", "--cwd", "/nonexistent", #"{"command":"true"}"#], exitUsage, ["--cwd", "/nonexistent", "does not exist"]),
+    .init("enqueue --cwd of a file", ["enqueue", "--cwd", "{ROOT}/plain-file", #"{"command":"true"}"#], exitUsage, ["--cwd", "not a directory"],
+          files: ["plain-file": "x"]),
+    .init("enqueue --cwd relative", ["enqueue", "--cwd", "relative/dir", #"{"command":"true"}"#], exitUsage, ["--cwd", "absolute"]),
+    .init("job field cwd of a missing directory", ["enqueue", #"{"command":"true","cwd":"/nonexistent"}"#], exitUsage, ["cwd", "/nonexistent", "does not exist"]),
+    .init("job field cwd of a file", ["enqueue", #"{"command":"true","cwd":"{ROOT}/plain-file"}"#], exitUsage, ["cwd", "not a directory"],
+          files: ["plain-file": "x"]),
+    .init("stdin: one job with a missing cwd among good lines", ["enqueue", "-"],
+          stdin: #"{"id":"ok1","command":"echo 1"}"# + "\n" + #"{"id":"ok2","command":"echo 2","cwd":"/nonexistent/dir"}"# + "\n", exitUsage, ["/nonexistent/dir"]),
+
     // list
     .init("list --state bogus", ["list", "--state", "bogus"], exitUsage, ["bogus"]),
     .init("list --state empty", ["list", "--state", ""], exitUsage, ["state"]),
