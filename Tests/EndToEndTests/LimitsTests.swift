@@ -26,4 +26,37 @@ import TestSupport
         q.ok("enqueue", #"{"id":"new","command":"true"}"#)
         #expect(q.state(of: "new") == "pending")
     }
+
+    /// What the cut markers of a log say was cut, added up, and how many bytes of `#` it still holds.
+    static func logAccount(_ log: String) -> (cut: Int, kept: Int, markers: Int) {
+        let pattern = try! NSRegularExpression(pattern: #"\n\[queuectl: (\d+) bytes of (?:older )?output cut here\]\n"#)
+        let matches = pattern.matches(in: log, range: NSRange(log.startIndex..., in: log))
+        let cut = matches.reduce(0) { $0 + Int((log as NSString).substring(with: $1.range(at: 1)))! }
+        return (cut, log.utf8.filter { $0 == UInt8(ascii: "#") }.count, matches.count)
+    }
+
+    /// A run that prints 600,000 bytes into a 1,024-byte log: the marker must say that all but what
+    /// is kept was cut (it said 146 once the whole-file bound cut the in-run marker away).
+    @Test func theLogsCutMarkerCountsEveryByteCut() throws {
+        let q = QueueSandbox()
+        q.ok("config", "set", "max-log-bytes", "1024")
+        let printed = 600_000
+        q.ok("enqueue", #"{"id":"loud","command":"head -c \#(printed) /dev/zero | tr '\\0' '#'; exit 1","max_retries":0}"#)
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        let first = try String(contentsOfFile: q.home + "/logs/loud.log", encoding: .utf8)
+        let one = Self.logAccount(first)
+        #expect(first.utf8.count <= 1024 + 64, "the bound plus its marker: \(first)")
+        #expect(one.markers == 1, "one marker, where the output was cut:\n\(first)")
+        #expect(one.cut + one.kept == printed, "the marker says \(one.cut) bytes were cut and \(one.kept) are kept, of \(printed):\n\(first)")
+
+        // A second run appends to the log and the bound cuts it again, taking the first marker with it.
+        q.ok("dlq", "retry", "loud")
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        let second = try String(contentsOfFile: q.home + "/logs/loud.log", encoding: .utf8)
+        let two = Self.logAccount(second)
+        #expect(second.utf8.count <= 1024 + 64, "the bound plus its marker: \(second)")
+        // What was cut also holds the first run's footer and the second run's header (under 200 bytes).
+        let extra = two.cut + two.kept - 2 * printed
+        #expect((0...200).contains(extra), "the markers say \(two.cut) bytes were cut and \(two.kept) are kept, of \(2 * printed) printed:\n\(second)")
+    }
 }
