@@ -8,6 +8,8 @@ public enum CLI {
     public static let version = "1.0.0"
 
     public static func main(_ arguments: [String]) -> Never {
+        // A write past `ulimit -f` then fails with a message instead of killing the process silently.
+        ProcessLimits.ignoreFileSizeSignal()
         exitProcess(run(Array(arguments.dropFirst())))
     }
 

@@ -75,23 +75,17 @@ extension Commands {
 
     static func jobDefaults(_ args: ParsedArguments) throws(QueueError) -> JobDefaults {
         var d = JobDefaults()
-        if let text = args.value("priority") {
-            guard let n = Int(text), JobInput.priorityRange.contains(n) else {
-                throw .usage("invalid value '\(text)' for --priority: expected an integer from -1000 to 1000")
-            }
-            d.priority = n
-        }
+        if let text = args.value("priority") { d.priority = try NumberInput.integer(text, for: "--priority", in: JobInput.priorityRange) }
         if args.value("run-at") != nil, args.value("delay") != nil { throw .usage("give --run-at or --delay, not both") }
         if let text = args.value("run-at") { d.runAt = try JobInput.time(text, "--run-at") }
         if let text = args.value("delay") { d.delay = try JobInput.duration(text, "--delay") }
         if let text = args.value("timeout") {
-            guard let seconds = Double(text), text.first?.isNumber == true else {
-                throw .usage("invalid value '\(text)' for --timeout: expected a number of seconds")
-            }
+            let seconds = try NumberInput.decimal(text, for: "--timeout", in: 0...JobInput.maximumTimeout, what: "a number of seconds")
             d.timeout = try JobInput.timeout(seconds, "--timeout")
         }
         if let dir = args.value("cwd") {
             guard dir.hasPrefix("/") else { throw .usage("--cwd must be an absolute path, not '\(dir)'") }
+            try JobInput.checkDirectory(dir, "--cwd")
             d.cwd = dir
             d.cwdGiven = true
         } else {

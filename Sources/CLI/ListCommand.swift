@@ -25,8 +25,7 @@ extension Commands {
         let state = try parseState(args.value("state"))
         var limit = Int.max
         if let text = args.value("limit") {
-            guard let n = Int(text), n >= 0 else { throw .usage("invalid value '\(text)' for --limit: expected an integer >= 0") }
-            limit = n
+            limit = try NumberInput.integer(text, for: "--limit", in: 0...Int.max)
         }
         let document = try context.transaction { (s) throws(QueueError) in s.document }
         let jobs = JobManager.list(document, state: state, limit: limit)

@@ -23,12 +23,7 @@ extension Commands {
 
     static func runPrune(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var keep: Int?
-        if let text = args.value("keep") {
-            guard let n = Int(text), QueueConfig.keepCompletedRange.contains(n) else {
-                throw .usage("invalid value '\(text)' for --keep: expected an integer >= 0")
-            }
-            keep = n
-        }
+        if let text = args.value("keep") { keep = try NumberInput.integer(text, for: "--keep", in: QueueConfig.keepCompletedRange) }
         let age = try args.value("older-than").map { (text) throws(QueueError) in try JobInput.duration(text, "--older-than") }
         let dryRun = args.has("dry-run")
         let removed = try context.transaction { (s) throws(QueueError) in

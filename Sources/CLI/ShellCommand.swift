@@ -129,11 +129,12 @@ extension Commands {
                 w.raw("{"); w.key("command", first: true); w.string(command)
                 if !id.isEmpty { w.key("id"); w.string(id) }
                 if !retries.isEmpty {
-                    guard let n = Int(retries) else {
-                        Console.err("Error: max retries must be a whole number, not '\(retries)'\n")
+                    do throws(QueueError) {
+                        w.key("max_retries"); w.int(try NumberInput.integer(retries, for: "max retries", in: QueueConfig.maxRetriesRange))
+                    } catch {
+                        Console.err("Error: \(error.message)\n")
                         continue
                     }
-                    w.key("max_retries"); w.int(n)
                 }
                 w.raw("}")
                 _ = CLI.run(["enqueue", String(decoding: w.bytes, as: UTF8.self)])

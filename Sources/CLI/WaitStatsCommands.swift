@@ -23,9 +23,7 @@ extension Commands {
     static func runWait(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var deadline: Int64?
         if let text = args.value("timeout") {
-            guard let seconds = Double(text), seconds.isFinite, seconds >= 0, text.first?.isNumber == true else {
-                throw .usage("invalid value '\(text)' for --timeout: expected a number of seconds")
-            }
+            let seconds = try NumberInput.decimal(text, for: "--timeout", in: QueueConfig.secondsRange, what: "a number of seconds")
             deadline = monotonicMilliseconds() + Int64(seconds * 1000)
         }
         let ids = args.positionals

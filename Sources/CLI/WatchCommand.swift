@@ -23,10 +23,7 @@ extension Commands {
     static func runWatch(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var interval = 1.0
         if let text = args.value("interval") {
-            guard let seconds = Double(text), seconds.isFinite, seconds >= 0.1, seconds <= 3600, text.first?.isNumber == true else {
-                throw .usage("invalid value '\(text)' for --interval: expected seconds from 0.1 to 3600")
-            }
-            interval = seconds
+            interval = try NumberInput.decimal(text, for: "--interval", in: 0.1...3600, what: "a number of seconds")
         }
         let store = try context.store()
         let home = store.home
@@ -91,12 +88,12 @@ extension Commands {
         }
         lines.append("")
 
-        let upcoming = document.jobs.jobs { ($0.state == .pending || $0.state == .failed) && $0.eligibleAt > now }
-            .sorted { $0.eligibleAt < $1.eligibleAt }.prefix(5)
+        let upcoming = document.jobs.jobs { ($0.state == .pending || $0.state == .failed) && !$0.isRunnable(at: now) }
+            .sorted { ($0.runAt ?? now) < ($1.runAt ?? now) }.prefix(5)
         lines.append(style.bold("NEXT UP (scheduled and retrying)"))
         if upcoming.isEmpty { lines.append("  nothing waiting for a time") }
         let upcomingRows = upcoming.map { job in
-            [job.id, job.state.rawValue, "in " + describeDuration(milliseconds: job.eligibleAt.milliseconds - now.milliseconds),
+            [job.id, job.state.rawValue, "in " + describeDuration(milliseconds: (job.runAt ?? now).milliseconds - now.milliseconds),
              job.state == .failed ? "retry \(job.attempts) of \(job.maxRetries): \(job.lastError ?? "")" : Output.oneLine(job.command)]
         }
         if !upcomingRows.isEmpty {

@@ -43,12 +43,7 @@ extension Commands {
 
     static func runWorkerStart(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var slots: Int?
-        if let text = args.value("count") {
-            guard let n = Int(text), (1...256).contains(n) else {
-                throw .usage("invalid value '\(text)' for --count: expected an integer from 1 to 256")
-            }
-            slots = n
-        }
+        if let text = args.value("count") { slots = try NumberInput.integer(text, for: "--count", in: QueueConfig.workerCountRange) }
         let store = Store(home: try context.store().home, keepsLastDocument: true)
         var count = slots ?? 0
         if slots == nil { count = try context.transaction { (s) throws(QueueError) in s.document.config.workerCount } }
@@ -112,9 +107,7 @@ extension Commands {
         var deadline: Int64?
         if let text = args.value("timeout") {
             guard args.has("wait") else { throw .usage("--timeout goes with --wait") }
-            guard let seconds = Double(text), seconds.isFinite, seconds >= 0, text.first?.isNumber == true else {
-                throw .usage("invalid value '\(text)' for --timeout: expected a number of seconds")
-            }
+            let seconds = try NumberInput.decimal(text, for: "--timeout", in: QueueConfig.secondsRange, what: "a number of seconds")
             deadline = monotonicMilliseconds() + Int64(seconds * 1000)
         }
         let workers = try context.transaction { (s) throws(QueueError) in s.document.workers }

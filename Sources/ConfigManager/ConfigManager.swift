@@ -76,26 +76,13 @@ public enum ConfigManager {
         }
     }
 
+    // One number reader for every option and key: plain decimal only (no hex, inf, nan, 1e3, +5).
     private static func integer(_ text: String, _ key: ConfigKey, _ range: ClosedRange<Int>) throws(QueueError) -> Int {
-        let (minimum, maximum) = (range.lowerBound, range.upperBound)
-        guard let value = Int(text) else { throw .usage("invalid value '\(text)' for \(key.rawValue): expected an integer") }
-        guard value >= minimum, value <= maximum else {
-            throw .usage("invalid value \(value) for \(key.rawValue): must be between \(minimum) and \(maximum)")
-        }
-        return value
+        try NumberInput.integer(text, for: key.rawValue, in: range)
     }
 
     private static func number(_ text: String, _ key: ConfigKey, _ range: ClosedRange<Double>) throws(QueueError) -> Double {
-        let (minimum, maximum) = (range.lowerBound, range.upperBound)
-        // Only plain decimal numbers: Double("nan"), "inf" and hex forms are refused.
-        let plain = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && text.filter { $0 == "." }.count <= 1
-        guard plain, let value = Double(text), value.isFinite else {
-            throw .usage("invalid value '\(text)' for \(key.rawValue): expected a number")
-        }
-        guard value >= minimum, value <= maximum else {
-            throw .usage("invalid value \(text) for \(key.rawValue): must be between \(formatted(minimum)) and \(formatted(maximum))")
-        }
-        return value
+        try NumberInput.decimal(text, for: key.rawValue, in: range)
     }
 
     /// Seconds (a fraction too), or a whole number with s, m, h or d.
@@ -104,15 +91,9 @@ public enum ConfigManager {
         if let last = text.last, last.isASCII, last.isNumber || last == "." {
             return try number(text, key, QueueConfig.keepCompletedForRange)
         }
-        guard let seconds = durationSeconds(text), QueueConfig.keepCompletedForRange.contains(seconds) else {
+        guard let seconds = NumberInput.durationSeconds(text), QueueConfig.keepCompletedForRange.contains(seconds) else {
             throw .usage("invalid value '\(text)' for \(key.rawValue): expected seconds, or a whole number with s, m, h or d")
         }
         return seconds
-    }
-
-    private static func formatted(_ value: Double) -> String {
-        var w = JSONWriter()
-        w.double(value)
-        return String(decoding: w.bytes, as: UTF8.self)
     }
 }

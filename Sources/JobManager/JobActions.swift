@@ -52,11 +52,14 @@ extension JobManager {
         let noWorker = workers.isEmpty ? " (no worker is running: start one with 'queuectl worker start')" : ""
         switch job.state {
         case .pending:
-            if let runAt = job.runAt, runAt > now { return "scheduled for \(runAt.iso8601), in \(span(now, runAt))" }
+            // The same rule as a claim's: only run_at holds a job back.
+            if !job.isRunnable(at: now), let runAt = job.runAt { return "scheduled for \(runAt.iso8601), in \(span(now, runAt))" }
             return "waiting for a free worker slot" + noWorker
         case .failed:
             let retry = "retry \(job.attempts) of \(job.maxRetries)"
-            if job.eligibleAt > now { return "failed (\(job.lastError ?? "error")); waiting for \(retry) in \(span(now, job.eligibleAt))" }
+            if !job.isRunnable(at: now), let runAt = job.runAt {
+                return "failed (\(job.lastError ?? "error")); waiting for \(retry) in \(span(now, runAt))"
+            }
             return "failed (\(job.lastError ?? "error")); \(retry) is due, waiting for a free worker slot" + noWorker
         case .processing:
             let pid = job.worker.map { String($0.pid) } ?? "?"

@@ -89,6 +89,19 @@ public struct JobInput: Equatable, Sendable {
         }
     }
 
+    /// A job runs in its directory: one that does not exist, is not a directory or cannot be entered
+    /// would fail every run, so it is refused when the job is enqueued. `what` names where it was
+    /// given (`--cwd`, `field 'cwd'`).
+    public static func checkDirectory(_ path: String, _ what: String) throws(QueueError) {
+        let status: Files.Status
+        do { status = try Files.status(path) } catch {
+            if error == .noSuchFileOrDirectory { throw .usage("\(what) '\(path)' does not exist; a job must run in an existing directory") }
+            throw .usage("\(what) '\(path)' cannot be used: \(error)")
+        }
+        guard status.isDirectory else { throw .usage("\(what) '\(path)' is not a directory") }
+        guard Files.canEnter(path) else { throw .usage("\(what) '\(path)' cannot be entered (no search permission)") }
+    }
+
     /// An ISO 8601 time with a zone, such as `2026-01-01T02:00:00Z` or `2026-01-01T03:00:00+01:00`.
     public static func time(_ text: String, _ what: String) throws(QueueError) -> Timestamp {
         guard let t = Timestamp(iso8601: text) else {
@@ -106,7 +119,7 @@ public struct JobInput: Equatable, Sendable {
 
     /// `90`, `30s`, `5m`, `2h`, `1d` as seconds.
     public static func duration(_ text: String, _ what: String) throws(QueueError) -> Double {
-        guard let seconds = durationSeconds(text), seconds <= maximumTimeout else {
+        guard let seconds = NumberInput.durationSeconds(text), seconds <= maximumTimeout else {
             throw .usage("\(what) must be a whole number with s, m, h or d, like 30s, 5m, 2h or 1d, not '\(text)'")
         }
         return seconds

@@ -68,6 +68,7 @@ public enum JobManager {
         var added: [Job] = []
         for input in inputs {
             try input.validate()
+            if let cwd = input.cwd { try JobInput.checkDirectory(cwd, "field 'cwd'") }
             let id: String
             if let given = input.id {
                 guard !exists(given) else { throw .failure("a job with id '\(given)' already exists") }
@@ -158,6 +159,23 @@ public enum JobManager {
         return claimed
     }
 
+    /// Whether a job in `state` with this `run_at` may be claimed at `now`. Only `run_at` gates a
+    /// claim: a job without one is runnable at once, whatever the clock says of its `created_at`
+    /// (after the clock steps back, every job just enqueued was "created in the future").
+    public static func isRunnable(state: JobState, runAt: Timestamp?, at now: Timestamp) -> Bool {
+        guard state == .pending || state == .failed else { return false }
+        guard let runAt else { return true }
+        return runAt <= now
+    }
+
+    /// Claim order among runnable jobs: higher priority first, then enqueue order (`seq`). A wall-clock
+    /// time never orders claims: `created_at` moves with the clock, and ordering by `run_at` would let
+    /// a stream of new plain jobs starve a retry or a scheduled job whose time has long come.
+    public static func claimsBefore(_ a: JobSummary, _ b: JobSummary) -> Bool {
+        if a.priority != b.priority { return a.priority > b.priority }
+        return a.sequence < b.sequence
+    }
+
     /// The indices of the best `limit` jobs runnable at `now`, in claim order, kept sorted as the
     /// summaries go by rather than sorting them all. (The table is borrowed, so no copy of it outlives
     /// this call to make the caller's change to it copy the whole table.)
@@ -165,21 +183,22 @@ public enum JobManager {
         var best: [Int] = []
         for i in jobs.indices where jobs.summary(at: i).isRunnable(at: now) {
             let summary = jobs.summary(at: i)
-            if best.count == limit, !JobSummary.claimOrder(summary, jobs.summary(at: best[limit - 1])) { continue }
-            let position = best.firstIndex { JobSummary.claimOrder(summary, jobs.summary(at: $0)) } ?? best.count
+            if best.count == limit, !claimsBefore(summary, jobs.summary(at: best[limit - 1])) { continue }
+            let position = best.firstIndex { claimsBefore(summary, jobs.summary(at: $0)) } ?? best.count
             best.insert(i, at: position)
             if best.count > limit { best.removeLast() }
         }
         return best
     }
 
-    /// The earliest time a waiting job becomes runnable, if any is waiting.
+    /// The earliest time a waiting job becomes runnable, if any is waiting: the earliest future
+    /// `run_at` (a job without one is runnable already).
     public static func nextEligibleTime(in document: Document, after now: Timestamp) -> Timestamp? {
         var next: Timestamp?
         for i in document.jobs.indices {
             let job = document.jobs.summary(at: i)
-            guard (job.state == .pending || job.state == .failed) && job.eligibleAt > now else { continue }
-            if next == nil || job.eligibleAt < next! { next = job.eligibleAt }
+            guard job.state == .pending || job.state == .failed, let runAt = job.runAt, runAt > now else { continue }
+            if next == nil || runAt < next! { next = runAt }
         }
         return next
     }
@@ -375,6 +394,16 @@ public enum JobManager {
     public static func runMarker(worker: ProcessIdentity, jobID: String) -> (name: String, value: String) {
         ("QUEUECTL_RUN", "\(worker.pid):\(worker.startTime):\(jobID)")
     }
+}
+
+extension JobSummary {
+    /// Whether the job may be claimed at `now` (JobManager's rule: only `run_at` gates a claim).
+    public func isRunnable(at now: Timestamp) -> Bool { JobManager.isRunnable(state: state, runAt: runAt, at: now) }
+}
+
+extension Job {
+    /// Whether the job may be claimed at `now` (JobManager's rule: only `run_at` gates a claim).
+    public func isRunnable(at now: Timestamp) -> Bool { JobManager.isRunnable(state: state, runAt: runAt, at: now) }
 }
 
 extension String {

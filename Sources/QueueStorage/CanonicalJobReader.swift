@@ -33,7 +33,7 @@ struct CanonicalJobReader {
               literal(", \"max_retries\": "), integer() != nil,
               literal(", \"priority\": "), let priority = integer(),
               literal(", \"seq\": "), let sequence = integer(),
-              literal(", \"created_at\": \""), let createdAt = timestamp(),
+              literal(", \"created_at\": \""), timestamp() != nil,
               literal(", \"updated_at\": \""), timestamp() != nil else { return nil }
         var runAt: Timestamp?, finishedAt: Timestamp?, worker: ProcessIdentity?, cancelRequested = false
         if literal(", \"run_at\": \"") { guard let t = timestamp() else { return nil }; runAt = t }
@@ -52,7 +52,7 @@ struct CanonicalJobReader {
         if literal(", \"cancel_requested\": true") { cancelRequested = true }
         guard literal("}") else { return nil }
         let id = String(decoding: UnsafeBufferPointer(start: bytes + idRange.lowerBound, count: idRange.count), as: UTF8.self)
-        return JobSummary(id: id, sequence: sequence, eligibleAt: runAt ?? createdAt,
+        return JobSummary(id: id, sequence: sequence, runAt: runAt,
                           finishedAt: finishedAt ?? Timestamp(milliseconds: 0), worker: worker,
                           priority: Int32(clamping: priority), state: state, cancelRequested: cancelRequested)
     }

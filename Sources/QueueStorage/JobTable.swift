@@ -1,11 +1,13 @@
 import QueueSystem
 
 /// What the hot paths (counts, claims, recovery, duplicate ids) need of a job, without decoding it.
+/// Only the data: which jobs are runnable and in what order they are claimed is JobManager's policy.
 public struct JobSummary: Equatable, Sendable {
     // Laid out narrow (a table of 100,000 of these is a worker's largest allocation).
     public let id: String
     public let sequence: Int64
-    public let eligibleAt: Timestamp
+    /// `run_at` in milliseconds, or `Int64.min` when the job has none (no time can be that).
+    private let runAtMilliseconds: Int64
     /// When the last run ended (epoch if it has not run): retention keeps the newest.
     public let finishedAt: Timestamp
     private let workerStartTime: UInt64
@@ -15,16 +17,16 @@ public struct JobSummary: Equatable, Sendable {
     public let cancelRequested: Bool
 
     public init(_ job: Job) {
-        self.init(id: job.id, sequence: job.sequence, eligibleAt: job.eligibleAt,
+        self.init(id: job.id, sequence: job.sequence, runAt: job.runAt,
                   finishedAt: job.finishedAt ?? Timestamp(milliseconds: 0), worker: job.worker,
                   priority: Int32(clamping: job.priority), state: job.state, cancelRequested: job.cancelRequested)
     }
 
-    init(id: String, sequence: Int64, eligibleAt: Timestamp, finishedAt: Timestamp, worker: ProcessIdentity?,
+    init(id: String, sequence: Int64, runAt: Timestamp?, finishedAt: Timestamp, worker: ProcessIdentity?,
          priority: Int32, state: JobState, cancelRequested: Bool) {
         self.id = id
         self.sequence = sequence
-        self.eligibleAt = eligibleAt
+        runAtMilliseconds = runAt?.milliseconds ?? .min
         self.finishedAt = finishedAt
         workerStartTime = worker?.startTime ?? 0
         workerPid = worker?.pid ?? 0
@@ -35,17 +37,8 @@ public struct JobSummary: Equatable, Sendable {
 
     public var priority: Int { Int(priority32) }
     public var worker: ProcessIdentity? { workerPid > 0 ? ProcessIdentity(pid: workerPid, startTime: workerStartTime) : nil }
-
-    public func isRunnable(at now: Timestamp) -> Bool {
-        (state == .pending || state == .failed) && eligibleAt <= now
-    }
-
-    /// Claim order: higher priority first, then earlier eligibility, then enqueue order.
-    public static func claimOrder(_ a: JobSummary, _ b: JobSummary) -> Bool {
-        if a.priority != b.priority { return a.priority > b.priority }
-        if a.eligibleAt != b.eligibleAt { return a.eligibleAt < b.eligibleAt }
-        return a.sequence < b.sequence
-    }
+    /// Not claimed before this time, if set.
+    public var runAt: Timestamp? { runAtMilliseconds == .min ? nil : Timestamp(milliseconds: runAtMilliseconds) }
 }
 
 /// The jobs of a document. Each is kept as its summary plus either the bytes it was read from or,

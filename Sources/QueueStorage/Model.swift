@@ -27,7 +27,7 @@ public struct Job: Equatable, Sendable {
     /// Retries allowed after the first run: the job runs at most `1 + maxRetries` times.
     public var maxRetries: Int
     public var priority: Int
-    /// Enqueue order, for FIFO within a priority (timestamps can tie).
+    /// Enqueue order, for FIFO within a priority (never a wall-clock time, which can step back).
     public var sequence: Int64
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
@@ -61,9 +61,6 @@ public struct Job: Equatable, Sendable {
         self.updatedAt = now
         self.runAt = nil
     }
-
-    /// When the job may next be claimed.
-    public var eligibleAt: Timestamp { runAt ?? createdAt }
 }
 
 /// The configuration kept in the data file. Validation lives in ConfigManager.

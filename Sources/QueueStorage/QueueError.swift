@@ -10,18 +10,3 @@ public struct QueueError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String { message }
 }
-
-/// `90`, `30s`, `5m`, `2h`, `1d` as seconds: a whole number with an optional unit. Nil otherwise.
-public func durationSeconds(_ text: String) -> Double? {
-    var digits = Substring(text)
-    var unit: Double = 1
-    switch digits.last {
-    case "s": unit = 1; digits.removeLast()
-    case "m": unit = 60; digits.removeLast()
-    case "h": unit = 3600; digits.removeLast()
-    case "d": unit = 86_400; digits.removeLast()
-    default: break
-    }
-    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Double(digits) else { return nil }
-    return n * unit
-}

@@ -6,11 +6,26 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     public var milliseconds: Int64
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
 
-    /// The wall clock now. Wraps `clock_gettime(CLOCK_REALTIME)`.
+    /// The wall clock now, kept within `earliest...latest`: a clock set past year 9999 (or before
+    /// year 0) gives the nearest time the data file can hold, so nothing written from it is refused
+    /// when read back. Wraps `clock_gettime(CLOCK_REALTIME)`.
     public static func now() -> Timestamp {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+        return Timestamp(clampingSeconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
+    }
+
+    /// `seconds` and `nanoseconds` since the epoch as a time within `earliest...latest`.
+    init(clampingSeconds seconds: Int64, nanoseconds: Int64) {
+        let limit = Timestamp.latest.milliseconds / 1000 + 1
+        let bounded = Swift.min(Swift.max(seconds, -limit), limit)  // keeps the product below from overflowing
+        self.init(milliseconds: bounded * 1000 + nanoseconds / 1_000_000)
+        self = clamped
+    }
+
+    /// This time kept within `earliest...latest`, the times the data file can hold.
+    public var clamped: Timestamp {
+        Timestamp(milliseconds: Swift.min(Swift.max(milliseconds, Timestamp.earliest.milliseconds), Timestamp.latest.milliseconds))
     }
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
@@ -35,8 +50,10 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     /// Appends the ISO 8601 form as UTF-8, without building a String (the data file's hot path).
+    /// A time outside `earliest...latest` is written as the nearest one inside, so the writer never
+    /// writes a year the reader refuses.
     public func appendISO8601(to bytes: inout [UInt8]) {
-        let (seconds, millis) = milliseconds.floorDivMod(1000)
+        let (seconds, millis) = clamped.milliseconds.floorDivMod(1000)
         let (days, secondOfDay) = seconds.floorDivMod(86_400)
         let (year, month, day) = civil(fromDays: days)
         func digits(_ value: Int64, _ width: Int) {

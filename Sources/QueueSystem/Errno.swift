@@ -8,7 +8,14 @@ public struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible,
     /// The calling thread's current `errno`.
     public static var current: Errno { Errno(rawValue: errno) }
 
-    public var description: String { String(cString: strerror(rawValue)) }
+    public var description: String {
+        let text = String(cString: strerror(rawValue))
+        // EFBIG is most often the file-size limit, which strerror does not mention.
+        if rawValue == EFBIG, let limit = ProcessLimits.fileSizeLimit {
+            return "\(text): beyond this process's file-size limit of \(limit) bytes (ulimit -f)"
+        }
+        return text
+    }
 
     public static let interrupted = Errno(rawValue: EINTR)
     public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)

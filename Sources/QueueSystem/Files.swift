@@ -128,6 +128,9 @@ public enum Files {
                       modified: Timestamp(milliseconds: Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000))
     }
 
+    /// Whether this process may enter the directory `path` (search permission). Wraps `access(2)`.
+    public static func canEnter(_ path: String) -> Bool { access(path, X_OK) == 0 }
+
     /// The directory part of a path, like `dirname(1)`.
     public static func directoryName(_ path: String) -> String {
         var trimmed = Substring(path)

@@ -90,12 +90,61 @@ final class RunLog {
 
     private func write(_ bytes: [UInt8]) { try? Files.writeAll(fileFD, bytes) }
 
-    /// Cuts the middle out of a log longer than `maxBytes`, keeping its start and its end.
+    /// Cuts the middle out of a log longer than `maxBytes`, keeping its start and its end. The marker
+    /// left in the cut says how much output it stands for: the bytes removed now, less the markers of
+    /// earlier cuts among them, plus what those markers stood for. (A marker that reaches into the
+    /// cut is removed whole, so none is left half there.)
     static func bound(_ path: String, to maxBytes: Int) {
         guard let size = try? Files.status(path).size, size > maxBytes,
               let bytes = try? Files.readAll(path) else { return }
         let half = maxBytes / 2
-        let marker = Array("\n[queuectl: \(bytes.count - 2 * half) bytes of older output cut here]\n".utf8)
-        try? AtomicFile.replace(path, with: Array(bytes.prefix(half)) + marker + Array(bytes.suffix(half)))
+        var cut = half..<(bytes.count - half)
+        var counted: Set<Int> = []
+        var earlierMarkerBytes = 0, stoodFor = 0
+        var grew = true
+        while grew {
+            grew = false
+            let window = max(0, cut.lowerBound - longestMarker)..<min(bytes.count, cut.upperBound + longestMarker)
+            for (range, count) in markers(in: bytes, window) where range.overlaps(cut) && !counted.contains(range.lowerBound) {
+                counted.insert(range.lowerBound)
+                earlierMarkerBytes += range.count
+                stoodFor += count
+                if range.lowerBound < cut.lowerBound || range.upperBound > cut.upperBound {
+                    cut = min(cut.lowerBound, range.lowerBound)..<max(cut.upperBound, range.upperBound)
+                    grew = true
+                }
+            }
+        }
+        let marker = Array("\n[queuectl: \(cut.count - earlierMarkerBytes + stoodFor) bytes of output cut here]\n".utf8)
+        try? AtomicFile.replace(path, with: Array(bytes[..<cut.lowerBound]) + marker + Array(bytes[cut.upperBound...]))
     }
+
+    /// `\n[queuectl: ` + at most 19 digits + the longer ending.
+    private static let longestMarker = 12 + 19 + 32
+
+    /// The cut markers in `window` of `bytes` (this version's and the older `bytes of older output`
+    /// form), each with the number of bytes it says were cut.
+    private static func markers(in bytes: [UInt8], _ window: Range<Int>) -> [(Range<Int>, Int)] {
+        let opening = Array("\n[queuectl: ".utf8)
+        let endings = [Array(" bytes of output cut here]\n".utf8), Array(" bytes of older output cut here]\n".utf8)]
+        var found: [(Range<Int>, Int)] = []
+        var i = window.lowerBound
+        while let start = bytes[i..<window.upperBound].firstIndex(of: opening[0]) {
+            i = start + 1
+            guard bytes[start..<window.upperBound].starts(with: opening) else { continue }
+            var end = start + opening.count, count = 0
+            while end < window.upperBound, end - start - opening.count < 19, let digit = bytes[end].wholeNumberDigit {
+                count = count * 10 + digit
+                end += 1
+            }
+            guard end > start + opening.count,
+                  let ending = endings.first(where: { bytes[end..<window.upperBound].starts(with: $0) }) else { continue }
+            found.append((start..<end + ending.count, count))
+        }
+        return found
+    }
+}
+
+private extension UInt8 {
+    var wholeNumberDigit: Int? { self >= 0x30 && self <= 0x39 ? Int(self - 0x30) : nil }
 }

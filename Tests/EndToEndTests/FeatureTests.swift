@@ -89,11 +89,15 @@ import TestSupport
                                   env: q.environment(), directory: q.root)
         #expect(enqueue.wait() == 0)
         q.ok("enqueue", "--cwd", "/tmp", #"{"id":"elsewhere","command":"pwd"}"#)
-        q.ok("enqueue", #"{"id":"gone","command":"true","cwd":"/no/such/dir","max_retries":0}"#)
+        // A directory that is gone by the time the job runs (enqueue refuses one that is already missing).
+        let gone = q.root + "/soon-gone"
+        try FileManager.default.createDirectory(atPath: gone, withIntermediateDirectories: true)
+        q.ok("enqueue", #"{"id":"gone","command":"true","cwd":"\#(gone)","max_retries":0}"#)
+        try FileManager.default.removeItem(atPath: gone)
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
         #expect(q.ok("logs", "env").contains("\(here) env 1\n"))
         #expect(q.ok("logs", "elsewhere").contains("/tmp\n"))
-        #expect(q.jobs()["gone"]?["last_error"] as? String == "could not start: directory /no/such/dir does not exist")
+        #expect(q.jobs()["gone"]?["last_error"] as? String == "could not start: directory \(gone) does not exist")
     }
 
     @Test func showExplainsWhyAJobIsOrIsNotRunning() throws {

@@ -193,7 +193,9 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         return j
     }
 
-    @Test func orderIsPriorityThenEligibilityThenSequence() {
+    /// Priority, then enqueue order: neither created_at (which moves with the clock) nor a past run_at
+    /// reorders claims.
+    @Test func orderIsPriorityThenSequence() {
         var d = Document()
         d.jobs = [
             job("low-old", priority: -1, seq: 1, created: 0),
@@ -206,7 +208,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         ]
         var s = snapshot(d)
         let claimed = JobManager.claim(limit: 100, for: ProcessIdentity.current(), in: &s)
-        #expect(claimed.map(\.id) == ["high", "mid-early", "retry-early", "mid-tie-a", "mid-tie-b", "mid-late", "low-old"])
+        #expect(claimed.map(\.id) == ["high", "mid-late", "mid-early", "mid-tie-a", "mid-tie-b", "retry-early", "low-old"])
     }
 
     @Test func limitIsRespectedAndTheBestAreTaken() {
@@ -249,11 +251,14 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
             job("done", seq: 3, state: .completed),
             job("dead", seq: 4, state: .dead),
             job("busy", seq: 5, state: .processing),
-            job("future-pending", seq: 6, created: 100_500),               // created in the future (clock skew)
+            job("future-pending", seq: 6, created: 100_500),               // created in the future (clock stepped back)
+            job("far-future-pending", seq: 7, created: 253_402_300_799_999 - t0.milliseconds),
+            job("future-scheduled", seq: 8, runAt: 100_001),
         ]
         var s = snapshot(d)
         let claimed = JobManager.claim(limit: 10, for: ProcessIdentity.current(), in: &s)
-        #expect(claimed.map(\.id) == ["due-retry"])
+        // Only run_at gates a claim: a plain job is runnable whatever its created_at says.
+        #expect(claimed.map(\.id) == ["due-retry", "future-pending", "far-future-pending"])
         #expect(JobManager.nextEligibleTime(in: s.document, after: t0) == Timestamp(milliseconds: t0.milliseconds + 1))
     }
 
@@ -273,6 +278,37 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         var s = snapshot(d)
         #expect(JobManager.claim(limit: 5, for: ProcessIdentity.current(), in: &s).isEmpty)
         #expect(!s.changed)
+    }
+}
+
+/// `show`'s reason follows the claim rule: only run_at holds a job back.
+@Suite struct ExplainTests {
+    let later = Timestamp(milliseconds: t0.milliseconds + 3_600_000)
+
+    func job(_ state: JobState, created: Timestamp, runAt: Timestamp? = nil) -> Job {
+        var j = Job(id: "j", command: "true", maxRetries: 3, sequence: 1, now: created)
+        j.state = state
+        j.runAt = runAt
+        if state == .failed { j.attempts = 1; j.lastError = "exit 1" }
+        return j
+    }
+
+    @Test func aPlainJobCreatedInTheFutureIsWaitingOnlyForASlot() {
+        let j = job(.pending, created: later)
+        #expect(JobManager.explain(j, now: t0, workers: []).hasPrefix("waiting for a free worker slot"))
+        #expect(JobManager.nextEligibleTime(in: { var d = Document(); d.jobs = [j]; return d }(), after: t0) == nil)
+    }
+
+    @Test func aFutureRunAtIsTheReason() {
+        let scheduled = job(.pending, created: t0, runAt: later)
+        #expect(JobManager.explain(scheduled, now: t0, workers: []) == "scheduled for \(later.iso8601), in 1h 0m")
+        let retry = job(.failed, created: t0, runAt: later)
+        #expect(JobManager.explain(retry, now: t0, workers: []) == "failed (exit 1); waiting for retry 1 of 3 in 1h 0m")
+    }
+
+    @Test func aFailedJobWithoutRunAtIsDueWhateverItsCreatedAt() {
+        let j = job(.failed, created: later)
+        #expect(JobManager.explain(j, now: t0, workers: []).hasPrefix("failed (exit 1); retry 1 of 3 is due, waiting for a free worker slot"))
     }
 }
 

@@ -67,6 +67,30 @@ func document(jobs: [String], extraTop: String = "") -> String {
         #expect(DocumentCodec.encode(back) == bytes)
     }
 
+    /// Times at the limit round-trip; times past it (a clock set beyond year 9999, or before year 0)
+    /// are written as the limit, so the file they are written to is read back.
+    @Test func timesAtAndPastTheLastYearRoundTrip() throws {
+        var d = Document()
+        d.nextSequence = 2
+        let past = Timestamp(milliseconds: Timestamp.latest.milliseconds + 86_400_000)
+        var job = Job(id: "far", command: "true", maxRetries: 3, sequence: 1, now: Timestamp.latest)
+        job.runAt = past
+        job.startedAt = Timestamp(milliseconds: Timestamp.earliest.milliseconds - 1)
+        job.finishedAt = Timestamp(milliseconds: .max)
+        d.jobs.append(job)
+        d.workers = [WorkerRecord(process: ProcessIdentity(pid: 7, startTime: 8), slots: 1, startedAt: past)]
+        let bytes = DocumentCodec.encode(d)
+        #expect(!String(decoding: bytes, as: UTF8.self).contains("\"10000-"))
+        let back = try DocumentCodec.decode(bytes)
+        #expect(back.jobs[0].createdAt == Timestamp.latest)
+        #expect(back.jobs[0].runAt == Timestamp.latest)
+        #expect(back.jobs[0].startedAt == Timestamp.earliest)
+        #expect(back.jobs[0].finishedAt == Timestamp.latest)
+        #expect(back.workers[0].startedAt == Timestamp.latest)
+        #expect(String(decoding: DocumentCodec.encode(back), as: UTF8.self) == String(decoding: bytes, as: UTF8.self))
+        #expect(try DocumentCodec.decode(DocumentCodec.encode(back)) == back)
+    }
+
     @Test func emptyDocumentRoundTrip() throws {
         let d = Document()
         #expect(try DocumentCodec.decode(DocumentCodec.encode(d)) == d)

@@ -136,7 +136,7 @@ func canonicalJobLines() -> [[UInt8]] {
         let d = try DocumentCodec.decode(Array(document(jobs: jobs).utf8))
         #expect(d.jobs.map(\.id) == ["a", "b", "c"])
         #expect(d.jobs[1].command == "echo é")
-        #expect(d.jobs.summary(at: 1).eligibleAt == Timestamp(iso8601: "2025-11-04T10:30:02.000Z"))
+        #expect(d.jobs.summary(at: 1).runAt == Timestamp(iso8601: "2025-11-04T10:30:02.000Z"))
         #expect(d.jobs[2].timeout == 1.5)
     }
 

@@ -52,6 +52,30 @@ import Testing
         #expect(abs(ours - Date().timeIntervalSince1970) < 5)
     }
 
+    /// A clock past year 9999 (or before year 0) gives the last (first) time the file can hold.
+    @Test func theClockIsKeptToTheYearsTheReaderAccepts() {
+        let year10000 = Int64(253_402_300_800)  // 10000-01-01T00:00:00Z in seconds
+        #expect(Timestamp(clampingSeconds: year10000 + 86_400, nanoseconds: 5_000_000) == Timestamp.latest)
+        #expect(Timestamp(clampingSeconds: year10000 - 1, nanoseconds: 999_999_999) == Timestamp.latest)
+        #expect(Timestamp(clampingSeconds: .max, nanoseconds: 0) == Timestamp.latest)
+        #expect(Timestamp(clampingSeconds: -62_167_219_201, nanoseconds: 0) == Timestamp.earliest)
+        #expect(Timestamp(clampingSeconds: .min, nanoseconds: 0) == Timestamp.earliest)
+        #expect(Timestamp(clampingSeconds: 1_762_252_200, nanoseconds: 250_000_000).milliseconds == 1_762_252_200_250)
+    }
+
+    /// Whatever time it is given, the writer writes no year the reader refuses.
+    @Test func theWriterWritesOnlyYearsTheReaderAccepts() throws {
+        let lastText = "9999-12-31T23:59:59.999Z", firstText = "0000-01-01T00:00:00.000Z"
+        for (ms, text) in [(Timestamp.latest.milliseconds, lastText), (Timestamp.latest.milliseconds + 1, lastText),
+                           (Int64(253_402_387_200_000), lastText), (Int64.max, lastText),
+                           (Timestamp.earliest.milliseconds, firstText), (Timestamp.earliest.milliseconds - 1, firstText),
+                           (Int64.min, firstText)] {
+            let written = Timestamp(milliseconds: ms).iso8601
+            #expect(written == text, "\(ms)")
+            #expect(Timestamp(iso8601: written) != nil, "\(written) is not read back")
+        }
+    }
+
     @Test func ordering() {
         #expect(Timestamp(milliseconds: 1) < Timestamp(milliseconds: 2))
         #expect(!(Timestamp(milliseconds: 2) < Timestamp(milliseconds: 2)))
