@@ -72,6 +72,9 @@ final class Context {
 
     func store() throws(QueueError) -> Store { Store(home: try QueueHome.fromEnvironment()) }
 
+    /// The queue as it is now, read without the lock: for commands that only look. Creates nothing.
+    func read() throws(QueueError) -> Document { try store().read() }
+
     /// A transaction that first recovers jobs whose worker died: every command that takes the lock does.
     func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
         let store = try store()

@@ -30,7 +30,7 @@ extension Commands {
 
     static func runConfigGet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let key = try args.positionals.first.map { (k) throws(QueueError) in try ConfigManager.key(k) }
-        let config = try context.transaction { (s) throws(QueueError) in s.document.config }
+        let config = try context.read().config
         let keys = key.map { [$0] } ?? ConfigKey.allCases
         if args.has("json") {
             var w = JSONWriter()

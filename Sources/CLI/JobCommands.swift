@@ -50,10 +50,10 @@ extension Commands {
 
     static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
-        let (job, explanation) = try context.transaction { (s) throws(QueueError) in
-            let job = try JobManager.job(id, in: s.document)
-            return (job, JobManager.explain(job, now: s.now, workers: s.document.workers))
-        }
+        let document = try context.read()
+        let job = try JobManager.job(id, in: document)
+        var explanation = JobManager.explain(job, now: Timestamp.now(), workers: document.workers)
+        if let lost = lostWorker(of: job) { explanation += "; " + lost }
         let home = try context.store().home
         if args.has("json") {
             var w = JSONWriter()
@@ -85,6 +85,13 @@ extension Commands {
         return 0
     }
 
+    /// For a running job whose worker is gone: what happens next. Read-only commands recover nothing
+    /// (they take no lock); the next command that does, recovers it.
+    static func lostWorker(of job: Job) -> String? {
+        guard job.state == .processing, let owner = job.worker, !owner.isAlive else { return nil }
+        return "but its worker (pid \(owner.pid)) is gone: the next command that changes the queue, or a worker, recovers it"
+    }
+
     static func runRetry(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let job = try context.transaction { (s) throws(QueueError) in try JobManager.retryNow(args.positionals[0], in: &s) }
         context.print(job.id)
@@ -110,7 +117,7 @@ extension Commands {
     static func runLogs(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
         let home = try context.store().home
-        let exists = try context.transaction { (s) throws(QueueError) in s.document.index(of: id) != nil }
+        let exists = try context.read().index(of: id) != nil
         let bytes: [UInt8]?
         do { bytes = try Files.readAll(home.logPath(for: id)) } catch { throw .failure("cannot read \(home.logPath(for: id)): \(error)") }
         guard let bytes else {

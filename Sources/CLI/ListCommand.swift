@@ -28,7 +28,7 @@ extension Commands {
             guard let n = Int(text), n >= 0 else { throw .usage("invalid value '\(text)' for --limit: expected an integer >= 0") }
             limit = n
         }
-        let document = try context.transaction { (s) throws(QueueError) in s.document }
+        let document = try context.read()
         let jobs = JobManager.list(document, state: state, limit: limit)
         if args.has("json") {
             context.print(Output.jobsJSON(jobs))

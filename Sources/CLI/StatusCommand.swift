@@ -17,7 +17,10 @@ extension Commands {
             return try runWatch(args, context)
         }
         if args.value("interval") != nil { throw .usage("--interval goes with --watch") }
-        let document = try context.transaction { (s) throws(QueueError) in s.document }
+        var document = try context.read()
+        // Read without the lock, the records of workers that died are still there until the next
+        // command that takes the lock removes them: show only the live ones.
+        if document.workers.contains(where: { !$0.process.isAlive }) { document.workers.removeAll { !$0.process.isAlive } }
         let counts = JobManager.counts(document)
         var running: [Int32: [String]] = [:]
         for i in document.jobs.indices(whereSummary: { $0.state == .processing }) {

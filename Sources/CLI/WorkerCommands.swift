@@ -52,7 +52,7 @@ extension Commands {
         }
         let store = Store(home: try context.store().home, keepsLastDocument: true)
         var count = slots ?? 0
-        if slots == nil { count = try context.transaction { (s) throws(QueueError) in s.document.config.workerCount } }
+        if slots == nil { count = try context.read().config.workerCount }
         let worker = Worker(store: store, slots: count, drain: args.has("drain")) { event in
             context.print(describe(event))
             context.flush()
@@ -114,7 +114,9 @@ extension Commands {
             }
             deadline = monotonicMilliseconds() + Int64(seconds * 1000)
         }
-        let workers = try context.transaction { (s) throws(QueueError) in s.document.workers }
+        // Signalling needs no lock, and must not wait for it: a stopped lock holder must not keep workers running.
+        // Records of workers that died stay until the next command that takes the lock removes them.
+        let workers = try context.read().workers.filter { $0.process.isAlive }
         if workers.isEmpty {
             context.print("no workers are running")
             return 0

@@ -1,0 +1,125 @@
+import Foundation
+@preconcurrency import Glibc
+import Testing
+import TestSupport
+
+/// util-linux `flock -o <home>/data.lock sleep 60`: holds the queue lock as its own pid (`-o`: the
+/// `sleep` it runs does not hold it), as a paused queuectl would.
+final class LockHolderProcess {
+    static let tool = "/usr/bin/flock"
+    let child: Child
+    var pid: Int32 { child.pid }
+
+    init(_ q: QueueSandbox) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.tool), "util-linux flock(1) is needed")
+        child = Child(argv: [Self.tool, "-o", q.home + "/data.lock", "/bin/sleep", "60"], env: q.environment(), stdin: nil, directory: q.root)
+        try #require(eventually(within: 10) { Self.holds(self.child.pid) }, "flock never took the lock")
+    }
+
+    /// True once `/proc/locks` shows `pid` holding (not waiting for) a lock.
+    static func holds(_ pid: Int32) -> Bool {
+        let text = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").contains { !$0.contains("->") && $0.contains(" WRITE \(pid) ") }
+    }
+
+    /// Ctrl+Z, as it were; returns once the kernel shows it stopped.
+    func stop() throws {
+        child.signal(SIGSTOP)
+        try #require(eventually(within: 10) {
+            let stat = (try? String(contentsOfFile: "/proc/\(self.pid)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+        })
+    }
+
+    /// Continues it and ends it, and the `sleep` it started; the lock is then free.
+    func end() {
+        if let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) {
+            for child in text.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGKILL) }
+        }
+        child.signal(SIGCONT)
+        child.signal(SIGTERM)
+        child.wait()
+    }
+
+    deinit { end() }
+}
+
+@Suite struct LockTests {
+    /// A queue with a completed job `done` (with a log) and a pending job `todo`.
+    func queueWithJobs() -> QueueSandbox {
+        let q = QueueSandbox()
+        q.ok("enqueue", #"{"id":"done","command":"echo hello"}"#)
+        let worker = q.bounded(["worker", "start", "--drain"], seconds: 20)
+        precondition(worker.status == 0 && q.state(of: "done") == "completed", "\(worker)")
+        q.ok("enqueue", #"{"id":"todo","command":"echo later"}"#)
+        return q
+    }
+
+    @Test func readOnlyCommandsDoNotWaitForAStoppedLockHolder() throws {
+        let q = queueWithJobs()
+        let holder = try LockHolderProcess(q)
+        try holder.stop()
+        let before = q.dataBytes()
+        let commands: [([String], Int32, String)] = [
+            (["status"], 0, "pending"), (["status", "--json"], 0, "\"pending\": 1"), (["list"], 0, "todo"),
+            (["list", "--json", "--state", "completed"], 0, "done"), (["show", "todo"], 0, "waiting for a free worker slot"),
+            (["stats"], 0, "runs"), (["dlq", "list"], 0, "empty"), (["config", "get"], 0, "max-retries"),
+            (["config", "get", "max-retries"], 0, "3"), (["logs", "done"], 0, "hello"), (["output", "get", "done"], 0, "hello"),
+            (["wait", "done"], 0, "done completed"), (["wait", "todo", "--timeout", "0.2"], 124, ""),
+            (["worker", "stop"], 0, "no workers are running"),
+        ]
+        for (args, status, output) in commands {
+            let r = q.bounded(args, seconds: 5)
+            #expect(r.status == status && (output.isEmpty || r.stdout.contains(output)), "queuectl \(args) -> \(r)")
+            #expect(!r.stderr.contains("waiting for the queue lock"), "queuectl \(args) -> \(r)")
+        }
+        #expect(q.dataBytes() == before)
+        #expect(LockHolderProcess.holds(holder.pid), "the holder kept the lock throughout")
+    }
+
+    @Test func readOnlyCommandsLeaveADeadWorkersJobToTheNextWriterAndSaySo() throws {
+        let q = QueueSandbox()
+        q.ok("prune", "--dry-run")  // creates the queue home
+        // A worker that has exited, recorded as running a job.
+        let gone = Child(argv: ["/bin/true"], env: [:], stdin: nil, directory: q.root)
+        gone.wait()
+        let now = "2026-01-01T00:00:00.000Z"
+        let data = """
+            {"version": 1, "next_seq": 2, "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
+             "workers": [{"pid": \(gone.pid), "start_time": 1, "slots": 1, "started_at": "\(now)"}],
+             "jobs": [{"id": "orphan", "command": "sleep 60", "state": "processing", "attempts": 0, "max_retries": 3,
+                       "seq": 1, "created_at": "\(now)", "updated_at": "\(now)", "started_at": "\(now)",
+                       "worker_pid": \(gone.pid), "worker_start_time": 1}]}
+            """
+        try data.write(toFile: q.dataPath, atomically: true, encoding: .utf8)
+        chmod(q.dataPath, 0o600)
+        let before = q.dataBytes()
+
+        let show = q.bounded(["show", "orphan"], seconds: 5)
+        #expect(show.status == 0 && show.stdout.contains("but its worker (pid \(gone.pid)) is gone"), "\(show)")
+        let wait = q.bounded(["wait", "orphan", "--timeout", "0.3"], seconds: 5)
+        #expect(wait.status == 124 && wait.stderr.hasPrefix("job 'orphan' is running, but its worker (pid \(gone.pid)) is gone"), "\(wait)")
+        let status = q.bounded(["status"], seconds: 5)
+        #expect(status.status == 0 && status.stdout.contains("No workers are running"), "only live workers are shown: \(status)")
+        #expect(q.dataBytes() == before, "read-only commands recovered nothing")
+
+        #expect(q.run(["prune", "--dry-run"]).status == 0)
+        #expect(q.state(of: "orphan") == "failed")
+        #expect(q.jobs()["orphan"]?["last_error"] as? String == "worker lost")
+    }
+
+    @Test func readOnlyCommandsOnAQueueThatDoesNotExistCreateNothing() throws {
+        let q = QueueSandbox()
+        #expect(!FileManager.default.fileExists(atPath: q.home))
+        let r = q.bounded(["status"])
+        #expect(r.status == 0 && r.stdout.contains("pending     0") && r.stdout.contains("No workers are running"), "\(r)")
+        for (args, status) in [
+            (["status", "--json"], 0), (["list"], 0), (["stats"], 0), (["dlq", "list"], 0), (["config", "get"], 0),
+            (["config", "get", "max-retries"], 0), (["show", "x"], 1), (["logs", "x"], 1), (["wait", "x"], 1), (["worker", "stop"], 0),
+        ] as [([String], Int32)] {
+            let r = q.bounded(args, seconds: 5)
+            #expect(r.status == status, "queuectl \(args) -> \(r)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: q.home), "the queue folder was created")
+    }
+}
