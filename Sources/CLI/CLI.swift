@@ -31,6 +31,7 @@ public enum CLI {
         case .run(let path, let arguments):
             let context = Context(path: path)
             do {
+                if path.last!.takesTheLock { context.lockTimeout = try Commands.lockTimeout(arguments) }
                 let code = try path.last!.run!(arguments, context)
                 context.flush()
                 return code
@@ -56,6 +57,8 @@ public enum CLI {
 final class Context {
     let path: [CommandSpec]
     private var output = ""
+    /// How long a transaction waits for the lock before giving up; nil: as long as it takes.
+    var lockTimeout: Double?
 
     init(path: [CommandSpec]) { self.path = path }
 
@@ -76,8 +79,10 @@ final class Context {
     func read() throws(QueueError) -> Document { try store().read() }
 
     /// A transaction that first recovers jobs whose worker died: every command that takes the lock does.
+    /// Waiting for the lock, it says after a second who holds it, and gives up after `lockTimeout`.
     func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
-        let store = try store()
+        var store = try store()
+        store.lockWaiting = LockWaiting(timeout: lockTimeout, report: Commands.reportLockWait)
         var removed: [String] = []
         let result = try store.transaction { (s) throws(QueueError) in
             removed = JobManager.recoverOrphans(in: &s).filter(\.removed).map(\.job.id)

@@ -7,7 +7,7 @@ extension Commands {
         summary: "Read or change the queue's settings.",
         discussion: "  Keys (either spelling, 'max-retries' or 'max_retries'):\n"
             + ConfigKey.allCases.map { "    \($0.rawValue.padding(14))\($0.summary)" }.joined(separator: "\n"),
-        subcommands: [configGet, configSet]
+        subcommands: [configGet, configSet.takingTheLock]
     )
 
     static let configGet = CommandSpec(

@@ -6,7 +6,7 @@ extension Commands {
     static let dlq = CommandSpec(
         name: "dlq",
         summary: "The dead letter queue: jobs that failed every retry.",
-        subcommands: [dlqList, dlqRetry, dlqDelete]
+        subcommands: [dlqList, dlqRetry.takingTheLock, dlqDelete.takingTheLock]
     )
 
     static let dlqList = CommandSpec(

@@ -50,7 +50,9 @@ extension Commands {
             }
             slots = n
         }
-        let store = Store(home: try context.store().home, keepsLastDocument: true)
+        var store = Store(home: try context.store().home, keepsLastDocument: true)
+        // A worker never gives up on the lock (someone pausing a command must not stop it), but says who holds it.
+        store.lockWaiting = LockWaiting(report: Commands.reportLockWait)
         var count = slots ?? 0
         if slots == nil { count = try context.read().config.workerCount }
         let worker = Worker(store: store, slots: count, drain: args.has("drain")) { event in

@@ -52,6 +52,9 @@ public struct Snapshot {
 public struct Store: Sendable {
     public let home: QueueHome
     private let cache: DocumentCache?
+    /// How a transaction waits when another process holds the lock: by default silently, for as
+    /// long as it takes.
+    public var lockWaiting = LockWaiting.forever
 
     /// With `keepsLastDocument`, the document this store last wrote is kept, mapped, and used again
     /// instead of a new scan as long as the data file is still that very file: a worker, whose
@@ -67,7 +70,7 @@ public struct Store: Sendable {
     public func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
         try prepareDirectory()
         do {
-            return try FileLock.withExclusiveLock(path: home.lockPath) { () throws(QueueError) -> T in
+            return try FileLock.withExclusiveLock(path: home.lockPath, waiting: lockWaiting) { () throws(QueueError) -> T in
                 // Straight into the snapshot, which then holds the only reference and changes in place.
                 var snapshot = Snapshot(document: try current(), now: Timestamp.now())
                 let result = try body(&snapshot)
@@ -84,6 +87,11 @@ public struct Store: Sendable {
         } catch {
             switch error {
             case .lock(let errno): throw .failure("cannot lock \(home.lockPath): \(errno)")
+            case .timedOut(let seconds, let holder):
+                var w = JSONWriter()
+                w.double(seconds)
+                throw .failure("timed out after \(String(decoding: w.bytes, as: UTF8.self))s waiting for the queue lock held by "
+                    + (holder.map(\.description) ?? "another process"))
             case .body(let error): throw error
             }
         }

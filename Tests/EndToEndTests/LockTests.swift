@@ -77,6 +77,71 @@ final class LockHolderProcess {
         #expect(LockHolderProcess.holds(holder.pid), "the holder kept the lock throughout")
     }
 
+    @Test func aWriterWithALockTimeoutGivesUpNamingTheStoppedHolder() throws {
+        let q = queueWithJobs()
+        let holder = try LockHolderProcess(q)
+        try holder.stop()
+        let before = try #require(q.dataBytes())
+        let job = #"{"id":"blocked","command":"true"}"#
+        let runs: [(String, [String], [String: String])] = [
+            ("0.3", ["enqueue", "--lock-timeout", "0.3", job], [:]),
+            ("0.3", ["enqueue", job], ["QUEUECTL_LOCK_TIMEOUT": "0.3"]),
+            ("0.25", ["enqueue", "--lock-timeout=0.25", job], ["QUEUECTL_LOCK_TIMEOUT": "30"]),  // the option wins
+            ("0", ["config", "set", "max-retries", "7", "--lock-timeout", "0"], [:]),
+            ("0.3", ["dlq", "retry", "--all"], ["QUEUECTL_LOCK_TIMEOUT": "0.3"]),
+            ("0.3", ["cancel", "todo"], ["QUEUECTL_LOCK_TIMEOUT": "0.3"]),
+        ]
+        for (seconds, args, env) in runs {
+            let started = Date()
+            let r = q.bounded(args, env: env, seconds: 10)
+            let took = Date().timeIntervalSince(started)
+            #expect(r.status == 1 && r.stdout.isEmpty, "queuectl \(args) \(env) -> \(r)")
+            #expect(r.stderr == "Error: timed out after \(seconds)s waiting for the queue lock held by pid \(holder.pid) (stopped)\n",
+                    "queuectl \(args) \(env) -> \(r)")
+            #expect(took >= Double(seconds)! && took < 5, "took \(took)s")
+        }
+        #expect(q.dataBytes() == before, "nothing was written")
+    }
+
+    @Test func aBadLockTimeoutIsAUsageErrorNamingIt() throws {
+        let q = queueWithJobs()
+        let before = try #require(q.dataBytes())
+        let job = #"{"id":"x","command":"true"}"#
+        for (args, env, name) in [
+            (["enqueue", job], ["QUEUECTL_LOCK_TIMEOUT": "soon"], "QUEUECTL_LOCK_TIMEOUT"),
+            (["enqueue", job], ["QUEUECTL_LOCK_TIMEOUT": "-1"], "QUEUECTL_LOCK_TIMEOUT"),
+            (["enqueue", "--lock-timeout", "nan", job], [:], "--lock-timeout"),
+            (["prune", "--lock-timeout", "-2"], [:], "--lock-timeout"),
+        ] {
+            let r = q.bounded(args, env: env, seconds: 10)
+            #expect(r.status == 64 && r.stdout.isEmpty && r.stderr.hasPrefix("Error: invalid value ") && r.stderr.contains(name),
+                    "queuectl \(args) \(env) -> \(r)")
+        }
+        // A read-only command takes no lock, so neither the option nor the variable concerns it.
+        #expect(q.bounded(["status"], env: ["QUEUECTL_LOCK_TIMEOUT": "soon"]).status == 0)
+        #expect(q.bounded(["status", "--lock-timeout", "1"]).status == 64)
+        #expect(q.dataBytes() == before)
+    }
+
+    @Test func aWaitingWriterSaysWhoHoldsTheLockAndFinishesOnceItIsFree() throws {
+        let q = queueWithJobs()
+        let holder = try LockHolderProcess(q)
+        try holder.stop()
+        let started = Date()
+        let enqueue = q.start(["enqueue", #"{"id":"patient","command":"true"}"#])
+        let message = "waiting for the queue lock, held by pid \(holder.pid) (stopped; 'kill -CONT \(holder.pid)' resumes it)\n"
+        #expect(eventually(within: 10) { enqueue.stderr() == message }, "\(enqueue.stderr())")
+        #expect(Date().timeIntervalSince(started) >= 1, "said after a second, not at once")
+        #expect(enqueue.wait(seconds: 0.3) == nil, "it keeps waiting")
+        #expect(q.state(of: "patient") == nil)
+
+        holder.end()
+        #expect(enqueue.wait(seconds: 10) == 0, "\(enqueue.stderr())")
+        #expect(enqueue.stdout() == "patient\n")
+        #expect(enqueue.stderr() == message, "said once")
+        #expect(q.state(of: "patient") == "pending")
+    }
+
     @Test func readOnlyCommandsLeaveADeadWorkersJobToTheNextWriterAndSaySo() throws {
         let q = QueueSandbox()
         q.ok("prune", "--dry-run")  // creates the queue home
