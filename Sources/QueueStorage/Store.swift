@@ -16,11 +16,22 @@ public struct QueueHome: Sendable {
         self.directory = d
     }
 
-    /// `$QUEUECTL_HOME`, else `$HOME/.queuectl`.
+    /// `$QUEUECTL_HOME`, else `$HOME/.queuectl`. Either must be an absolute path: a relative one
+    /// would make the queue depend on the directory a command happens to run in (a usage error).
     public static func fromEnvironment() throws(QueueError) -> QueueHome {
-        if let home = Console.environment("QUEUECTL_HOME"), !home.isEmpty { return QueueHome(directory: home) }
+        if let home = Console.environment("QUEUECTL_HOME"), !home.isEmpty {
+            guard home.hasPrefix("/") else {
+                throw .usage("QUEUECTL_HOME must be an absolute path, not '\(home)': a relative one would make the queue "
+                    + "depend on the current directory (for example, QUEUECTL_HOME=\"$PWD/\(home)\")")
+            }
+            return QueueHome(directory: home)
+        }
         guard let home = Console.environment("HOME"), !home.isEmpty else {
             throw .failure("neither QUEUECTL_HOME nor HOME is set; set QUEUECTL_HOME to the queue's directory")
+        }
+        guard home.hasPrefix("/") else {
+            throw .usage("HOME is not an absolute path ('\(home)'), so the default queue ~/.queuectl has no fixed place; "
+                + "set QUEUECTL_HOME to an absolute path")
         }
         return QueueHome(directory: home + "/.queuectl")
     }

@@ -187,4 +187,18 @@ final class LockHolderProcess {
         }
         #expect(!FileManager.default.fileExists(atPath: q.home), "the queue folder was created")
     }
+
+    @Test func aRelativeQueueHomeIsRefused() throws {
+        let q = QueueSandbox()
+        // The commands run in this process's directory: a relative home would be made there.
+        let name = "queuectl-relative-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let made = FileManager.default.currentDirectoryPath + "/" + name
+        defer { try? FileManager.default.removeItem(atPath: made) }
+        for args in [["status"], ["enqueue", #"{"command":"true"}"#], ["list"], ["worker", "start", "--drain"]] {
+            let r = q.bounded(args, env: ["QUEUECTL_HOME": name + "/queue"], seconds: 5)
+            #expect(r.status == 64 && r.stdout.isEmpty, "queuectl \(args) -> \(r)")
+            #expect(r.stderr.hasPrefix("Error: QUEUECTL_HOME must be an absolute path, not '\(name)/queue'"), "\(r)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: made), "a queue was made under the current directory")
+    }
 }
