@@ -30,12 +30,20 @@ public enum CLI {
             return 0
         case .run(let path, let arguments):
             let context = Context(path: path)
-            do {
+            let faults = FileBytes.changesNoticed
+            do throws(QueueError) {
                 if path.last!.takesTheLock { context.lockTimeout = try Commands.lockTimeout(arguments) }
                 let code = try path.last!.run!(arguments, context)
+                if FileBytes.changesNoticed != faults { throw changedWhileRead(context) }
                 context.flush()
                 return code
             } catch {
+                var error = error
+                // Whatever it printed or concluded may have come from zeros read in place of a truncated data file.
+                if FileBytes.changesNoticed != faults {
+                    context.discard()
+                    error = changedWhileRead(context)
+                }
                 context.flush()
                 if error.kind == .usage {
                     Console.err(usageErrorText(UsageError(message: error.message, path: path)))
@@ -45,6 +53,11 @@ public enum CLI {
                 return 1
             }
         }
+    }
+
+    /// The data file changed in place while this command read it (`FileBytes.changedUnderMapping`).
+    private static func changedWhileRead(_ context: Context) -> QueueError {
+        (try? context.store().changedWhileRead()) ?? .failure("the data file changed while it was read (truncated in place?)")
     }
 
     static func usageErrorText(_ error: UsageError) -> String {
@@ -66,6 +79,9 @@ final class Context {
         output += line
         output += "\n"
     }
+
+    /// Forgets what was printed and not yet written.
+    func discard() { output = "" }
 
     /// Writes what was printed so far (a worker flushes each event as it happens).
     func flush() {

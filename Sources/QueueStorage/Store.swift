@@ -85,6 +85,8 @@ public struct Store: Sendable {
                 // Straight into the snapshot, which then holds the only reference and changes in place.
                 var snapshot = Snapshot(document: try current(), now: Timestamp.now())
                 let result = try body(&snapshot)
+                // What the body read of a file truncated under it is zeros, not jobs: write none of it.
+                if snapshot.document.jobs.source?.wasChangedInPlace(home.dataPath) == true { throw changedWhileRead() }
                 if snapshot.changed {
                     // The snapshot lets go of the document, so saving can rebase it without a copy.
                     var changed = snapshot.document
@@ -134,12 +136,23 @@ public struct Store: Sendable {
         do { source = try FileBytes.map(home.dataPath) } catch { throw .failure("cannot read \(home.dataPath): \(error)") }
         guard let source else { return Document() }
         try checkFile(home.dataPath)
+        let document: Document
         do {
-            return try DocumentCodec.decode(source)
+            document = try DocumentCodec.decode(source)
         } catch {
+            if source.wasChangedInPlace(home.dataPath) { throw changedWhileRead() }
             throw .failure("data file \(home.dataPath) is not valid: \(error). It has been left as it is; "
                 + "fix or move it away (a new empty queue is then started)")
         }
+        if source.changedUnderMapping { throw changedWhileRead() }
+        return document
+    }
+
+    /// The data file was truncated in place while it was mapped (see `FileBytes`): only queuectl
+    /// should write it, and only by replacing it whole.
+    public func changedWhileRead() -> QueueError {
+        .failure("data file \(home.dataPath) changed while it was read (truncated in place?); it has been left as it is. "
+            + "Only queuectl should write it; run the command again")
     }
 
     private func save(_ document: inout Document) throws(QueueError) {
@@ -158,8 +171,11 @@ public struct Store: Sendable {
                         flushed = written
                     }
                 }
+                // Unchanged jobs were copied from the mapping: if it lost pages meanwhile, they were zeros.
+                if document.jobs.source?.wasChangedInPlace(home.dataPath) == true { throw Errno(rawValue: EIO) }
             }
         } catch {
+            if document.jobs.source?.wasChangedInPlace(home.dataPath) == true { throw changedWhileRead() }
             throw .failure("cannot write \(home.dataPath): \(error); the previous data file is unchanged")
         }
         // Still under the lock: the file now in place is the one just written.
