@@ -54,7 +54,7 @@ extension Commands {
         // A worker never gives up on the lock (someone pausing a command must not stop it), but says who holds it.
         store.lockWaiting = LockWaiting(report: Commands.reportLockWait)
         var count = slots ?? 0
-        if slots == nil { count = try context.read().config.workerCount }
+        if slots == nil { count = try store.read().config.workerCount }
         let worker = Worker(store: store, slots: count, drain: args.has("drain")) { event in
             context.print(describe(event))
             context.flush()

@@ -49,7 +49,10 @@ public enum FileLock {
             milestones.append((start + Int64((timeout * 1000).rounded(.up)), .giveUp))
         }
         let watchdog = milestones.isEmpty ? nil : LockWatchdog.start(waiter: pthread_self(), deadlines: milestones.map(\.at))
-        defer { watchdog?.finish() }
+        defer {
+            watchdog?.finish()
+            watchdog?.restoreSignalMask()
+        }
         // Without a watchdog (none wanted, or no thread could be made) this is a plain blocking wait.
         var handled = 0
         while true {
@@ -178,11 +181,14 @@ private final class LockWatchdog: Sendable {
     private let acknowledged = Atomic<Int>(0)
     private let wake: (read: Int32, write: Int32)
     private let thread = Mutex<pthread_t?>(nil)
+    /// The waiter's signal mask before the interrupt signal was unblocked for the wait.
+    private let waiterMask: sigset_t
 
-    private init(waiter: pthread_t, deadlines: [Int64], wake: (read: Int32, write: Int32)) {
+    private init(waiter: pthread_t, deadlines: [Int64], wake: (read: Int32, write: Int32), waiterMask: sigset_t) {
         self.waiter = waiter
         self.deadlines = deadlines
         self.wake = wake
+        self.waiterMask = waiterMask
     }
 
     /// Starts the watchdog, or returns nil if no thread can be made (the wait then has no milestones).
@@ -192,8 +198,9 @@ private final class LockWatchdog: Sendable {
         var unblock = sigset_t()
         sigemptyset(&unblock)
         sigaddset(&unblock, interruptSignal)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        let watchdog = LockWatchdog(waiter: waiter, deadlines: deadlines, wake: wake)
+        var mask = sigset_t()
+        pthread_sigmask(SIG_UNBLOCK, &unblock, &mask)
+        let watchdog = LockWatchdog(waiter: waiter, deadlines: deadlines, wake: wake, waiterMask: mask)
         let context = Unmanaged.passRetained(watchdog).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
@@ -201,6 +208,7 @@ private final class LockWatchdog: Sendable {
             return nil
         }, context)
         guard rc == 0 else {
+            watchdog.restoreSignalMask()
             Unmanaged<LockWatchdog>.fromOpaque(context).release()
             Files.close(wake.read)
             Files.close(wake.write)
@@ -222,6 +230,12 @@ private final class LockWatchdog: Sendable {
         if let thread = thread.withLock({ $0 }) { pthread_join(thread, nil) }
         Files.close(wake.read)
         Files.close(wake.write)
+    }
+
+    /// Puts back the waiter's signal mask; called on the waiting thread once the watchdog has ended.
+    func restoreSignalMask() {
+        var mask = waiterMask
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
     }
 
     /// Waits up to `milliseconds` for `finish()`; true if it came.
