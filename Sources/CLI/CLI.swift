@@ -32,11 +32,19 @@ public enum CLI {
             return 0
         case .run(let path, let arguments):
             let context = Context(path: path)
-            do {
+            do throws(QueueError) {
+                if path.last!.takesTheLock { context.lockTimeout = try Commands.lockTimeout(arguments) }
                 let code = try path.last!.run!(arguments, context)
+                if context.dataChangedWhileRead { throw changedWhileRead(context) }
                 context.flush()
                 return code
             } catch {
+                var error = error
+                // Whatever it printed or concluded may have come from zeros read in place of a truncated data file.
+                if context.dataChangedWhileRead {
+                    context.discard()
+                    error = changedWhileRead(context)
+                }
                 context.flush()
                 if error.kind == .usage {
                     Console.err(usageErrorText(UsageError(message: error.message, path: path)))
@@ -46,6 +54,11 @@ public enum CLI {
                 return 1
             }
         }
+    }
+
+    /// The data file changed in place while this command read it (`FileBytes.changedUnderMapping`).
+    private static func changedWhileRead(_ context: Context) -> QueueError {
+        (try? context.store().changedWhileRead()) ?? .failure("the data file changed while it was read (truncated in place?)")
     }
 
     static func usageErrorText(_ error: UsageError) -> String {
@@ -58,6 +71,16 @@ public enum CLI {
 final class Context {
     let path: [CommandSpec]
     private var output = ""
+    /// How long a transaction waits for the lock before giving up; nil: as long as it takes.
+    var lockTimeout: Double?
+    /// `FileBytes.changesNoticed` when this command first read the queue through `read()` or
+    /// `transaction()`. Commands that run for long (a worker, the live view, `wait`) read through a
+    /// store of their own and handle a changed file themselves.
+    private var changesBefore: Int?
+
+    /// True if the data file changed in place under a mapping since this command first read it: what
+    /// it made of the file may come from zeros.
+    var dataChangedWhileRead: Bool { changesBefore.map { FileBytes.changesNoticed != $0 } ?? false }
 
     init(path: [CommandSpec]) { self.path = path }
 
@@ -65,6 +88,9 @@ final class Context {
         output += line
         output += "\n"
     }
+
+    /// Forgets what was printed and not yet written.
+    func discard() { output = "" }
 
     /// Writes what was printed so far (a worker flushes each event as it happens).
     func flush() {
@@ -74,9 +100,18 @@ final class Context {
 
     func store() throws(QueueError) -> Store { Store(home: try QueueHome.fromEnvironment()) }
 
+    /// The queue as it is now, read without the lock: for commands that only look. Creates nothing.
+    func read() throws(QueueError) -> Document {
+        if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
+        return try store().read()
+    }
+
     /// A transaction that first recovers jobs whose worker died: every command that takes the lock does.
+    /// Waiting for the lock, it says after a second who holds it, and gives up after `lockTimeout`.
     func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
-        let store = try store()
+        var store = try store()
+        store.lockWaiting = LockWaiting(timeout: lockTimeout, report: Commands.reportLockWait)
+        if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
         var removed: [String] = []
         let result = try store.transaction { (s) throws(QueueError) in
             removed = JobManager.recoverOrphans(in: &s).filter(\.removed).map(\.job.id)

@@ -8,7 +8,8 @@ enum Commands {
           Data lives in $QUEUECTL_HOME/data.json (default: ~/.queuectl).
         """,
         options: [.flag("version", "Show the version.")],
-        subcommands: [enqueue, worker, status, top, list, show, logs, output, wait, retry, cancel, prune, stats, dlq, config, shell, help]
+        subcommands: [enqueue.takingTheLock, worker, status, top, list, show, logs, output, wait, retry.takingTheLock, cancel.takingTheLock,
+                      prune.takingTheLock, stats, dlq, config, shell, help]
     )
 
     /// Listed so the root help shows it; the parser answers `help <command>` itself.

@@ -7,7 +7,7 @@ extension Commands {
         summary: "Read or change the queue's settings.",
         discussion: "  Keys (either spelling, 'max-retries' or 'max_retries'):\n"
             + ConfigKey.allCases.map { "    \($0.rawValue.padding(14))\($0.summary)" }.joined(separator: "\n"),
-        subcommands: [configGet, configSet]
+        subcommands: [configGet, configSet.takingTheLock]
     )
 
     static let configGet = CommandSpec(
@@ -30,7 +30,7 @@ extension Commands {
 
     static func runConfigGet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let key = try args.positionals.first.map { (k) throws(QueueError) in try ConfigManager.key(k) }
-        let config = try context.transaction { (s) throws(QueueError) in s.document.config }
+        let config = try context.read().config
         let keys = key.map { [$0] } ?? ConfigKey.allCases
         if args.has("json") {
             var w = JSONWriter()

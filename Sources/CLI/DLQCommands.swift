@@ -6,7 +6,7 @@ extension Commands {
     static let dlq = CommandSpec(
         name: "dlq",
         summary: "The dead letter queue: jobs that failed every retry.",
-        subcommands: [dlqList, dlqRetry, dlqDelete]
+        subcommands: [dlqList, dlqRetry.takingTheLock, dlqDelete.takingTheLock]
     )
 
     static let dlqList = CommandSpec(
@@ -34,7 +34,7 @@ extension Commands {
     )
 
     static func runDLQList(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let document = try context.transaction { (s) throws(QueueError) in s.document }
+        let document = try context.read()
         let jobs = DLQManager.list(document)
         if args.has("json") {
             context.print(Output.jobsJSON(jobs))

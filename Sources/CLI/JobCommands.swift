@@ -50,15 +50,10 @@ extension Commands {
     static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
         let home = try context.store().home
-        let (job, explanation) = try context.transaction { (s) throws(QueueError) in
-            let job = try JobManager.job(id, in: s.document)
-            var why = JobManager.explain(job, now: s.now, workers: s.document.workers)
-            if job.state == .processing, let owner = s.document.workers.first(where: { $0.process == job.worker }),
-               let liveness = JobManager.liveness(of: owner, home: home, config: s.document.config).description {
-                why += " (its worker is \(liveness))"
-            }
-            return (job, why)
-        }
+        let document = try context.read()
+        let job = try JobManager.job(id, in: document)
+        var explanation = JobManager.explain(job, now: Timestamp.now(), workers: document.workers)
+        if let owner = ownerNote(of: job, in: document, home: home) { explanation += owner }
         if args.has("json") {
             var w = JSONWriter()
             DocumentCodec.writeJob(job, to: &w)
@@ -89,6 +84,29 @@ extension Commands {
         return 0
     }
 
+    /// For a running job whose worker is gone: what happens next. Read-only commands recover nothing
+    /// (they take no lock); the next command that does, recovers it.
+    /// How a running job's worker is, judged as a lock-taker would judge it (nil: not running).
+    static func ownerLiveness(of job: Job, in document: Document, home: QueueHome) -> WorkerLiveness? {
+        guard job.state == .processing, let owner = job.worker else { return nil }
+        if let record = document.workers.first(where: { $0.process == owner }) {
+            return JobManager.liveness(of: record, home: home, config: document.config)
+        }
+        return owner.isAlive ? .alive : .gone
+    }
+
+    /// What `show` and `wait` say of a running job whose worker is gone.
+    static func lostWorkerNote(_ job: Job) -> String {
+        "but its worker (pid \(job.worker?.pid ?? 0)) is gone: the next command that changes the queue, or a worker, recovers it"
+    }
+
+    /// What `show` adds about a running job's worker: that it is gone, or alive by its lease in another namespace.
+    static func ownerNote(of job: Job, in document: Document, home: QueueHome) -> String? {
+        guard let liveness = ownerLiveness(of: job, in: document, home: home) else { return nil }
+        if !liveness.isAlive { return "; " + lostWorkerNote(job) }
+        return liveness.description.map { " (its worker is \($0))" }
+    }
+
     static func runRetry(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let job = try context.transaction { (s) throws(QueueError) in try JobManager.retryNow(args.positionals[0], in: &s) }
         context.print(job.id)
@@ -114,7 +132,7 @@ extension Commands {
     static func runLogs(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
         let home = try context.store().home
-        let exists = try context.transaction { (s) throws(QueueError) in s.document.index(of: id) != nil }
+        let exists = try context.read().index(of: id) != nil
         let bytes: [UInt8]?
         do { bytes = try Files.readAll(home.logPath(for: id)) } catch { throw .failure("cannot read \(home.logPath(for: id)): \(error)") }
         guard let bytes else {

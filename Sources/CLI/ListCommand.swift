@@ -27,7 +27,7 @@ extension Commands {
         if let text = args.value("limit") {
             limit = try NumberInput.integer(text, for: "--limit", in: 0...Int.max)
         }
-        let document = try context.transaction { (s) throws(QueueError) in s.document }
+        let document = try context.read()
         let jobs = JobManager.list(document, state: state, limit: limit)
         if args.has("json") {
             context.print(Output.jobsJSON(jobs))

@@ -17,7 +17,12 @@ extension Commands {
             return try runWatch(args, context)
         }
         if args.value("interval") != nil { throw .usage("--interval goes with --watch") }
-        let document = try context.transaction { (s) throws(QueueError) in s.document }
+        let document = try context.read()
+        // Read without the lock, the records of workers that died are still there until the next
+        // command that takes the lock removes them: show only the live ones.
+        let home = try context.store().home
+        let workers = document.workers.map { ($0, JobManager.liveness(of: $0, home: home, config: document.config)) }
+            .filter { $0.1.isAlive }
         let counts = JobManager.counts(document)
         var running: [Int32: [String]] = [:]
         for i in document.jobs.indices(whereSummary: { $0.state == .processing }) {
@@ -29,14 +34,12 @@ extension Commands {
             w.raw("{\"jobs\": ")
             Output.writeCounts(counts, total: document.jobs.count, to: &w)
             w.raw(", \"workers\": [")
-            for (i, worker) in document.workers.enumerated() {
+            for (i, (worker, liveness)) in workers.enumerated() {
                 if i > 0 { w.raw(", ") }
                 w.raw("{\"pid\": "); w.int(worker.process.pid)
                 w.raw(", \"slots\": "); w.int(worker.slots)
                 w.raw(", \"started_at\": "); w.string(worker.startedAt.iso8601)
-                if let liveness = JobManager.liveness(of: worker, home: try context.store().home, config: document.config).description {
-                    w.raw(", \"liveness\": "); w.string(liveness)
-                }
+                if let text = liveness.description { w.raw(", \"liveness\": "); w.string(text) }
                 w.raw(", \"jobs\": ["); 
                 for (k, id) in (running[worker.process.pid] ?? []).enumerated() {
                     if k > 0 { w.raw(", ") }
@@ -52,12 +55,11 @@ extension Commands {
         let style = Style.forStandardOutput()
         context.print(Output.table(["STATE", "JOBS"], rows, decorate: [0: { style.state(JobState(rawValue: $0.trimmingWhitespace()) ?? .pending, $0) }]))
         context.print("")
-        if document.workers.isEmpty {
+        if workers.isEmpty {
             context.print("No workers are running. Start one with: queuectl worker start")
         } else {
-            let home = try context.store().home
-            let rows = document.workers.map { w in
-                [String(w.process.pid) + (JobManager.liveness(of: w, home: home, config: document.config).description.map { " (\($0))" } ?? ""),
+            let rows = workers.map { w, liveness in
+                [String(w.process.pid) + (liveness.description.map { " (\($0))" } ?? ""),
                  String(w.slots), w.startedAt.shortDisplay,
                  (running[w.process.pid] ?? []).joined(separator: ", ").ifEmpty("-")]
             }

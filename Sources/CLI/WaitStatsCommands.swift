@@ -28,23 +28,33 @@ extension Commands {
         }
         let ids = args.positionals
         let store = try context.store()
-        _ = try context.transaction { (_) throws(QueueError) in }  // creates and checks the queue directory
-        let watcher: DirectoryWatcher
-        do { watcher = try DirectoryWatcher(directory: store.home.directory, fileName: "data.json") } catch {
-            throw .failure("cannot watch \(store.home.directory): \(error)")
-        }
+        var watcher: DirectoryWatcher?
+        var toldLost: Set<String> = []
         while true {
-            let states = try context.transaction { (s) throws(QueueError) in
-                try ids.map { (id) throws(QueueError) in
-                    guard let i = s.document.index(of: id) else { throw .failure("no job with id '\(id)' (it may have been cancelled or deleted)") }
-                    return s.document.jobs[i].state
+            // Without the lock: waiting must not hold up the workers it waits for, nor queue behind them.
+            let document = try store.read()
+            let states = try ids.map { (id) throws(QueueError) in
+                guard let i = document.index(of: id) else { throw .failure("no job with id '\(id)' (it may have been cancelled or deleted)") }
+                let summary = document.jobs.summary(at: i)
+                if summary.state == .processing, !toldLost.contains(id),
+                   ownerLiveness(of: document.jobs[i], in: document, home: store.home)?.isAlive == false {
+                    toldLost.insert(id)
+                    Console.err("job '\(id)' is running, \(lostWorkerNote(document.jobs[i]))\n")
                 }
+                return summary.state
             }
             if states.allSatisfy({ $0 == .completed || $0 == .dead }) {
                 for (id, state) in zip(ids, states) { context.print("\(id) \(state.rawValue)") }
                 return states.contains(.dead) ? 1 : 0
             }
-            // Woken by any write to the queue; a second at most, so a dead worker's job is recovered.
+            guard let watcher else {
+                // The queue exists (it has these jobs). Watch it, then read again: no write is missed.
+                do { watcher = try DirectoryWatcher(directory: store.home.directory, fileName: "data.json") } catch {
+                    throw .failure("cannot watch \(store.home.directory): \(error)")
+                }
+                continue
+            }
+            // Woken by any write to the queue; a second at most, should a wake-up be missed.
             var timeout: Int64 = 1000
             if let deadline {
                 let left = deadline - monotonicMilliseconds()
@@ -60,7 +70,7 @@ extension Commands {
     }
 
     static func runStats(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let (document, now) = try context.transaction { (s) throws(QueueError) in (s.document, s.now) }
+        let (document, now) = (try context.read(), Timestamp.now())
         let counts = JobManager.counts(document)
         let c = document.counters
         let durations = document.jobs.jobs { $0.state != .processing }.compactMap(\.durationMilliseconds).sorted()

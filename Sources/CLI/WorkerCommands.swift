@@ -44,9 +44,11 @@ extension Commands {
     static func runWorkerStart(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var slots: Int?
         if let text = args.value("count") { slots = try NumberInput.integer(text, for: "--count", in: QueueConfig.workerCountRange) }
-        let store = Store(home: try context.store().home, keepsLastDocument: true)
+        var store = Store(home: try context.store().home, keepsLastDocument: true)
+        // A worker never gives up on the lock (someone pausing a command must not stop it), but says who holds it.
+        store.lockWaiting = LockWaiting(report: Commands.reportLockWait)
         var count = slots ?? 0
-        if slots == nil { count = try context.transaction { (s) throws(QueueError) in s.document.config.workerCount } }
+        if slots == nil { count = try store.read().config.workerCount }
         let worker = Worker(store: store, slots: count, drain: args.has("drain")) { event in
             context.print(describe(event))
             context.flush()
@@ -110,7 +112,14 @@ extension Commands {
             let seconds = try NumberInput.decimal(text, for: "--timeout", in: QueueConfig.secondsRange, what: "a number of seconds")
             deadline = monotonicMilliseconds() + Int64(seconds * 1000)
         }
-        let workers = try context.transaction { (s) throws(QueueError) in s.document.workers }
+        // Signalling needs no lock, and must not wait for it: a stopped lock holder must not keep workers running.
+        // Records of workers that died stay until the next command that takes the lock removes them.
+        // A worker's pid means something only in its own PID namespace: one in another is stopped there.
+        let all = try context.read().workers
+        for w in all where !w.isInThisNamespace {
+            Console.err("worker \(w.process.pid) is in another PID namespace: stop it there\n")
+        }
+        let workers = all.filter { $0.isInThisNamespace && $0.process.isAlive }
         if workers.isEmpty {
             context.print("no workers are running")
             return 0

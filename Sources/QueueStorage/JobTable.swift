@@ -97,6 +97,15 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
             do {
                 return try DocumentCodec.decodeJob(UnsafeBufferPointer(rebasing: source!.bytes[range]), index: i)
             } catch {
+                // Bytes that decoded when read and no longer do: the mapped file was changed in place (truncated:
+                // its lost pages read as zeros). A stand-in, which readers discard: they check `changedUnderMapping`.
+                if source!.isMapped {
+                    source!.noticeChangeUnderMapping()
+                    var job = Job(id: entries[i].summary.id, command: "", maxRetries: 0, sequence: entries[i].summary.sequence,
+                                  now: entries[i].summary.finishedAt)
+                    job.state = entries[i].summary.state
+                    return job
+                }
                 preconditionFailure("job \(entries[i].summary.id) was checked when read but does not decode: \(error)")
             }
         }

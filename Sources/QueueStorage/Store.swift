@@ -21,11 +21,22 @@ public struct QueueHome: Sendable {
         self.directory = d
     }
 
-    /// `$QUEUECTL_HOME`, else `$HOME/.queuectl`.
+    /// `$QUEUECTL_HOME`, else `$HOME/.queuectl`. Either must be an absolute path: a relative one
+    /// would make the queue depend on the directory a command happens to run in (a usage error).
     public static func fromEnvironment() throws(QueueError) -> QueueHome {
-        if let home = Console.environment("QUEUECTL_HOME"), !home.isEmpty { return QueueHome(directory: home) }
+        if let home = Console.environment("QUEUECTL_HOME"), !home.isEmpty {
+            guard home.hasPrefix("/") else {
+                throw .usage("QUEUECTL_HOME must be an absolute path, not '\(home)': a relative one would make the queue "
+                    + "depend on the current directory (for example, QUEUECTL_HOME=\"$PWD/\(home)\")")
+            }
+            return QueueHome(directory: home)
+        }
         guard let home = Console.environment("HOME"), !home.isEmpty else {
             throw .failure("neither QUEUECTL_HOME nor HOME is set; set QUEUECTL_HOME to the queue's directory")
+        }
+        guard home.hasPrefix("/") else {
+            throw .usage("HOME is not an absolute path ('\(home)'), so the default queue ~/.queuectl has no fixed place; "
+                + "set QUEUECTL_HOME to an absolute path")
         }
         return QueueHome(directory: home + "/.queuectl")
     }
@@ -63,6 +74,9 @@ public struct Store: Sendable {
     /// Runs right after each rename of a written data file, still under the lock: where tests stand
     /// in for another program replacing the file at that moment.
     private let afterReplace: (@Sendable () -> Void)?
+    /// How a transaction waits when another process holds the lock: by default silently, for as
+    /// long as it takes.
+    public var lockWaiting = LockWaiting.forever
 
     /// With `keepsLastDocument`, the document this store last wrote is kept, mapped, and used again
     /// instead of a new scan as long as the data file is still that very file: a worker, whose
@@ -83,10 +97,12 @@ public struct Store: Sendable {
     public func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
         try prepareDirectory()
         do {
-            return try FileLock.withExclusiveLock(path: home.lockPath) { () throws(QueueError) -> T in
+            return try FileLock.withExclusiveLock(path: home.lockPath, waiting: lockWaiting) { () throws(QueueError) -> T in
                 // Straight into the snapshot, which then holds the only reference and changes in place.
                 var snapshot = Snapshot(document: try current(), now: Timestamp.now(), home: home)
                 let result = try body(&snapshot)
+                // What the body read of a file truncated under it is zeros, not jobs: write none of it.
+                if snapshot.document.jobs.source?.wasChangedInPlace(home.dataPath) == true { throw changedWhileRead() }
                 if snapshot.changed {
                     // The snapshot lets go of the document, so saving can rebase it without a copy.
                     var changed = snapshot.document
@@ -100,6 +116,11 @@ public struct Store: Sendable {
         } catch {
             switch error {
             case .lock(let errno): throw .failure("cannot lock \(home.lockPath): \(errno)")
+            case .timedOut(let seconds, let holder):
+                var w = JSONWriter()
+                w.double(seconds)
+                throw .failure("timed out after \(String(decoding: w.bytes, as: UTF8.self))s waiting for the queue lock held by "
+                    + (holder.map(\.description) ?? "another process"))
             case .body(let error): throw error
             }
         }
@@ -131,12 +152,23 @@ public struct Store: Sendable {
         do { source = try FileBytes.map(home.dataPath) } catch { throw .failure("cannot read \(home.dataPath): \(error)") }
         guard let source else { return Document() }
         try checkFile(home.dataPath)
+        let document: Document
         do {
-            return try DocumentCodec.decode(source)
+            document = try DocumentCodec.decode(source)
         } catch {
+            if source.wasChangedInPlace(home.dataPath) { throw changedWhileRead() }
             throw .failure("data file \(home.dataPath) is not valid: \(error). It has been left as it is; "
                 + "fix or move it away (a new empty queue is then started)")
         }
+        if source.changedUnderMapping { throw changedWhileRead() }
+        return document
+    }
+
+    /// The data file was truncated in place while it was mapped (see `FileBytes`): only queuectl
+    /// should write it, and only by replacing it whole.
+    public func changedWhileRead() -> QueueError {
+        .failure("data file \(home.dataPath) changed while it was read (truncated in place?); it has been left as it is. "
+            + "Only queuectl should write it; run the command again")
     }
 
     private func save(_ document: inout Document) throws(QueueError) {
@@ -156,8 +188,11 @@ public struct Store: Sendable {
                         flushed = sent
                     }
                 }
+                // Unchanged jobs were copied from the mapping: if it lost pages meanwhile, they were zeros.
+                if document.jobs.source?.wasChangedInPlace(home.dataPath) == true { throw Errno(rawValue: EIO) }
             }
         } catch {
+            if document.jobs.source?.wasChangedInPlace(home.dataPath) == true { throw changedWhileRead() }
             throw .failure("cannot write \(home.dataPath): \(error); the previous data file is unchanged")
         }
         afterReplace?()

@@ -273,7 +273,7 @@ func expectHelp(_ argv: [String], path: String, sourceLocation: SourceLocation =
         let start = paths.first { Parser.commandName($0) == "queuectl worker start" }!
         #expect(Parser.usageLine(start).hasPrefix("queuectl worker start ") && Parser.usageLine(start).contains("[--count <n>]"))
         let set = paths.first { Parser.commandName($0) == "queuectl config set" }!
-        #expect(Parser.usageLine(set) == "queuectl config set <key> <value>")
+        #expect(Parser.usageLine(set) == "queuectl config set [--lock-timeout <seconds>] <key> <value>")
         let retry = paths.first { Parser.commandName($0) == "queuectl dlq retry" }!
         #expect(Parser.usageLine(retry).contains("[<id> ...]"))
         #expect(Parser.usageLine([Commands.root]) == "queuectl <subcommand>")

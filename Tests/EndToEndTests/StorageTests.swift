@@ -39,7 +39,7 @@ import TestSupport
 
     @Test func aJobThatDidNotChangeIsWrittenBackAsItsOriginalBytes() throws {
         let q = QueueSandbox()
-        q.ok("status")
+        q.ok("prune", "--dry-run")  // creates the queue home
         // Hand-written, with its own spacing and key order: any re-encoding would show.
         let odd = #"{ "state":"completed" , "id":"kept",  "command":"echo \u0041", "attempts":0,"max_retries":3,"seq":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z" }"#
         let data = """
