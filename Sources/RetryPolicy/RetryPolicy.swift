@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-
 /// What happens to a job after one of its runs ends.
 public enum RetryDecision: Equatable, Sendable {
     case complete
@@ -26,8 +22,18 @@ public struct RetryPolicy: Equatable, Sendable {
 
     /// Seconds to wait after the `failedRuns`-th failed run (1 for the first).
     public func delay(afterFailedRuns failedRuns: Int) -> Double {
-        let raw = pow(backoffBase, Double(failedRuns))
-        return raw.isFinite ? min(maxBackoff, raw) : maxBackoff
+        // base ^ n by squaring, for a whole n and a base of at least 1 (so it only grows): once past
+        // the cap, the cap is the answer.
+        var result = 1.0, factor = backoffBase, n = max(0, failedRuns)
+        while n > 0 {
+            if n & 1 == 1 {
+                result *= factor
+                if !(result < maxBackoff) { return maxBackoff }
+            }
+            n >>= 1
+            if n > 0 { factor *= factor }
+        }
+        return min(maxBackoff, result)
     }
 
     /// The decision after a run. `failedRuns` includes this run when it failed.
