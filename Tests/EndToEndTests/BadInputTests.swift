@@ -309,6 +309,8 @@ let badInputRows: [BadInputRow] = [
     // config
     .init("config set with a missing value", ["config", "set", "max-retries"], exitUsage, ["value"]),
     .init("config set with nothing", ["config", "set"], exitUsage, ["key"]),
+    .init("config set lease-seconds below the least a heartbeat needs", ["config", "set", "lease-seconds", "1"], exitUsage, ["lease-seconds", "2"]),
+    .init("config set lease-seconds over an hour", ["config", "set", "lease-seconds", "3601"], exitUsage, ["lease-seconds", "3600"]),
     .init("config set with too many arguments", ["config", "set", "max-retries", "3", "4"], exitUsage, ["4"]),
     .init("config get with too many arguments", ["config", "get", "max-retries", "backoff-base"], exitUsage, ["backoff-base"]),
     .init("config set of an unknown key lists the valid ones", ["config", "set", "max-retry", "3"], exitUsage, ["max-retry", "max-retries", "worker-count"]),
