@@ -2,7 +2,7 @@
 
 /// An open file descriptor that is closed exactly once, when its owner lets go of it. It cannot be
 /// copied, so no second owner can close it early or use it after the close.
-public struct FileDescriptor: ~Copyable {
+public struct FileDescriptor: ~Copyable, Sendable {
     public let rawValue: Int32
 
     public init(owning rawValue: Int32) { self.rawValue = rawValue }

@@ -21,18 +21,20 @@ private let signalHandler: @convention(c) (Int32) -> Void = { signal in
 /// of them write a byte to a pipe, so a `poll` on `wakeFD` wakes for them. Handlers are installed
 /// explicitly whatever the process inherited (a worker started with `&` inherits SIGINT ignored).
 public final class SignalWaker: Sendable {
-    public let wakeFD: Int32
-    private let writeFD: Int32
+    private let readEnd: FileDescriptor
+    private let writeEnd: FileDescriptor
+    /// The pipe's read end, for `poll`.
+    public var wakeFD: Int32 { readEnd.rawValue }
 
     public init() throws(Errno) {
         let fds = try Files.makePipe()
         // The handler must never block on a full pipe.
         _ = fcntl(fds.write, F_SETFL, O_NONBLOCK)
-        wakeFD = fds.read
-        writeFD = fds.write
+        readEnd = FileDescriptor(owning: fds.read)
+        writeEnd = FileDescriptor(owning: fds.write)
         // A new waker starts counting afresh (a shell may run several workers, one after another).
         stopRequests.store(0, ordering: .sequentiallyConsistent)
-        wakeWriteFD.store(writeFD, ordering: .sequentiallyConsistent)
+        wakeWriteFD.store(fds.write, ordering: .sequentiallyConsistent)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = signalHandler
         sigemptyset(&action.sa_mask)
@@ -55,24 +57,26 @@ public final class SignalWaker: Sendable {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(wakeFD, &buffer, buffer.count) > 0 {}
     }
+
+    /// The handler stops writing to the pipe before its ends are closed (the handlers stay: a
+    /// signal after this only counts).
+    deinit { _ = wakeWriteFD.compareExchange(expected: writeEnd.rawValue, desired: -1, ordering: .sequentiallyConsistent) }
 }
 
 /// Tells when one file in a directory is replaced by a rename, as every write of the data file is.
 /// Only renames onto that name count: opening or closing the lock file must not wake anyone, or
 /// idle workers would wake each other forever. Wraps `inotify(7)`.
 public final class DirectoryWatcher: Sendable {
-    public let fd: Int32
+    private let descriptor: FileDescriptor
     private let fileName: [UInt8]
+    /// The inotify descriptor, for `poll`.
+    public var fd: Int32 { descriptor.rawValue }
 
     public init(directory: String, fileName: String) throws(Errno) {
         self.fileName = Array(fileName.utf8)
-        fd = try retryingOnInterrupt { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }
-        do {
-            try retryingOnInterrupt { inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO)) }
-        } catch {
-            Files.close(fd)
-            throw error
-        }
+        let watcher = FileDescriptor(owning: try retryingOnInterrupt { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) })
+        try retryingOnInterrupt { inotify_add_watch(watcher.rawValue, directory, UInt32(IN_MOVED_TO)) }
+        descriptor = watcher
     }
 
     /// Empties the queued events after `poll` reported the descriptor readable. Returns whether one
@@ -94,7 +98,6 @@ public final class DirectoryWatcher: Sendable {
         }
     }
 
-    deinit { Files.close(fd) }
 }
 
 /// Waits until one of `fds` is readable or `timeoutMilliseconds` pass (-1: no limit). Wraps `poll(2)`;

@@ -109,3 +109,28 @@ func cpuTicks(_ pid: Int32) -> Int {
         #expect(worker.wait(seconds: 10) == 0, "the SIGTERM it got while stopped still stops it")
     }
 }
+
+/// Descriptors open in process `pid` now.
+func openDescriptors(_ pid: Int32) -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count ?? -1
+}
+
+@Suite struct DescriptorTests {
+    /// The shell runs workers one after another: each one's signal pipe and inotify descriptor are
+    /// closed when it ends, so the fourth worker has as many open as a first one.
+    @Test func workersRunOneAfterAnotherInTheShellLeaveNoDescriptorsOpen() throws {
+        func descriptorsWhileTheLastWorkerRuns(afterDrains drains: Int) -> Int {
+            let q = QueueSandbox()
+            let script = String(repeating: "worker start --drain\n", count: drains) + "worker start\n"
+            let shell = q.start(["shell"], stdin: script)
+            #expect(eventually { shell.stdout().components(separatedBy: "started with").count == drains + 2 })
+            let count = openDescriptors(shell.pid)
+            shell.signal(SIGINT)
+            #expect(shell.wait(seconds: 10) != nil)
+            return count
+        }
+        let alone = descriptorsWhileTheLastWorkerRuns(afterDrains: 0)
+        #expect(alone > 0)
+        #expect(descriptorsWhileTheLastWorkerRuns(afterDrains: 3) == alone)
+    }
+}
