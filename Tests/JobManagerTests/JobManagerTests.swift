@@ -647,7 +647,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
             JobManager.register(WorkerRecord(process: deadWorker, slots: 1, startedAt: s.now), in: &s)
         }
         #expect(try store.read().jobs[0].state == .processing)
-        try store.transaction { (s) throws(QueueError) in JobManager.recoverOrphans(in: &s) }
+        _ = try store.transaction { (s) throws(QueueError) in JobManager.recoverOrphans(in: &s) }
         let d = try store.read()
         #expect(d.jobs[0].state == .failed)
         #expect(d.jobs[0].lastError == "worker lost")
