@@ -60,13 +60,19 @@ extension Processes {
         }
     }
 
+    /// True while some process of the group led by `pgid` exists, a zombie included: a cheap test
+    /// for a process that reaps its own children (the worker, a subreaper). Wraps `kill(-pgid, 0)`.
+    public static func groupHasMembers(_ pgid: Int32) -> Bool {
+        guard pgid > 1 else { return false }
+        return !(kill(-pgid, 0) == -1 && errno == ESRCH)
+    }
+
     /// True while some process of the group led by `pgid` exists and is not a zombie. A group of
     /// only zombies has run its course: nothing of it runs any more (a zombie whose parent does not
     /// reap it, as pid 1 of some containers does not, would otherwise hold the group forever).
     /// Wraps `kill(-pgid, 0)`, and reads `/proc` only when that finds the group.
     public static func groupIsAlive(_ pgid: Int32) -> Bool {
-        guard pgid > 1 else { return false }
-        if kill(-pgid, 0) == -1, errno == ESRCH { return false }
+        guard groupHasMembers(pgid) else { return false }
         guard let dir = opendir("/proc") else { return true }
         defer { closedir(dir) }
         while let item = readdir(dir) {

@@ -96,11 +96,13 @@ public final class Worker {
                 stopsSeen += 1
                 inputs.append(.stopSignal)
             }
+            // A member of a job's group that outlives its shell is reparented to this worker (a
+            // subreaper), which reaps it: one left unreaped is still running, and a cheap test will do.
             for (pid, status) in Processes.reapExitedChildren() where core.isRunning(pid: pid) {
                 logs.values.forEach { $0.pump() }
-                inputs.append(.childExited(pid: pid, status: status, groupAlive: Processes.groupIsAlive(pid)))
+                inputs.append(.childExited(pid: pid, status: status, groupAlive: Processes.groupHasMembers(pid)))
             }
-            for pid in core.lingeringGroups where !Processes.groupIsAlive(pid) { inputs.append(.groupEmptied(pid: pid)) }
+            for pid in core.lingeringGroups where !Processes.groupHasMembers(pid) { inputs.append(.groupEmptied(pid: pid)) }
             inputs.append(.tick)
             while !inputs.isEmpty, exitCode == nil {
                 let input = inputs.removeFirst()
