@@ -242,14 +242,19 @@ public enum JobManager {
     public static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> Job? {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
+        putBack(&job, because: "interrupted by worker shutdown; will run again", now: snapshot.now)
+        snapshot.document.jobs[i] = job
+        return job
+    }
+
+    /// Makes a job runnable now again, as if its run had not happened: no attempt is used.
+    private static func putBack(_ job: inout Job, because reason: String, now: Timestamp) {
         job.state = .pending
         job.worker = nil
         job.child = nil
         job.runAt = nil
-        job.lastError = "interrupted by worker shutdown; will run again"
-        job.updatedAt = snapshot.now
-        snapshot.document.jobs[i] = job
-        return job
+        job.lastError = reason
+        job.updatedAt = now
     }
 
     /// Gives back a job this worker claimed but never started, exactly as it was before the claim.
@@ -339,12 +344,8 @@ public enum JobManager {
                 continue
             }
             if !started {
-                job.state = .pending
-                job.worker = nil
-                job.runAt = nil
+                putBack(&job, because: "worker lost before its run started; runs again without using an attempt", now: snapshot.now)
                 job.startedAt = nil
-                job.lastError = "worker lost before its run started; runs again without using an attempt"
-                job.updatedAt = snapshot.now
                 snapshot.document.jobs[i] = job
                 recovered.append(JobTransition(job: job))
                 continue
