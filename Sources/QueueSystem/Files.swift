@@ -123,12 +123,6 @@ public enum Files {
         return Status(st)
     }
 
-    /// What `lstat` says of `path`: a symbolic link is described, not followed. Wraps `lstat(2)`.
-    public static func linkStatus(_ path: String) throws(Errno) -> Status {
-        var st = stat()
-        try retryingOnInterrupt { lstat(path, &st) }
-        return Status(st)
-    }
 
     /// Whether this process may enter the directory `path` (search permission). Wraps `access(2)`.
     public static func canEnter(_ path: String) -> Bool { access(path, X_OK) == 0 }
