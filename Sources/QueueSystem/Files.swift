@@ -123,7 +123,6 @@ public enum Files {
         return Status(st)
     }
 
-
     /// Whether this process may enter the directory `path` (search permission). Wraps `access(2)`.
     public static func canEnter(_ path: String) -> Bool { access(path, X_OK) == 0 }
 
