@@ -98,7 +98,15 @@ final class Context {
         output = ""
     }
 
-    func store() throws(QueueError) -> Store { Store(home: try QueueHome.fromEnvironment()) }
+    /// The queue's store, made once: its home is opened and checked once for the whole command.
+    func store() throws(QueueError) -> Store {
+        if let cachedStore { return cachedStore }
+        let store = Store(home: try QueueHome.fromEnvironment())
+        cachedStore = store
+        return store
+    }
+
+    private var cachedStore: Store?
 
     /// The queue as it is now, read without the lock: for commands that only look. Creates nothing.
     func read() throws(QueueError) -> Document {
@@ -112,13 +120,11 @@ final class Context {
         var store = try store()
         store.lockWaiting = LockWaiting(timeout: lockTimeout, report: Commands.reportLockWait)
         if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
-        var removed: [String] = []
-        let result = try store.transaction { (s) throws(QueueError) in
-            removed = JobManager.recoverOrphans(in: &s).filter(\.removed).map(\.job.id)
+        // The logs of the jobs removed (here, or by recovery) are removed by the store.
+        return try store.transaction { (s) throws(QueueError) in
+            JobManager.recoverOrphans(in: &s)
             return try body(&s)
         }
-        for id in removed { Files.removeIfPresent(store.home.logPath(for: id)) }
-        return result
     }
 
     var stdoutIsTerminal: Bool { Console.isTerminal(1) }

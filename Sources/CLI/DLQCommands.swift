@@ -62,11 +62,7 @@ extension Commands {
 
     static func runDLQDelete(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let jobs = try context.transaction { (s) throws(QueueError) in try DLQManager.delete(args.positionals, in: &s) }
-        let home = try context.store().home
-        for job in jobs {
-            Files.removeIfPresent(home.logPath(for: job.id))
-            context.print(job.id)
-        }
+        for job in jobs { context.print(job.id) }
         return 0
     }
 }

@@ -78,8 +78,7 @@ extension Commands {
         if let v = job.lastError { rows.append(("last error", v)) }
         if let v = job.worker { rows.append(("worker", String(v.pid))) }
         if let v = job.child { rows.append(("process", "\(v.pid) (its own process group)")) }
-        let log = home.logPath(for: job.id)
-        if (try? Files.status(log)) != nil { rows.append(("log", log)) }
+        if home.hasLog(job.id) { rows.append(("log", home.logPath(for: job.id))) }
         for (label, value) in rows { context.print(label.padding(12) + value) }
         return 0
     }
@@ -117,7 +116,6 @@ extension Commands {
         let result = try context.transaction { (s) throws(QueueError) in try JobManager.cancel(args.positionals[0], in: &s) }
         switch result {
         case .removed(let job):
-            Files.removeIfPresent(try context.store().home.logPath(for: job.id))
             context.print(job.id)
         case .terminating(let job):
             // The worker terminates it too when it next looks; signalling here is quicker.
@@ -133,9 +131,7 @@ extension Commands {
         let id = args.positionals[0]
         let home = try context.store().home
         let exists = try context.read().index(of: id) != nil
-        let bytes: [UInt8]?
-        do { bytes = try Files.readAll(home.logPath(for: id)) } catch { throw .failure("cannot read \(home.logPath(for: id)): \(error)") }
-        guard let bytes else {
+        guard let bytes = try home.readLog(id) else {
             if !exists { throw .failure("no job with id '\(id)'") }
             Console.err("job '\(id)' has no output yet\n")
             return 0

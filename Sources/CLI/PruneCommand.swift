@@ -33,11 +33,8 @@ extension Commands {
             if dryRun { return JobManager.expired(retention, in: s.document.jobs, now: s.now).map(\.id) }
             return JobManager.prune(retention, in: &s)
         }
-        let home = try context.store().home
-        for id in removed.sorted() {
-            if !dryRun { Files.removeIfPresent(home.logPath(for: id)) }
-            context.print(id)
-        }
+        // The store removed the logs of the jobs removed; a dry run removed no job.
+        for id in removed.sorted() { context.print(id) }
         return 0
     }
 }

@@ -49,7 +49,9 @@ extension Commands {
             }
             guard let watcher else {
                 // The queue exists (it has these jobs). Watch it, then read again: no write is missed.
-                do { watcher = try DirectoryWatcher(directory: store.home.directory, fileName: "data.json") } catch {
+                // The directory read, whatever is at its path now (it was opened once, by the read).
+                let directory = (try? store.home.open(create: false))??.procPath ?? store.home.directory
+                do { watcher = try DirectoryWatcher(directory: directory, fileName: "data.json") } catch {
                     throw .failure("cannot watch \(store.home.directory): \(error)")
                 }
                 continue

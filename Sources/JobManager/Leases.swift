@@ -45,8 +45,8 @@ public enum Lease {
     }
 
     /// The boot clock reading at the lease's last renewal, or nil when there is no readable lease.
-    static func lastRenewal(_ path: String) -> Int64? {
-        guard let bytes = try? Files.readAll(path) else { return nil }
+    static func lastRenewal(of worker: WorkerRecord, in home: QueueHome) -> Int64? {
+        guard let bytes = home.readLease(for: worker) else { return nil }
         return Int64(String(decoding: bytes, as: UTF8.self).filter(\.isNumber))
     }
 }
@@ -54,7 +54,7 @@ public enum Lease {
 extension JobManager {
     public static func liveness(of worker: WorkerRecord, home: QueueHome?, config: QueueConfig) -> WorkerLiveness {
         if worker.isInThisNamespace { return worker.process.isAlive ? .alive : .gone }
-        guard let home, let renewed = Lease.lastRenewal(home.leasePath(for: worker)) else { return .leaseExpired(renewedMillisecondsAgo: nil) }
+        guard let home, let renewed = Lease.lastRenewal(of: worker, in: home) else { return .leaseExpired(renewedMillisecondsAgo: nil) }
         let ago = bootClockMilliseconds() - renewed
         return ago < Int64(config.leaseSeconds * 1000) ? .leased(renewedMillisecondsAgo: ago) : .leaseExpired(renewedMillisecondsAgo: ago)
     }

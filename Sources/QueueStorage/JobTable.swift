@@ -78,6 +78,9 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
 
     var source: FileBytes?
     var entries: [Entry] = []
+    /// The ids of the jobs removed since the table was read: the store removes their logs once the
+    /// file without them is in place, so no caller deletes a log itself.
+    private(set) var removedIDs: [String] = []
 
     public init() {}
 
@@ -132,12 +135,29 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
 
     public mutating func append(contentsOf jobs: [Job]) { for job in jobs { append(job) } }
 
-    public mutating func remove(at i: Int) { entries.remove(at: i) }
+    public mutating func remove(at i: Int) { removedIDs.append(entries.remove(at: i).summary.id) }
 
-    public mutating func removeAll() { entries.removeAll() }
+    public mutating func removeAll() {
+        removedIDs += entries.map(\.summary.id)
+        entries.removeAll()
+    }
 
     /// Removes the jobs whose summary matches, without decoding any.
-    public mutating func removeAll(where matches: (JobSummary) -> Bool) { entries.removeAll { matches($0.summary) } }
+    public mutating func removeAll(where matches: (JobSummary) -> Bool) {
+        var removed: [String] = []
+        entries.removeAll { entry in
+            guard matches(entry.summary) else { return false }
+            removed.append(entry.summary.id)
+            return true
+        }
+        removedIDs += removed
+    }
+
+    /// The ids removed so far, forgotten as they are handed over.
+    mutating func takeRemovedIDs() -> [String] {
+        defer { removedIDs = [] }
+        return removedIDs
+    }
 
     public static func == (a: JobTable, b: JobTable) -> Bool { a.elementsEqual(b) }
 

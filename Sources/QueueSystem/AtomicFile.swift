@@ -16,26 +16,35 @@ public enum AtomicFile {
     /// durability is the file system's.
     public static func replace(_ path: String, mode: mode_t = 0o600,
                                write: (Int32) throws(Errno) -> Void) throws(Errno) -> FileDescriptor {
-        let temporary = path + ".tmp"
-        // O_NOFOLLOW: a link planted at the temporary name must not redirect the write.
-        Files.removeIfPresent(temporary)
-        let file = FileDescriptor(owning: try Files.open(temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode))
+        var name = Substring(path)
+        while name.count > 1, name.hasSuffix("/") { name.removeLast() }
+        return try replace(in: try OpenDirectory.open(Files.directoryName(path)), name: String(name.split(separator: "/").last ?? name),
+                           mode: mode, write: write)
+    }
+
+    /// As `replace(_:with:)` for the file `name` in `directory`, every step relative to the directory's
+    /// descriptor (`openat`, `renameat`, and the directory's own `fsync`).
+    public static func replace(in directory: OpenDirectory, name: String, with bytes: [UInt8], mode: mode_t = 0o600) throws(Errno) {
+        _ = try replace(in: directory, name: name, mode: mode) { (fd) throws(Errno) in try Files.writeAll(fd, bytes) }
+    }
+
+    /// As `replace(_:mode:write:)` for the file `name` in `directory`.
+    public static func replace(in directory: OpenDirectory, name: String, mode: mode_t = 0o600,
+                               write: (Int32) throws(Errno) -> Void) throws(Errno) -> FileDescriptor {
+        let temporary = name + ".tmp"
+        // Made new (O_EXCL, never through a link): a file planted at the temporary name cannot redirect the write.
+        directory.remove(temporary)
+        let file = try directory.openFile(temporary, O_RDWR | O_CREAT | O_EXCL, mode: mode)
         do {
             _ = fchmod(file.rawValue, mode)
             try write(file.rawValue)
             try Files.fsync(file.rawValue)
-            try Files.rename(temporary, path)
+            try directory.rename(temporary, to: name)
         } catch {
-            Files.removeIfPresent(temporary)
+            directory.remove(temporary)
             throw error
         }
-        try? syncDirectory(Files.directoryName(path))
+        try? directory.sync()
         return file
-    }
-
-    /// Makes a rename in `directory` durable. Wraps `fsync(2)` on the directory.
-    public static func syncDirectory(_ directory: String) throws(Errno) {
-        let fd = try Files.open(directory, O_RDONLY | O_DIRECTORY)
-        try Files.closeAfter(fd) { (fd) throws(Errno) in try Files.fsync(fd) }
     }
 }

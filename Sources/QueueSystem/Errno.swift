@@ -9,6 +9,9 @@ public struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible,
     public static var current: Errno { Errno(rawValue: errno) }
 
     public var description: String {
+        if let (expected, found) = wrongType {
+            return "it is \(found), not \(expected)" + (found == .symbolicLink ? " (no link is followed inside the queue folder)" : "")
+        }
         let text = String(cString: strerror(rawValue))
         // EFBIG is most often the file-size limit, which strerror does not mention.
         if rawValue == EFBIG, let limit = ProcessLimits.fileSizeLimit {
@@ -21,6 +24,28 @@ public struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible,
     public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
     public static let fileExists = Errno(rawValue: EEXIST)
     public static let noSuchProcess = Errno(rawValue: ESRCH)
+    public static let tooManyLinks = Errno(rawValue: ELOOP)
+    public static let ioError = Errno(rawValue: EIO)
+    public static let fileTooLarge = Errno(rawValue: EFBIG)
+
+    /// Not the C library's: a file in the queue home that is not a regular file (a FIFO, a link, a
+    /// device), refused before anything reads or writes it. Outside errno's range (below 4096); the
+    /// description names what was found.
+    public static func notARegularFile(_ found: FileType) -> Errno { Errno(rawValue: wrongTypeBase | Int32(found.rawValue)) }
+
+    /// Not the C library's: a directory of the queue home that is something else (a link, a file).
+    public static func notADirectory(_ found: FileType) -> Errno { Errno(rawValue: wrongTypeBase | 0x100 | Int32(found.rawValue)) }
+
+    private static let wrongTypeBase: Int32 = 0x5100_0000
+
+    /// What was expected and what was found, for the two errors above.
+    var wrongType: (expected: FileType, found: FileType)? {
+        guard rawValue & ~0x1ff == Errno.wrongTypeBase, let found = FileType(rawValue: UInt8(rawValue & 0xff)) else { return nil }
+        return (rawValue & 0x100 == 0 ? .regular : .directory, found)
+    }
+
+    /// True for `notARegularFile` and `notADirectory`.
+    public var isWrongFileType: Bool { wrongType != nil }
 }
 
 /// Calls `body` until it stops failing with EINTR. `body` returns -1 and sets errno on failure,

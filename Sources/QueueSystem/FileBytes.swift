@@ -54,7 +54,9 @@ public final class FileBytes: @unchecked Sendable {
             guard n >= 0 else { throw Errno.current }
             result = FileBytes(array: Array(bytes.prefix(n)))
         }
-        result.identity = FileIdentity(st)
+        // Taken the way `OpenDirectory.identity(of:)` takes the path's, so the two compare like with like
+        // (a time-faking LD_PRELOAD such as faketime rewrites fstat's times but not fstatat's).
+        result.identity = try FileIdentity.of(descriptor: fd)
         return result
     }
 
@@ -94,12 +96,12 @@ public final class FileBytes: @unchecked Sendable {
         noticed.load(ordering: .sequentiallyConsistent) || region.map { MappedRegions.faults($0) > 0 } ?? false
     }
 
-    /// `changedUnderMapping`, or the file at `path` is still this very file (device and inode) but its
-    /// size or times changed: it was written or truncated in place. Where another file was renamed to
-    /// `path` since, this mapping is intact. Wraps `stat(2)`.
-    public func wasChangedInPlace(_ path: String) -> Bool {
+    /// `changedUnderMapping`, or the file `name` in `directory` is still this very file (device and
+    /// inode) but its size or times changed: it was written or truncated in place. Where another file
+    /// was renamed to that name since, this mapping is intact. Wraps `fstatat(2)`.
+    public func wasChangedInPlace(in directory: OpenDirectory, name: String) -> Bool {
         if changedUnderMapping { return true }
-        guard mapped, let identity, let now = FileIdentity.of(path) else { return false }
+        guard mapped, let identity, let now = directory.identity(of: name) else { return false }
         return now.device == identity.device && now.inode == identity.inode && now != identity
     }
 
@@ -150,12 +152,6 @@ public struct FileIdentity: Equatable, Sendable {
         changedNanoseconds = Int64(st.st_ctim.tv_nsec)
     }
 
-    /// The identity of the file at `path` now, or nil if there is none. Wraps `stat(2)`.
-    public static func of(_ path: String) -> FileIdentity? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return FileIdentity(st)
-    }
 }
 
 /// The index of the first `byte` in `buffer` at or after `start`, or nil. Wraps `memchr(3)`, which

@@ -7,17 +7,9 @@ public struct FileDescriptor: ~Copyable, Sendable {
 
     public init(owning rawValue: Int32) { self.rawValue = rawValue }
 
-    /// Opens `path` for writing, creating it with `mode` if need be, never through a symbolic link;
-    /// with `append`, every write goes to the end. Wraps `open(2)`.
-    public static func openForWriting(_ path: String, append: Bool = false, mode: UInt32 = 0o600) throws(Errno) -> FileDescriptor {
-        FileDescriptor(owning: try Files.open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | (append ? O_APPEND : 0), mode: mode_t(mode)))
-    }
-
-    /// Which file this descriptor reaches now. Wraps `fstat(2)`.
+    /// Which file this descriptor reaches now. Wraps `fstatat(2)` with `AT_EMPTY_PATH`.
     public func identity() throws(Errno) -> FileIdentity {
-        var st = stat()
-        try retryingOnInterrupt { fstat(rawValue, &st) }
-        return FileIdentity(st)
+        try FileIdentity.of(descriptor: rawValue)
     }
 
     /// Writes `bytes` at the start of the file, over what was there. Wraps `pwrite(2)`.
@@ -26,6 +18,12 @@ public struct FileDescriptor: ~Copyable, Sendable {
             Result { () throws(Errno) in try retryingOnInterrupt { pwrite(rawValue, raw.baseAddress, raw.count, 0) } }
         }.get()
         if written != bytes.count { throw Errno(rawValue: EIO) }
+    }
+
+    /// The whole file from its start, whatever the descriptor's offset. Wraps `lseek(2)`, `read(2)`.
+    public func contents() throws(Errno) -> [UInt8] {
+        try retryingOnInterrupt { lseek(rawValue, 0, SEEK_SET) }
+        return try Files.readAll(fd: rawValue)
     }
 
     deinit { Files.close(rawValue) }

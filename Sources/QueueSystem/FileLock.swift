@@ -13,9 +13,27 @@ public enum FileLock {
     public static func withExclusiveLock<T, E: Error>(
         path: String, waiting: LockWaiting = .forever, _ body: () throws(E) -> T
     ) throws(LockedError<E>) -> T {
-        let fd: Int32
-        do { fd = try Files.open(path, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600) } catch { throw .lock(error) }
-        defer { Files.close(fd) }  // closing releases the lock
+        let file: FileDescriptor
+        do { file = FileDescriptor(owning: try Files.open(path, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)) } catch { throw .lock(error) }
+        return try withExclusiveLock(on: file, waiting: waiting, body)
+    }
+
+    /// As `withExclusiveLock(path:)`, on the lock file `name` in `directory`: a regular file, opened
+    /// without following a link and without blocking on a FIFO (see `OpenDirectory.openFile`).
+    public static func withExclusiveLock<T, E: Error>(
+        in directory: OpenDirectory, name: String, waiting: LockWaiting = .forever, _ body: () throws(E) -> T
+    ) throws(LockedError<E>) -> T {
+        let file: FileDescriptor
+        do { file = try directory.openFile(name, O_RDWR | O_CREAT, mode: 0o600) } catch { throw .lock(error) }
+        return try withExclusiveLock(on: file, waiting: waiting, body)
+    }
+
+    /// Takes the lock on `file`, runs `body`, and releases it: `file` is closed as this returns (a
+    /// noncopyable parameter lives to the end of its scope), which drops the lock.
+    private static func withExclusiveLock<T, E: Error>(
+        on file: consuming FileDescriptor, waiting: LockWaiting, _ body: () throws(E) -> T
+    ) throws(LockedError<E>) -> T {
+        let fd = file.rawValue
         do {
             try retryingOnInterrupt { flock(fd, LOCK_EX | LOCK_NB) }
         } catch {

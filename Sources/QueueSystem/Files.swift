@@ -98,34 +98,29 @@ public enum Files {
         return errno == EAGAIN || errno == EINTR ? 0 : nil
     }
 
-    /// Removes a file, ignoring a missing one. Wraps `unlink(2)`.
-    public static func removeIfPresent(_ path: String) {
-        _ = unlink(path)
-    }
-
-    /// Creates `path` and any missing parents with `mode`; an existing directory is left as it is.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(Errno) {
-        if (try? status(path)) != nil { return }
-        let parent = directoryName(path)
-        if parent != path, !parent.isEmpty { try makeDirectories(parent, mode: mode) }
-        do throws(Errno) { try retryingOnInterrupt { mkdir(path, mode) } } catch { if error != .fileExists { throw error } }
-    }
-
-    /// The owner and permission bits of a file. Wraps `stat(2)`.
+    /// The owner, permission bits and kind of a file. Wraps `stat(2)`.
     public struct Status: Sendable {
         public let owner: uid_t
         public let mode: mode_t
-        public let isDirectory: Bool
+        public let type: FileType
         public let size: Int
         public let modified: Timestamp
+
+        public var isDirectory: Bool { type == .directory }
+
+        init(_ st: stat) {
+            owner = st.st_uid
+            mode = st.st_mode & 0o7777
+            type = FileType(mode: st.st_mode)
+            size = Int(st.st_size)
+            modified = Timestamp(milliseconds: Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000)
+        }
     }
 
     public static func status(_ path: String) throws(Errno) -> Status {
         var st = stat()
         try retryingOnInterrupt { stat(path, &st) }
-        return Status(owner: st.st_uid, mode: st.st_mode & 0o7777,
-                      isDirectory: (st.st_mode & S_IFMT) == S_IFDIR, size: Int(st.st_size),
-                      modified: Timestamp(milliseconds: Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000))
+        return Status(st)
     }
 
     /// Whether this process may enter the directory `path` (search permission). Wraps `access(2)`.
@@ -145,5 +140,37 @@ public enum Files {
         guard let pointer = getcwd(nil, 0) else { return nil }
         defer { free(pointer) }
         return String(cString: pointer)
+    }
+}
+
+/// The kind of a file, from the `S_IFMT` bits of its mode.
+public enum FileType: UInt8, Sendable, CustomStringConvertible {
+    case regular, directory, symbolicLink, fifo, socket, characterDevice, blockDevice, unknown
+
+    public init(mode: mode_t) {
+        switch mode & S_IFMT {
+        case S_IFREG: self = .regular
+        case S_IFDIR: self = .directory
+        case S_IFLNK: self = .symbolicLink
+        case S_IFIFO: self = .fifo
+        case S_IFSOCK: self = .socket
+        case S_IFCHR: self = .characterDevice
+        case S_IFBLK: self = .blockDevice
+        default: self = .unknown
+        }
+    }
+
+    /// `a FIFO`, `a symbolic link`: for messages.
+    public var description: String {
+        switch self {
+        case .regular: return "a regular file"
+        case .directory: return "a directory"
+        case .symbolicLink: return "a symbolic link"
+        case .fifo: return "a FIFO (named pipe)"
+        case .socket: return "a socket"
+        case .characterDevice: return "a character device"
+        case .blockDevice: return "a block device"
+        case .unknown: return "a file of unknown type"
+        }
     }
 }

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import QueueSystem
 
 /// One run's output on its way to the job's log file. The child writes to a pipe; the worker copies
@@ -6,46 +5,55 @@ import QueueSystem
 /// that prints without end neither fills the disk nor loses its last words. After the run, the whole
 /// file (all runs) is cut in the middle if it has grown past `maxBytes`.
 final class RunLog {
-    let path: String
-    private let readFD: Int32
+    /// The log file, in the queue's `logs` directory (held open: see `OpenDirectory`).
+    private let directory: OpenDirectory
+    private let name: String
+    /// Open to append and to read back (for `bound`); a regular file, never reached through a link.
+    private let file: FileDescriptor
+    private let readEnd: FileDescriptor
     /// The pipe to poll, until its end of file (a job may close its output long before it ends:
     /// an ended pipe stays readable, and polling it would spin).
     private(set) var pollFD: Int32?
-    private(set) var writeFD: Int32
-    private let fileFD: Int32
+    /// The child's end of the pipe, until the child has its own copy.
+    private var writeEnd: FileDescriptor?
     private let maxBytes: Int
     private var headRoom: Int
     private var tail: [UInt8] = []
     private var dropped = 0
     private var buffer = [UInt8](repeating: 0, count: 65_536)
 
-    init(path: String, header: String, maxBytes: Int) throws(Errno) {
-        self.path = path
+    /// Opens (creating) `name` in `directory` and a pipe for the child's output. A link, a FIFO or
+    /// another kind of file at `name` is refused, without waiting on it.
+    init(in directory: OpenDirectory, name: String, header: String, maxBytes: Int) throws(Errno) {
+        self.directory = directory
+        self.name = name
         self.maxBytes = maxBytes
         headRoom = maxBytes / 2
-        fileFD = try Files.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode: 0o600)
-        do {
-            (readFD, writeFD) = try Files.makePipe()
-        } catch {
-            Files.close(fileFD)
-            throw error
-        }
-        pollFD = readFD
+        file = try directory.openForWriting(name, append: true)
+        let pipe = try Files.makePipe()
+        readEnd = FileDescriptor(owning: pipe.read)
+        writeEnd = FileDescriptor(owning: pipe.write)
+        pollFD = pipe.read
         write(Array(header.utf8))
     }
 
-    /// Closes the worker's copy of the write end once the child has its own.
-    func closeWriteEnd() {
-        if writeFD >= 0 { Files.close(writeFD) }
-        writeFD = -1
+    /// The end of the pipe the child writes to; -1 once closed.
+    var writeFD: Int32 {
+        switch writeEnd {
+        case .some(let end): return end.rawValue
+        case .none: return -1
+        }
     }
+
+    /// Closes the worker's copy of the write end once the child has its own.
+    func closeWriteEnd() { writeEnd = nil }
 
     /// Copies what the child has written so far. Returns false once the pipe is at end of file.
     @discardableResult
     func pump() -> Bool {
         guard pollFD != nil else { return false }
         while true {
-            guard let n = Files.readAvailable(readFD, into: &buffer) else {
+            guard let n = Files.readAvailable(readEnd.rawValue, into: &buffer) else {
                 pollFD = nil
                 return false
             }
@@ -71,11 +79,11 @@ final class RunLog {
         }
     }
 
-    /// Copies the last of the output, writes `footer`, closes, and bounds the file.
+    /// Copies the last of the output, writes `footer`, and bounds the file. The descriptors close
+    /// when the log is let go of.
     func finish(footer: String) {
         pump()
         closeWriteEnd()
-        Files.close(readFD)
         let keep = maxBytes - maxBytes / 2
         if tail.count > keep {
             dropped += tail.count - keep
@@ -84,19 +92,18 @@ final class RunLog {
         if dropped > 0 { write(Array("\n[queuectl: \(dropped) bytes of output cut here]\n".utf8)) }
         write(tail)
         write(Array(footer.utf8))
-        Files.close(fileFD)
-        RunLog.bound(path, to: maxBytes)
+        bound()
     }
 
-    private func write(_ bytes: [UInt8]) { try? Files.writeAll(fileFD, bytes) }
+    private func write(_ bytes: [UInt8]) { try? Files.writeAll(file.rawValue, bytes) }
 
     /// Cuts the middle out of a log longer than `maxBytes`, keeping its start and its end. The marker
     /// left in the cut says how much output it stands for: the bytes removed now, less the markers of
     /// earlier cuts among them, plus what those markers stood for. (A marker that reaches into the
-    /// cut is removed whole, so none is left half there.)
-    static func bound(_ path: String, to maxBytes: Int) {
-        guard let size = try? Files.status(path).size, size > maxBytes,
-              let bytes = try? Files.readAll(path) else { return }
+    /// cut is removed whole, so none is left half there.) The file read is the one written, through
+    /// its descriptor; the shorter one replaces it in the same directory.
+    private func bound() {
+        guard let size = try? file.status().size, size > maxBytes, let bytes = try? file.contents() else { return }
         let half = maxBytes / 2
         var cut = half..<(bytes.count - half)
         var counted: Set<Int> = []
@@ -104,8 +111,8 @@ final class RunLog {
         var grew = true
         while grew {
             grew = false
-            let window = max(0, cut.lowerBound - longestMarker)..<min(bytes.count, cut.upperBound + longestMarker)
-            for (range, count) in markers(in: bytes, window) where range.overlaps(cut) && !counted.contains(range.lowerBound) {
+            let window = max(0, cut.lowerBound - RunLog.longestMarker)..<min(bytes.count, cut.upperBound + RunLog.longestMarker)
+            for (range, count) in RunLog.markers(in: bytes, window) where range.overlaps(cut) && !counted.contains(range.lowerBound) {
                 counted.insert(range.lowerBound)
                 earlierMarkerBytes += range.count
                 stoodFor += count
@@ -116,7 +123,7 @@ final class RunLog {
             }
         }
         let marker = Array("\n[queuectl: \(cut.count - earlierMarkerBytes + stoodFor) bytes of output cut here]\n".utf8)
-        try? AtomicFile.replace(path, with: Array(bytes[..<cut.lowerBound]) + marker + Array(bytes[cut.upperBound...]))
+        try? AtomicFile.replace(in: directory, name: name, with: Array(bytes[..<cut.lowerBound]) + marker + Array(bytes[cut.upperBound...]))
     }
 
     /// `\n[queuectl: ` + at most 19 digits + the longer ending.

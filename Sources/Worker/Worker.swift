@@ -38,6 +38,8 @@ public final class Worker {
     private var lease: FileDescriptor?
     /// Each running job's output on its way to its log file, by job id.
     private var logs: [String: RunLog] = [:]
+    /// The queue's `logs` directory, opened once when the worker starts.
+    private var logsDirectory: OpenDirectory?
     /// Settings read in the last transaction; they apply to the runs started after it.
     private var maxLogBytes = 1 << 20
     private var ageCheckDue: Int64 = 0
@@ -59,25 +61,35 @@ public final class Worker {
         Processes.closeInheritedDescriptorsOnExec()
         Processes.returnLargeAllocationsToTheSystem()
         Processes.becomeChildSubreaper()
+        // The queue directory and its logs, opened and checked once: the worker goes on with these very
+        // directories whatever is done to their paths meanwhile.
+        let home: OpenDirectory
+        do {
+            home = try store.home.openCreating()
+            logsDirectory = try store.home.openLogs(create: true)
+        } catch {
+            throw .failure("cannot start the worker: \(error.message)")
+        }
         do {
             signals = try SignalWaker()
-            try Files.makeDirectories(store.home.directory)
-            try Files.makeDirectories(store.home.logsDirectory)
-            watcher = try DirectoryWatcher(directory: store.home.directory, fileName: "data.json")
+            // Watched through the descriptor held, not by the path.
+            watcher = try DirectoryWatcher(directory: home.procPath, fileName: "data.json")
         } catch {
             throw .failure("cannot start the worker: \(error)")
         }
         let record = WorkerRecord(process: me, slots: settings.slots, startedAt: Timestamp.now(), pidNamespace: Processes.pidNamespace)
         // The lease exists before the record that points at it.
-        let leasePath = store.home.leasePath(for: record)
         do {
-            try Files.makeDirectories(store.home.leasesDirectory)
-            lease = try FileDescriptor.openForWriting(leasePath)
+            lease = try store.home.createLease(for: record)
+        } catch {
+            throw .failure("cannot start the worker: \(error.message)")
+        }
+        do {
             try lease?.overwrite(Lease.contents(at: bootClockMilliseconds()))
         } catch {
-            throw .failure("cannot start the worker: cannot write its lease \(leasePath): \(error)")
+            throw .failure("cannot start the worker: cannot write its lease \(store.home.leasePath(for: record)): \(error)")
         }
-        defer { Files.removeIfPresent(leasePath) }
+        defer { store.home.removeLease(for: record) }
         let recovered = try store.transaction { (s) throws(QueueError) in
             let recovered = JobManager.recoverOrphans(in: &s)
             JobManager.register(record, in: &s)
@@ -192,7 +204,7 @@ public final class Worker {
         let running = Set(request.running)
         var before: [String: Job] = [:]
         let ageDue = monotonicMilliseconds() >= ageCheckDue
-        let (reply, events, pruned, logBytes) = try store.transaction { (s) throws(QueueError) in
+        let (reply, events, logBytes) = try store.transaction { (s) throws(QueueError) in
             var events = JobManager.recoverOrphans(in: &s).map(WorkerEvent.recovered)
             for child in request.children { JobManager.recordChild(child.process, jobID: child.jobID, worker: me, in: &s) }
             for r in request.results {
@@ -205,7 +217,8 @@ public final class Worker {
                     events.append(.resultDiscarded(jobID: r.job.id))
                 }
             }
-            let pruned = request.results.isEmpty ? [] : JobManager.pruneIfDue(in: &s, checkAge: ageDue)
+            // The store removes the logs of the jobs pruned (and of cancelled runs that ended).
+            if !request.results.isEmpty { _ = JobManager.pruneIfDue(in: &s, checkAge: ageDue) }
             var reply = WorkerCore.Reply()
             reply.claimed = JobManager.claim(limit: signals.stopRequestCount == 0 ? request.claim : 0, for: me, in: &s) {
                 before[$0.id] = $0
@@ -216,25 +229,20 @@ public final class Worker {
                 .map { $0.milliseconds - s.now.milliseconds }
             reply.jobTimeout = s.document.config.jobTimeout
             reply.leaseRenewalMilliseconds = Lease.renewalMilliseconds(s.document.config)
-            return (reply, events, pruned, s.document.config.maxLogBytes)
+            return (reply, events, s.document.config.maxLogBytes)
         }
         if ageDue, !request.results.isEmpty { ageCheckDue = monotonicMilliseconds() + 60_000 }
         maxLogBytes = logBytes
         beforeClaim = before
-        for id in pruned { Files.removeIfPresent(store.home.logPath(for: id)) }
         for event in events {
             if case .recovered(let t) = event { report([t]); continue }
-            if case .jobFinished(let t, _) = event, t.removed { Files.removeIfPresent(store.home.logPath(for: t.job.id)) }
             emit(event)
         }
         return reply
     }
 
     private func report(_ recovered: [JobTransition]) {
-        for t in recovered {
-            if t.removed { Files.removeIfPresent(store.home.logPath(for: t.job.id)) }
-            emit(.recovered(t))
-        }
+        for t in recovered { emit(.recovered(t)) }
     }
 
     /// Claimed jobs that will not be started go back as they were, without an attempt. Should the
@@ -260,7 +268,8 @@ public final class Worker {
         let path = store.home.logPath(for: job.id)
         var note: String?
         do {
-            logs[job.id] = try RunLog(path: path, header: header, maxBytes: maxLogBytes)
+            guard let logsDirectory else { throw Errno.noSuchFileOrDirectory }
+            logs[job.id] = try RunLog(in: logsDirectory, name: QueueHome.logName(job.id), header: header, maxBytes: maxLogBytes)
         } catch {
             note = "output not logged: cannot open \(path): \(error)"
         }

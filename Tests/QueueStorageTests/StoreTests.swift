@@ -223,6 +223,27 @@ struct Boom: Error {}
         #expect(readBytes(t.home) == Array("x".utf8))
     }
 
+    @Test func aJobsLogGoesOnlyOnceTheFileWithoutTheJobIsSaved() throws {
+        let t = TempDir()
+        try addJob(t.store, "a")
+        try addJob(t.store, "b")
+        #expect(mkdir(t.home + "/logs", 0o700) == 0)
+        for id in ["a", "b"] { writeBytes(t.home + "/logs/\(id).log", id) }
+        // A transaction that fails writes nothing and removes no log.
+        do {
+            try t.store.transaction { (s) throws(QueueError) in
+                s.document.jobs.removeAll { $0.id == "a" }
+                throw QueueError.failure("boom")
+            }
+            Issue.record("the transaction should have failed")
+        } catch {}
+        #expect(readBytes(t.home + "/logs/a.log") != nil)
+        // One that saves removes the logs of the jobs it removed, and only those.
+        try t.store.transaction { (s) throws(QueueError) in s.document.jobs.removeAll { $0.id == "a" } }
+        #expect(readBytes(t.home + "/logs/a.log") == nil)
+        #expect(readBytes(t.home + "/logs/b.log") == Array("b".utf8))
+    }
+
     @Test func concurrentTransactionsFromManyThreadsLoseNothing() throws {
         let t = TempDir()
         let store = t.store

@@ -233,3 +233,35 @@ func spawnForTest(_ argv: [String], env: [String: String], actions: inout posix_
     precondition(rc == 0, "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
     return pid
 }
+
+/// A second, real user account for tests of what another user can do to a queue: made with
+/// `useradd` the first time (tests run as root, as CI does); nil when not root.
+public let otherUser: (name: String, uid: uid_t)? = {
+    guard geteuid() == 0 else { return nil }
+    let name = "queuectl-other"
+    if getpwnam(name) == nil {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        let pid = spawnForTest(["/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                               env: [:], actions: &actions, newSession: false)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    }
+    guard let entry = getpwnam(name) else { return nil }
+    return (name, entry.pointee.pw_uid)
+}()
+
+/// Runs `argv` as `user` (`runuser -u USER -- argv`) and returns its exit code.
+@discardableResult
+public func runAs(_ user: String, _ argv: [String], directory: String) -> Int32 {
+    Child(argv: ["/usr/sbin/runuser", "-u", user, "--"] + argv, env: ["PATH": "/usr/bin:/bin"], stdin: nil, directory: directory).wait()
+}
+
+/// A fresh directory `/tmp/PREFIX-XXXXXX` with `mode` (umask aside).
+public func makeTemporaryDirectory(_ prefix: String, mode: mode_t = 0o700) -> String {
+    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    guard let dir = mkdtemp(&template) else { fatalError("mkdtemp failed") }
+    let path = String(cString: dir)
+    chmod(path, mode)
+    return path
+}
