@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures queuectl's speed and memory with a release build against fresh temporary queue homes and
 # prints a table: figure, median, min, max, runs. Usage: Scripts/bench.sh [runs] [loop runs]
-# (defaults 11 and 5). Takes two to three minutes on 2 cores. Needs python3 (standard library only)
+# (defaults 11 and 5). Takes about a minute and a half on 2 cores. Needs python3 (standard library only)
 # to time and to seed files, and times task-spooler's `tsp` beside queuectl when it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
