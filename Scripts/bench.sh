@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # Measures queuectl's speed and memory with a release build against fresh temporary queue homes and
-# prints a table: figure, median, min, max, runs. Usage: Scripts/bench.sh [runs]   (default 11)
-# Takes a few minutes on 2 cores. Needs python3 (standard library only) to time and to seed files.
+# prints a table: figure, median, min, max, runs. Usage: Scripts/bench.sh [runs] [loop runs]
+# (defaults 11 and 5). Takes about a minute and a half on 2 cores. Needs python3 (standard library only)
+# to time and to seed files, and times task-spooler's `tsp` beside queuectl when it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-11}"
+loop_runs="${2:-5}"
+# The shell-loop figures compare queuectl with task-spooler (Debian's task-spooler, binary tsp). It is
+# installed here when missing and this is a root shell with apt-get; otherwise its rows are left out.
+if ! command -v tsp >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing task-spooler to compare with" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq task-spooler; } >/dev/null 2>&1 \
+        || echo "note: could not install task-spooler; its rows are left out" >&2
+fi
+command -v tsp >/dev/null 2>&1 || echo "note: task-spooler (tsp) is not installed; its rows are left out" >&2
 swift build -c release --static-swift-stdlib >/dev/null
 bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/queuectl"
-exec python3 - "$bin" "$runs" <<'PY'
-import json, os, resource, shutil, statistics, subprocess, sys, tempfile, time
+exec python3 - "$bin" "$runs" "$loop_runs" <<'PY'
+import json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
 
-BIN, RUNS = sys.argv[1], int(sys.argv[2])
+BIN, RUNS, LOOP_RUNS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+TSP = shutil.which("tsp")
+LOAD_BEFORE = os.getloadavg()
 ROOT = tempfile.mkdtemp(prefix="queuectl-bench-")
 rows = []
 
@@ -55,9 +67,9 @@ def seed(h, pending=0, completed=0):
     os.chmod(path, 0o600)
     run(h, "status")  # checks the file decodes
 
-def record(figure, samples, unit, target):
-    rows.append((figure, statistics.median(samples), min(samples), max(samples), len(samples), unit, target))
-    print(f"  {figure}: median {statistics.median(samples):.1f} {unit}", file=sys.stderr)
+def record(figure, samples, unit, target, digits=1):
+    rows.append((figure, statistics.median(samples), min(samples), max(samples), len(samples), unit, target, digits))
+    print(f"  {figure}: median {statistics.median(samples):.{digits}f} {unit}", file=sys.stderr)
 
 def timed(h, *args, n=RUNS):
     out = []
@@ -66,6 +78,12 @@ def timed(h, *args, n=RUNS):
         run(h, *args)
         out.append((time.perf_counter() - t) * 1000)
     return out
+
+# Start-up: what every one-shot command pays before it reads a byte of the queue.
+h = home("startup")
+os.makedirs(h, mode=0o700)
+record("start-up: --version", timed(h, "--version", n=51), "ms", "-", 2)
+record("start-up: status, empty queue", timed(h, "status", n=51), "ms", "-", 2)
 
 for size, target_ms in [(1000, 6), (10000, 12), (100000, 80)]:
     h = home(f"oneshot-{size}")
@@ -108,6 +126,81 @@ worker.send_signal(2)
 worker.wait()
 record("enqueue-to-start latency, idle worker", latencies, "ms", "<= 50 ms")
 
+# The figure a script user meets first: a shell loop that enqueues 1,000 jobs one by one, each
+# enqueue a process of its own whose job is on disk (fsynced) when it returns. The loop alone; the
+# same loop while a worker with 4 slots runs them, timed until every job has run; and task-spooler's
+# same loop (its queue lives in its server's memory, never on disk), until every job has run. The
+# three go in turn in each round, so a busy moment of the machine falls on all of them alike, and
+# the ratios are taken within each round.
+LOOP = 'for i in $(seq 1000); do "$Q" enqueue \'{"command":"true"}\' >/dev/null; done'
+TSP_LOOP = 'for i in $(seq 1000); do tsp true >/dev/null; done; tsp -w'
+
+def status_json(h):
+    out = subprocess.run([BIN, "status", "--json"], env=env(h), stdout=subprocess.PIPE, check=True).stdout
+    return json.loads(out)
+
+def until(condition, what, seconds=60, pause=0.005):
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            raise SystemExit(f"bench: gave up after {seconds}s waiting for {what}")
+        time.sleep(pause)
+
+def enqueue_loop(with_worker):
+    h = home("loop-worker" if with_worker else "loop")
+    e = dict(env(h), Q=BIN)
+    worker = None
+    if with_worker:
+        worker = subprocess.Popen([BIN, "worker", "start", "--count", "4"], env=e, stdout=subprocess.DEVNULL)
+        until(lambda: os.path.exists(os.path.join(h, "data.json")) and status_json(h)["workers"], "the worker to register")
+    t = time.perf_counter()
+    subprocess.run(["/bin/sh", "-c", LOOP], env=e, check=True)
+    if worker:
+        # Polled only once the loop is over: no job can be done before it is enqueued, and a poll
+        # during the loop would take a core from what is measured.
+        def all_run():
+            jobs = status_json(h)["jobs"]
+            if jobs["failed"] or jobs["dead"]:
+                raise SystemExit(f"bench: jobs failed in the shell-loop run: {jobs}")
+            return jobs["completed"] == 1000
+        until(all_run, "all 1,000 jobs to run")
+    elapsed = time.perf_counter() - t
+    if worker:
+        worker.send_signal(signal.SIGINT)
+        worker.wait()
+    return elapsed
+
+def tsp_loop():
+    d = tempfile.mkdtemp(dir=ROOT, prefix="tsp-")
+    # Its own server, socket and output files; keeps every finished job listed, so they can be counted.
+    e = dict(os.environ, TS_SOCKET=os.path.join(d, "socket"), TMPDIR=d, TS_MAXFINISHED="2000")
+    subprocess.run(["tsp", "-S", "4"], env=e, check=True)
+    try:
+        t = time.perf_counter()
+        subprocess.run(["/bin/sh", "-c", TSP_LOOP], env=e, stdout=subprocess.DEVNULL, check=True)
+        # `tsp -w` waits for the last job added only; one added before it may still run in another slot.
+        def all_run():
+            listed = subprocess.run(["tsp", "-l"], env=e, stdout=subprocess.PIPE, text=True, check=True).stdout
+            states = [line.split()[1] for line in listed.splitlines()[1:] if line.strip()]
+            return len(states) == 1000 and all(state == "finished" for state in states)
+        until(all_run, "task-spooler's 1,000 jobs to run")
+        return time.perf_counter() - t
+    finally:
+        subprocess.run(["tsp", "-K"], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+alone, with_worker, spooler = [], [], []
+for _ in range(LOOP_RUNS):
+    alone.append(enqueue_loop(False))
+    with_worker.append(enqueue_loop(True))
+    if TSP:
+        spooler.append(tsp_loop())
+record("1,000 enqueues from a shell loop, no worker", alone, "s", "-", 2)
+record("the same loop, worker --count 4 running, until all have run", with_worker, "s", "-", 2)
+record("with worker / without (same round)", [w / a for w, a in zip(with_worker, alone)], "x", "<= 1.3", 2)
+if TSP:
+    record("task-spooler: the same loop (tsp -S 4), until all have run", spooler, "s", "-", 2)
+    record("with worker / task-spooler (same round)", [w / t for w, t in zip(with_worker, spooler)], "x", "<= 2", 2)
+
 peaks = []
 for _ in range(3):
     h = home("rss")
@@ -122,9 +215,12 @@ for _ in range(3):
 record("worker peak RSS, 100,000 jobs", peaks, "MB", "<= 30 MB")
 
 shutil.rmtree(ROOT, ignore_errors=True)
-print(f"\nqueuectl bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, release build with --static-swift-stdlib\n")
+load = lambda l: " / ".join(f"{x:.2f}" for x in l)
+print(f"\nqueuectl bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, release build with --static-swift-stdlib;"
+      f" load average (1/5/15 min) {load(LOAD_BEFORE)} before, {load(os.getloadavg())} after"
+      + ("" if TSP else "; task-spooler not installed, its rows left out") + "\n")
 print("| figure | median | min | max | runs | target |")
 print("|---|---|---|---|---|---|")
-for figure, med, lo, hi, n, unit, target in rows:
-    print(f"| {figure} | {med:.1f} {unit} | {lo:.1f} | {hi:.1f} | {n} | {target} |")
+for figure, med, lo, hi, n, unit, target, d in rows:
+    print(f"| {figure} | {med:.{d}f} {unit} | {lo:.{d}f} | {hi:.{d}f} | {n} | {target} |")
 PY
