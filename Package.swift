@@ -9,7 +9,9 @@ let package = Package(
         .executable(name: "queuectl", targets: ["queuectl"]),
     ],
     targets: [
-        .target(name: "QueueSystem"),
+        // Declarations of glibc functions Swift's Glibc module leaves out; a header, no code.
+        .systemLibrary(name: "GlibcExtras"),
+        .target(name: "QueueSystem", dependencies: ["GlibcExtras"]),
         .target(name: "QueueStorage", dependencies: ["QueueSystem"]),
         .target(name: "RetryPolicy"),
         .target(name: "JobManager", dependencies: ["QueueStorage", "RetryPolicy", "QueueSystem"]),

@@ -15,8 +15,7 @@ if ! command -v tsp >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "
         || echo "note: could not install task-spooler; its rows are left out" >&2
 fi
 command -v tsp >/dev/null 2>&1 || echo "note: task-spooler (tsp) is not installed; its rows are left out" >&2
-swift build -c release --static-swift-stdlib >/dev/null
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/queuectl"
+bin="$(bash Scripts/build-release.sh 2>/dev/null)"
 exec python3 - "$bin" "$runs" "$loop_runs" <<'PY'
 import json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
 
@@ -216,7 +215,7 @@ record("worker peak RSS, 100,000 jobs", peaks, "MB", "<= 30 MB")
 
 shutil.rmtree(ROOT, ignore_errors=True)
 load = lambda l: " / ".join(f"{x:.2f}" for x in l)
-print(f"\nqueuectl bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, release build with --static-swift-stdlib;"
+print(f"\nqueuectl bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, release build, fully static;"
       f" load average (1/5/15 min) {load(LOAD_BEFORE)} before, {load(os.getloadavg())} after"
       + ("" if TSP else "; task-spooler not installed, its rows left out") + "\n")
 print("| figure | median | min | max | runs | target |")

@@ -4,8 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "Building a release binary..."
-swift build -c release --static-swift-stdlib >/dev/null
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/queuectl"
+bin="$(bash Scripts/build-release.sh 2>/dev/null)"
 export QUEUECTL_HOME="$(mktemp -d /tmp/queuectl-demo-XXXXXX)"
 worker_pid=""
 trap '[ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null; rm -rf "$QUEUECTL_HOME"' EXIT

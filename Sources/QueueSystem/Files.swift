@@ -1,4 +1,5 @@
 @preconcurrency import Glibc
+import GlibcExtras
 
 /// Thin wrappers over the file system calls the queue needs. Every raw call retries on EINTR.
 public enum Files {
@@ -66,12 +67,8 @@ public enum Files {
     /// left to wait for. Only a hint: failures are ignored (fsync reports them). Wraps
     /// `sync_file_range(2)` with `SYNC_FILE_RANGE_WRITE`.
     public static func startWriteback(_ fd: Int32, _ range: Range<Int>) {
-        guard let syncFileRange else { return }
-        _ = syncFileRange(fd, Int64(range.lowerBound), Int64(range.count), 2)  // SYNC_FILE_RANGE_WRITE
+        _ = sync_file_range(fd, Int64(range.lowerBound), Int64(range.count), 2)  // SYNC_FILE_RANGE_WRITE
     }
-
-    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-    private static let syncFileRange = undeclaredGlibcFunction("sync_file_range", as: SyncFileRange.self)
 
     /// Flushes a descriptor's data to the disk. Wraps `fsync(2)`.
     public static func fsync(_ fd: Int32) throws(Errno) { try retryingOnInterrupt { Glibc.fsync(fd) } }

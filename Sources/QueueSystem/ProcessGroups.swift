@@ -1,4 +1,5 @@
 @preconcurrency import Glibc
+import GlibcExtras
 
 /// The signals the queue sends, named for the modules that do not import Glibc.
 public struct ProcessSignal: RawRepresentable, Hashable, Sendable {
@@ -38,9 +39,7 @@ extension Processes {
     /// shell has exited is reparented to the worker, not to init, so its exit wakes the worker
     /// (SIGCHLD) and the worker reaps it. Wraps `prctl(PR_SET_CHILD_SUBREAPER)`.
     public static func becomeChildSubreaper() {
-        // prctl is variadic in C, which Swift cannot call; PR_SET_CHILD_SUBREAPER is 36.
-        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
-        _ = undeclaredGlibcFunction("prctl", as: Prctl.self)?(36, 1, 0, 0, 0)
+        _ = prctl(36, 1, 0, 0, 0)  // PR_SET_CHILD_SUBREAPER, from <sys/prctl.h>
     }
 
     /// Reaps every child of this process that has ended, without blocking: the job shells and, for a

@@ -1,4 +1,5 @@
 @preconcurrency import Glibc
+import GlibcExtras
 
 /// How a child ended, decoded by hand from the `waitpid` status (the C macros are not visible to Swift).
 public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
@@ -103,9 +104,7 @@ public enum Processes {
     /// system when freed. Otherwise glibc raises its mmap threshold after the first such free and
     /// serves the next table from the heap, and a long-running worker holds two. Wraps `mallopt(3)`.
     public static func returnLargeAllocationsToTheSystem() {
-        // <malloc.h> is not part of Swift's Glibc module; M_MMAP_THRESHOLD is -3 there.
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        _ = undeclaredGlibcFunction("mallopt", as: Mallopt.self)?(-3, 1 << 20)
+        _ = mallopt(-3, 1 << 20)  // M_MMAP_THRESHOLD, from <malloc.h>
     }
 
     /// Marks every inherited descriptor from 3 up close-on-exec, so jobs get only stdin, stdout and
@@ -181,8 +180,7 @@ public enum Processes {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
         if let directory {
-            guard let addChdir = addChdirAction else { throw Errno(rawValue: ENOSYS) }
-            let result = addChdir(&actions, directory)
+            let result = posix_spawn_file_actions_addchdir_np(&actions, directory)
             if result != 0 { throw Errno(rawValue: result) }
         }
 
@@ -229,11 +227,3 @@ private func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
     defer { for p in pointers { free(p) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
-
-/// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later) is declared only under
-/// `_GNU_SOURCE`, which Swift's Glibc module does not set, so it is looked up at run time.
-private typealias AddChdirFunction = @convention(c) (
-    UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>
-) -> Int32
-
-private let addChdirAction = undeclaredGlibcFunction("posix_spawn_file_actions_addchdir_np", as: AddChdirFunction.self)
