@@ -4,10 +4,10 @@ import QueueSystem
 
 /// The command line: parse everything first, then run; one place turns errors into messages and
 /// exit codes (0 success, 1 failure, 64 usage).
-public enum CLI {
-    public static let version = "1.0.0"
+package enum CLI {
+    package static let version = "1.0.0"
 
-    public static func main(_ arguments: [String]) -> Never {
+    package static func main(_ arguments: [String]) -> Never {
         // A write past `ulimit -f` then fails with a message instead of killing the process silently.
         ProcessLimits.ignoreFileSizeSignal()
         exitProcess(run(Array(arguments.dropFirst())))

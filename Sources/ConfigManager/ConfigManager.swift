@@ -1,7 +1,7 @@
 import QueueStorage
 
 /// A configuration key. Both spellings are accepted: `max-retries` and `max_retries`.
-public enum ConfigKey: String, CaseIterable, Sendable {
+package enum ConfigKey: String, CaseIterable, Sendable {
     case maxRetries = "max-retries"
     case backoffBase = "backoff-base"
     case maxBackoff = "max-backoff"
@@ -12,14 +12,14 @@ public enum ConfigKey: String, CaseIterable, Sendable {
     case keepCompletedFor = "keep-completed-for"
     case leaseSeconds = "lease-seconds"
 
-    public init?(spelling: String) {
+    package init?(spelling: String) {
         self.init(rawValue: spelling.lowercased().replacing("_", with: "-"))
     }
 
     /// The key as it appears in JSON output and the data file.
-    public var snakeCase: String { rawValue.replacing("-", with: "_") }
+    package var snakeCase: String { rawValue.replacing("-", with: "_") }
 
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .maxRetries: return "retries after the first run before a job goes to the DLQ (integer >= 0)"
         case .backoffBase: return "delay after the n-th failed run is backoff-base ^ n seconds (number >= 1)"
@@ -33,12 +33,12 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         }
     }
 
-    public static let names = allCases.map(\.rawValue).joined(separator: ", ")
+    package static let names = allCases.map(\.rawValue).joined(separator: ", ")
 }
 
 /// Reads and validates configuration. Values live in the data file's `config` object.
-public enum ConfigManager {
-    public static func value(_ key: ConfigKey, in config: QueueConfig) -> String {
+package enum ConfigManager {
+    package static func value(_ key: ConfigKey, in config: QueueConfig) -> String {
         var w = JSONWriter()
         switch key {
         case .maxRetries: w.int(config.maxRetries)
@@ -54,7 +54,7 @@ public enum ConfigManager {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    public static func key(_ spelling: String) throws(QueueError) -> ConfigKey {
+    package static func key(_ spelling: String) throws(QueueError) -> ConfigKey {
         guard let key = ConfigKey(spelling: spelling) else {
             throw .usage("unknown config key '\(spelling)'; valid keys: \(ConfigKey.names)")
         }
@@ -62,7 +62,7 @@ public enum ConfigManager {
     }
 
     /// Checks `text` for `key` and stores it in `config`. Nothing changes when it is invalid.
-    public static func set(_ key: ConfigKey, to text: String, in config: inout QueueConfig) throws(QueueError) {
+    package static func set(_ key: ConfigKey, to text: String, in config: inout QueueConfig) throws(QueueError) {
         switch key {
         case .maxRetries: config.maxRetries = try integer(text, key, QueueConfig.maxRetriesRange)
         case .workerCount: config.workerCount = try integer(text, key, QueueConfig.workerCountRange)

@@ -1,14 +1,14 @@
 import QueueStorage
 
 /// The dead letter queue: jobs whose retries are used up. They stay until retried or deleted.
-public enum DLQManager {
-    public static func list(_ document: Document) -> [Job] {
+package enum DLQManager {
+    package static func list(_ document: Document) -> [Job] {
         document.jobs.jobs { $0.state == .dead }.sorted { $0.sequence < $1.sequence }
     }
 
     /// Sends dead jobs back to pending with their attempts reset; their last error is kept for
     /// reference. All or none: an id that is unknown or not dead fails the lot.
-    public static func retry(_ ids: [String], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
+    package static func retry(_ ids: [String], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
         let indices = try deadIndices(ids, in: snapshot.document)
         for i in indices {
             snapshot.document.jobs[i].state = .pending
@@ -20,12 +20,12 @@ public enum DLQManager {
     }
 
     /// Every dead job back to pending.
-    public static func retryAll(in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
+    package static func retryAll(in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
         try retry(list(snapshot.document).map(\.id), in: &snapshot)
     }
 
     /// Removes dead jobs for good. All or none, as for retry.
-    public static func delete(_ ids: [String], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
+    package static func delete(_ ids: [String], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
         let indices = try deadIndices(ids, in: snapshot.document)
         let removed = indices.map { snapshot.document.jobs[$0] }
         let doomed = Set(removed.map(\.id))

@@ -2,7 +2,7 @@ import QueueStorage
 import QueueSystem
 
 /// What `cancel` did.
-public enum CancelResult: Sendable {
+package enum CancelResult: Sendable {
     /// A waiting job, removed.
     case removed(Job)
     /// A running job, marked; its worker terminates it and removes it when the run ends.
@@ -11,7 +11,7 @@ public enum CancelResult: Sendable {
 
 extension JobManager {
     /// Makes a failed job, waiting for its retry, runnable now.
-    public static func retryNow(_ id: String, in snapshot: inout Snapshot) throws(QueueError) -> Job {
+    package static func retryNow(_ id: String, in snapshot: inout Snapshot) throws(QueueError) -> Job {
         let i = try index(id, in: snapshot.document)
         let job = snapshot.document.jobs[i]
         switch job.state {
@@ -25,7 +25,7 @@ extension JobManager {
     }
 
     /// Removes a pending or failed job; marks a running one so that it is terminated and removed.
-    public static func cancel(_ id: String, in snapshot: inout Snapshot) throws(QueueError) -> CancelResult {
+    package static func cancel(_ id: String, in snapshot: inout Snapshot) throws(QueueError) -> CancelResult {
         let i = try index(id, in: snapshot.document)
         let job = snapshot.document.jobs[i]
         switch job.state {
@@ -47,7 +47,7 @@ extension JobManager {
     }
 
     /// In words, why the job is or is not running now.
-    public static func explain(_ job: Job, now: Timestamp, workers: [WorkerRecord]) -> String {
+    package static func explain(_ job: Job, now: Timestamp, workers: [WorkerRecord]) -> String {
         func span(_ from: Timestamp, _ to: Timestamp) -> String { describeDuration(milliseconds: max(0, to.milliseconds - from.milliseconds)) }
         let noWorker = workers.isEmpty ? " (no worker is running: start one with 'queuectl worker start')" : ""
         switch job.state {
@@ -79,7 +79,7 @@ extension JobManager {
 }
 
 /// `850ms`, `2.5s`, `3m 20s`, `2h 5m`, `3d 4h`.
-public func describeDuration(milliseconds ms: Int64) -> String {
+package func describeDuration(milliseconds ms: Int64) -> String {
     if ms < 1000 { return "\(ms)ms" }
     if ms < 60_000 {
         let tenths = (ms + 50) / 100
@@ -92,19 +92,19 @@ public func describeDuration(milliseconds ms: Int64) -> String {
 }
 
 /// Which completed jobs to remove.
-public struct Retention: Sendable {
+package struct Retention: Sendable {
     /// Completed jobs to keep, newest first; 0 keeps them all.
-    public var keep: Int
+    package var keep: Int
     /// Seconds after finishing that a completed job is kept; nil keeps it.
-    public var maximumAge: Double?
+    package var maximumAge: Double?
 
-    public init(keep: Int, maximumAge: Double?) {
+    package init(keep: Int, maximumAge: Double?) {
         self.keep = keep
         self.maximumAge = maximumAge
     }
 
     /// The config's policy; there 0 means no limit.
-    public init(_ config: QueueConfig) {
+    package init(_ config: QueueConfig) {
         self.init(keep: config.keepCompleted, maximumAge: config.keepCompletedFor > 0 ? config.keepCompletedFor : nil)
     }
 }
@@ -112,7 +112,7 @@ public struct Retention: Sendable {
 extension JobManager {
     /// The completed jobs `retention` removes at `now`: those older than the maximum age, then the
     /// oldest beyond the count. Only completed jobs: dead ones wait in the DLQ for a person.
-    public static func expired(_ retention: Retention, in jobs: JobTable, now: Timestamp) -> [JobSummary] {
+    package static func expired(_ retention: Retention, in jobs: JobTable, now: Timestamp) -> [JobSummary] {
         var completed = jobs.indices(whereSummary: { $0.state == .completed }).map { jobs.summary(at: $0) }
         var doomed: [JobSummary] = []
         if let maximumAge = retention.maximumAge {
@@ -129,7 +129,7 @@ extension JobManager {
 
     /// Removes what `retention` says has expired; returns the removed jobs' ids (their logs go too).
     @discardableResult
-    public static func prune(_ retention: Retention, in snapshot: inout Snapshot) -> [String] {
+    package static func prune(_ retention: Retention, in snapshot: inout Snapshot) -> [String] {
         let doomed = Set(expired(retention, in: snapshot.document.jobs, now: snapshot.now).map(\.id))
         if !doomed.isEmpty { snapshot.document.jobs.removeAll { doomed.contains($0.id) } }
         return Array(doomed)
@@ -138,7 +138,7 @@ extension JobManager {
     /// The retention a worker applies as it records completions: the count only once it is 10% over
     /// the limit, and the age only when `checkAge` (the worker asks once a minute), so the pass and
     /// the sort it takes run now and then, not in every transaction.
-    public static func pruneIfDue(in snapshot: inout Snapshot, checkAge: Bool) -> [String] {
+    package static func pruneIfDue(in snapshot: inout Snapshot, checkAge: Bool) -> [String] {
         var retention = Retention(snapshot.document.config)
         if !checkAge { retention.maximumAge = nil }
         guard retention.keep > 0 || retention.maximumAge != nil else { return [] }

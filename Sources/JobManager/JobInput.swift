@@ -2,22 +2,22 @@ import QueueStorage
 import QueueSystem
 
 /// A job as a user describes it, validated. Built from one JSON object.
-public struct JobInput: Equatable, Sendable {
-    public var id: String?
-    public var command: String
-    public var maxRetries: Int?
-    public var priority: Int?
-    public var runAt: Timestamp?
-    public var timeout: Double?
-    public var cwd: String?
+package struct JobInput: Equatable, Sendable {
+    package var id: String?
+    package var command: String
+    package var maxRetries: Int?
+    package var priority: Int?
+    package var runAt: Timestamp?
+    package var timeout: Double?
+    package var cwd: String?
 
-    public static let fields = ["id", "command", "max_retries", "priority", "run_at", "timeout", "cwd"]
-    public static let priorityRange = -1000...1000
-    public static let maximumTimeout = 31_536_000.0
-    public static let maximumCommandBytes = 65_536
-    public static let maximumIDLength = 128
+    package static let fields = ["id", "command", "max_retries", "priority", "run_at", "timeout", "cwd"]
+    package static let priorityRange = -1000...1000
+    package static let maximumTimeout = 31_536_000.0
+    package static let maximumCommandBytes = 65_536
+    package static let maximumIDLength = 128
 
-    public init(id: String? = nil, command: String, maxRetries: Int? = nil, priority: Int? = nil) {
+    package init(id: String? = nil, command: String, maxRetries: Int? = nil, priority: Int? = nil) {
         self.id = id
         self.command = command
         self.maxRetries = maxRetries
@@ -25,7 +25,7 @@ public struct JobInput: Equatable, Sendable {
     }
 
     /// Parses and validates one JSON object such as `{"id":"job1","command":"sleep 2"}`.
-    public init(json bytes: [UInt8]) throws(QueueError) {
+    package init(json bytes: [UInt8]) throws(QueueError) {
         let value: JSONValue
         do { value = try JSONValue.parse(bytes) } catch { throw .usage("invalid JSON: \(error)") }
         guard case .object(let members) = value else {
@@ -77,7 +77,7 @@ public struct JobInput: Equatable, Sendable {
     }
 
     /// Checks the command and id; the same rules apply however the job was given.
-    public func validate() throws(QueueError) {
+    package func validate() throws(QueueError) {
         if command.allSatisfy(\.isWhitespace) { throw .usage("field 'command' must not be empty") }
         if command.utf8.count > Self.maximumCommandBytes {
             throw .usage("field 'command' is \(command.utf8.count) bytes; the limit is \(Self.maximumCommandBytes)")
@@ -92,7 +92,7 @@ public struct JobInput: Equatable, Sendable {
     /// A job runs in its directory: one that does not exist, is not a directory or cannot be entered
     /// would fail every run, so it is refused when the job is enqueued. `what` names where it was
     /// given (`--cwd`, `field 'cwd'`).
-    public static func checkDirectory(_ path: String, _ what: String) throws(QueueError) {
+    package static func checkDirectory(_ path: String, _ what: String) throws(QueueError) {
         let status: Files.Status
         do { status = try Files.status(path) } catch {
             if error == .noSuchFileOrDirectory { throw .usage("\(what) '\(path)' does not exist; a job must run in an existing directory") }
@@ -103,14 +103,14 @@ public struct JobInput: Equatable, Sendable {
     }
 
     /// An ISO 8601 time with a zone, such as `2026-01-01T02:00:00Z` or `2026-01-01T03:00:00+01:00`.
-    public static func time(_ text: String, _ what: String) throws(QueueError) -> Timestamp {
+    package static func time(_ text: String, _ what: String) throws(QueueError) -> Timestamp {
         guard let t = Timestamp(iso8601: text) else {
             throw .usage("\(what) must be an ISO 8601 time with a zone, like 2026-01-01T02:00:00Z, not '\(text)'")
         }
         return t
     }
 
-    public static func timeout(_ seconds: Double, _ what: String) throws(QueueError) -> Double {
+    package static func timeout(_ seconds: Double, _ what: String) throws(QueueError) -> Double {
         guard seconds.isFinite, seconds > 0, seconds <= maximumTimeout else {
             throw .usage("\(what) must be a number of seconds above 0 and at most \(Int(maximumTimeout))")
         }
@@ -118,7 +118,7 @@ public struct JobInput: Equatable, Sendable {
     }
 
     /// `90`, `30s`, `5m`, `2h`, `1d` as seconds.
-    public static func duration(_ text: String, _ what: String) throws(QueueError) -> Double {
+    package static func duration(_ text: String, _ what: String) throws(QueueError) -> Double {
         guard let seconds = NumberInput.durationSeconds(text), seconds <= maximumTimeout else {
             throw .usage("\(what) must be a whole number with s, m, h or d, like 30s, 5m, 2h or 1d, not '\(text)'")
         }
@@ -126,7 +126,7 @@ public struct JobInput: Equatable, Sendable {
     }
 
     /// Ids are names of files too (logs), so they are kept to a safe alphabet.
-    public static func validateID(_ id: String) throws(QueueError) {
+    package static func validateID(_ id: String) throws(QueueError) {
         if id.isEmpty { throw .usage("job id must not be empty") }
         if id.utf8.count > maximumIDLength { throw .usage("job id is longer than \(maximumIDLength) characters") }
         let allowed = id.utf8.allSatisfy { b in
@@ -139,7 +139,7 @@ public struct JobInput: Equatable, Sendable {
 }
 
 /// The candidate nearest to `word` by edit distance, if it is near enough to be a likely typo.
-public func closestMatch(_ word: String, among candidates: [String]) -> String? {
+package func closestMatch(_ word: String, among candidates: [String]) -> String? {
     // Optimal string alignment: an insertion, deletion, substitution or swap of neighbours is one edit.
     func distance(_ a: [Character], _ b: [Character]) -> Int {
         var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)

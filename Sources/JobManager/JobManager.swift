@@ -3,17 +3,17 @@ import QueueSystem
 import RetryPolicy
 
 /// How one run of a job ended.
-public enum RunOutcome: Equatable, Sendable {
+package enum RunOutcome: Equatable, Sendable {
     case exited(ExitStatus)
     /// `/bin/sh` could not be started at all.
     case couldNotStart(String)
     /// Terminated after running longer than its timeout (seconds).
     case timedOut(Double)
 
-    public var succeeded: Bool { self == .exited(.exited(0)) }
+    package var succeeded: Bool { self == .exited(.exited(0)) }
 
     /// The words recorded as `last_error`, or nil for success.
-    public var errorText: String? {
+    package var errorText: String? {
         switch self {
         case .exited(.exited(0)): return nil
         case .exited(.exited(127)): return "exit 127: command not found"
@@ -25,33 +25,33 @@ public enum RunOutcome: Equatable, Sendable {
         }
     }
 
-    public var exitCode: Int? {
+    package var exitCode: Int? {
         if case .exited(.exited(let code)) = self { return Int(code) }
         return nil
     }
 }
 
 /// `5`, `0.5`: seconds without a needless fraction.
-public func formatSeconds(_ seconds: Double) -> String {
+package func formatSeconds(_ seconds: Double) -> String {
     var w = JSONWriter()
     w.double(seconds)
     return String(decoding: w.bytes, as: UTF8.self)
 }
 
 /// A job's state change that a worker reports to its user.
-public struct JobTransition: Equatable, Sendable {
-    public let job: Job
+package struct JobTransition: Equatable, Sendable {
+    package let job: Job
     /// For a retry, how long until the job may run again.
-    public var retryInSeconds: Double? = nil
+    package var retryInSeconds: Double? = nil
     /// The job was cancelled while it ran and is now removed.
-    public var removed = false
+    package var removed = false
 }
 
 /// Jobs: enqueue, claim, finish, list and recovery. Every function works on a transaction's snapshot,
 /// so the caller decides what happens under one lock.
-public enum JobManager {
+package enum JobManager {
     /// Adds all `inputs` or none: a duplicate id (with the queue or within `inputs`) fails the lot.
-    public static func enqueue(_ inputs: [JobInput], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
+    package static func enqueue(_ inputs: [JobInput], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
         let added = try newJobs(inputs, in: snapshot)
         snapshot.document.nextSequence += Int64(added.count)
         snapshot.document.jobs.append(contentsOf: added)
@@ -96,7 +96,7 @@ public enum JobManager {
         }
     }
 
-    public static func job(_ id: String, in document: Document) throws(QueueError) -> Job {
+    package static func job(_ id: String, in document: Document) throws(QueueError) -> Job {
         guard let index = document.index(of: id) else { throw .failure("no job with id '\(id)'") }
         return document.jobs[index]
     }
@@ -104,7 +104,7 @@ public enum JobManager {
     /// Jobs in claim order within each state group, oldest first otherwise: by enqueue order.
     /// The jobs in `state` (all if nil) in enqueue order, at most `limit`: chosen and ordered by
     /// their summaries, so only the jobs listed are decoded.
-    public static func list(_ document: Document, state: JobState?, limit: Int = .max) -> [Job] {
+    package static func list(_ document: Document, state: JobState?, limit: Int = .max) -> [Job] {
         let table = document.jobs
         var chosen = table.indices(whereSummary: { state == nil || $0.state == state })
         let sequence = chosen.map { table.summary(at: $0).sequence }
@@ -115,7 +115,7 @@ public enum JobManager {
         return chosen.prefix(limit).map { table[$0] }
     }
 
-    public static func counts(_ document: Document) -> [JobState: Int] {
+    package static func counts(_ document: Document) -> [JobState: Int] {
         // Tallied in an array (a dictionary update per job hashes every time), then named.
         let states = JobState.allCases
         var tally = [Int](repeating: 0, count: states.count)
@@ -125,20 +125,20 @@ public enum JobManager {
 
     // MARK: workers
 
-    public static func register(_ worker: WorkerRecord, in snapshot: inout Snapshot) {
+    package static func register(_ worker: WorkerRecord, in snapshot: inout Snapshot) {
         snapshot.document.bootID = Processes.bootID
         // A record with this pid in this namespace is of an earlier process that had it.
         snapshot.document.workers.removeAll { $0.process.pid == worker.process.pid && $0.pidNamespace == worker.pidNamespace }
         snapshot.document.workers.append(worker)
     }
 
-    public static func unregister(_ process: ProcessIdentity, in snapshot: inout Snapshot) {
+    package static func unregister(_ process: ProcessIdentity, in snapshot: inout Snapshot) {
         snapshot.document.workers.removeAll { $0.process == process }
     }
 
     /// Marks up to `limit` runnable jobs as processing by `worker`, best first, and returns them.
     /// `original` sees each job as it was just before it is claimed.
-    public static func claim(limit: Int, for worker: ProcessIdentity, in snapshot: inout Snapshot,
+    package static func claim(limit: Int, for worker: ProcessIdentity, in snapshot: inout Snapshot,
                              original: (Job) -> Void = { _ in }) -> [Job] {
         guard limit > 0 else { return [] }
         let now = snapshot.now
@@ -162,7 +162,7 @@ public enum JobManager {
     /// Whether a job in `state` with this `run_at` may be claimed at `now`. Only `run_at` gates a
     /// claim: a job without one is runnable at once, whatever the clock says of its `created_at`
     /// (after the clock steps back, every job just enqueued was "created in the future").
-    public static func isRunnable(state: JobState, runAt: Timestamp?, at now: Timestamp) -> Bool {
+    package static func isRunnable(state: JobState, runAt: Timestamp?, at now: Timestamp) -> Bool {
         guard state == .pending || state == .failed else { return false }
         guard let runAt else { return true }
         return runAt <= now
@@ -171,7 +171,7 @@ public enum JobManager {
     /// Claim order among runnable jobs: higher priority first, then enqueue order (`seq`). A wall-clock
     /// time never orders claims: `created_at` moves with the clock, and ordering by `run_at` would let
     /// a stream of new plain jobs starve a retry or a scheduled job whose time has long come.
-    public static func claimsBefore(_ a: JobSummary, _ b: JobSummary) -> Bool {
+    package static func claimsBefore(_ a: JobSummary, _ b: JobSummary) -> Bool {
         if a.priority != b.priority { return a.priority > b.priority }
         return a.sequence < b.sequence
     }
@@ -193,7 +193,7 @@ public enum JobManager {
 
     /// The earliest time a waiting job becomes runnable, if any is waiting: the earliest future
     /// `run_at` (a job without one is runnable already).
-    public static func nextEligibleTime(in document: Document, after now: Timestamp) -> Timestamp? {
+    package static func nextEligibleTime(in document: Document, after now: Timestamp) -> Timestamp? {
         var next: Timestamp?
         for i in document.jobs.indices {
             let job = document.jobs.summary(at: i)
@@ -212,7 +212,7 @@ public enum JobManager {
     }
 
     /// Records the child process that runs a claimed job, so it can be found if its worker dies.
-    public static func recordChild(_ child: ProcessIdentity, jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) {
+    package static func recordChild(_ child: ProcessIdentity, jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return }
         snapshot.document.jobs[i].child = child
     }
@@ -220,7 +220,7 @@ public enum JobManager {
     /// Records the end of a run by `worker`, applying the retry policy. Returns nil if the job is no
     /// longer this worker's (it was recovered or removed meanwhile).
     /// `note` is said of the run besides its outcome, in `last_error` (its output could not be logged).
-    public static func finish(jobID: String, worker: ProcessIdentity, outcome: RunOutcome, startedAt: Timestamp,
+    package static func finish(jobID: String, worker: ProcessIdentity, outcome: RunOutcome, startedAt: Timestamp,
                               durationMilliseconds: Int64, note: String? = nil, in snapshot: inout Snapshot) -> JobTransition? {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
@@ -239,7 +239,7 @@ public enum JobManager {
     }
 
     /// Puts a job this worker interrupted back to pending, without counting the run as an attempt.
-    public static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> Job? {
+    package static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> Job? {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
         putBack(&job, because: "interrupted by worker shutdown; will run again", now: snapshot.now)
@@ -258,7 +258,7 @@ public enum JobManager {
     }
 
     /// Gives back a job this worker claimed but never started, exactly as it was before the claim.
-    public static func unclaim(_ jobID: String, restoring original: Job, worker: ProcessIdentity, in snapshot: inout Snapshot) {
+    package static func unclaim(_ jobID: String, restoring original: Job, worker: ProcessIdentity, in snapshot: inout Snapshot) {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document), snapshot.document.jobs[i].child == nil else { return }
         snapshot.document.jobs[i] = original
     }
@@ -306,7 +306,7 @@ public enum JobManager {
     /// pending without one. Removes the records of dead workers. Every command that takes the lock
     /// calls this.
     @discardableResult
-    public static func recoverOrphans(in snapshot: inout Snapshot) -> [JobTransition] {
+    package static func recoverOrphans(in snapshot: inout Snapshot) -> [JobTransition] {
         // After a reboot every recorded process is gone, and its pid may belong to anything now:
         // recover everything and signal nothing.
         let rebooted = snapshot.document.bootID != nil && Processes.bootID != nil && snapshot.document.bootID != Processes.bootID
@@ -392,19 +392,19 @@ public enum JobManager {
 
     /// The environment entry a worker gives each job's child, so the child can be found even if the
     /// worker dies before recording its pid.
-    public static func runMarker(worker: ProcessIdentity, jobID: String) -> (name: String, value: String) {
+    package static func runMarker(worker: ProcessIdentity, jobID: String) -> (name: String, value: String) {
         ("QUEUECTL_RUN", "\(worker.pid):\(worker.startTime):\(jobID)")
     }
 }
 
 extension JobSummary {
     /// Whether the job may be claimed at `now` (JobManager's rule: only `run_at` gates a claim).
-    public func isRunnable(at now: Timestamp) -> Bool { JobManager.isRunnable(state: state, runAt: runAt, at: now) }
+    package func isRunnable(at now: Timestamp) -> Bool { JobManager.isRunnable(state: state, runAt: runAt, at: now) }
 }
 
 extension Job {
     /// Whether the job may be claimed at `now` (JobManager's rule: only `run_at` gates a claim).
-    public func isRunnable(at now: Timestamp) -> Bool { JobManager.isRunnable(state: state, runAt: runAt, at: now) }
+    package func isRunnable(at now: Timestamp) -> Bool { JobManager.isRunnable(state: state, runAt: runAt, at: now) }
 }
 
 extension String {

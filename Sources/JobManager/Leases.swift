@@ -5,7 +5,7 @@ import QueueSystem
 /// and start time; one in another (a container sharing the queue folder) cannot be, since its pid
 /// means another process here or none: it renews a heartbeat lease, and counts as alive until the
 /// lease runs out.
-public enum WorkerLiveness: Equatable, Sendable {
+package enum WorkerLiveness: Equatable, Sendable {
     case alive
     case gone
     /// In another PID namespace, its lease renewed this long ago.
@@ -13,7 +13,7 @@ public enum WorkerLiveness: Equatable, Sendable {
     /// In another PID namespace, its lease run out (nil: no lease was found).
     case leaseExpired(renewedMillisecondsAgo: Int64?)
 
-    public var isAlive: Bool {
+    package var isAlive: Bool {
         switch self {
         case .alive, .leased: return true
         case .gone, .leaseExpired: return false
@@ -21,7 +21,7 @@ public enum WorkerLiveness: Equatable, Sendable {
     }
 
     /// For `status` and `show`: nil for a worker judged by its pid.
-    public var description: String? {
+    package var description: String? {
         switch self {
         case .alive, .gone: return nil
         case .leased(let ago): return "in another PID namespace; alive by its lease, renewed \(describeDuration(milliseconds: ago)) ago"
@@ -34,12 +34,12 @@ public enum WorkerLiveness: Equatable, Sendable {
 /// The heartbeat a worker renews: a file in the queue's `leases` folder holding the boot clock's
 /// reading (milliseconds since boot, the same for every namespace and unmoved by changes of the
 /// wall clock) at its last renewal.
-public enum Lease {
+package enum Lease {
     /// How often a worker renews its lease: a third of it, so two renewals can be missed.
-    public static func renewalMilliseconds(_ config: QueueConfig) -> Int64 { Int64(config.leaseSeconds * 1000 / 3) }
+    package static func renewalMilliseconds(_ config: QueueConfig) -> Int64 { Int64(config.leaseSeconds * 1000 / 3) }
 
     /// The renewal's bytes: a fixed width, so a shorter number never leaves digits of a longer one.
-    public static func contents(at bootMilliseconds: Int64) -> [UInt8] {
+    package static func contents(at bootMilliseconds: Int64) -> [UInt8] {
         let digits = String(bootMilliseconds)
         return Array((String(repeating: "0", count: max(0, 20 - digits.count)) + digits + "\n").utf8)
     }
@@ -52,7 +52,7 @@ public enum Lease {
 }
 
 extension JobManager {
-    public static func liveness(of worker: WorkerRecord, home: QueueHome?, config: QueueConfig) -> WorkerLiveness {
+    package static func liveness(of worker: WorkerRecord, home: QueueHome?, config: QueueConfig) -> WorkerLiveness {
         if worker.isInThisNamespace { return worker.process.isAlive ? .alive : .gone }
         guard let home, let renewed = Lease.lastRenewal(of: worker, in: home) else { return .leaseExpired(renewedMillisecondsAgo: nil) }
         let ago = bootClockMilliseconds() - renewed

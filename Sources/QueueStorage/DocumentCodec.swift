@@ -3,15 +3,15 @@ import QueueSystem
 /// The data file's JSON form: one object with `version`, `next_seq`, `config`, `workers` and `jobs`,
 /// one job per line so the file reads well and diffs well. Decoding is strict: a missing or unknown
 /// field, a wrong type or a newer version is an error, so nothing the file holds is silently dropped.
-public enum DocumentCodec {
-    public static func decode(_ bytes: [UInt8]) throws(JSONError) -> Document {
+package enum DocumentCodec {
+    package static func decode(_ bytes: [UInt8]) throws(JSONError) -> Document {
         try decode(FileBytes(array: bytes))
     }
 
     /// Reads the whole document, checking every job in full but keeping only each job's summary and
     /// where its bytes are; jobs are decoded whole when they are read (`JobTable`). Pages of a mapped
     /// file are handed back as the scan passes them.
-    public static func decode(_ source: FileBytes) throws(JSONError) -> Document {
+    package static func decode(_ source: FileBytes) throws(JSONError) -> Document {
         guard source.bytes.count < Int(UInt32.max) else {
             throw JSONError(message: "it is 4 GiB or larger; prune finished jobs with a smaller queue", offset: 0, pointsAtByte: false)
         }
@@ -28,7 +28,7 @@ public enum DocumentCodec {
         return try readJob(&reader, index: index, whole: true)
     }
 
-    public static func encode(_ document: Document) -> [UInt8] {
+    package static func encode(_ document: Document) -> [UInt8] {
         var bytes: [UInt8] = []
         write(document) { (chunk: UnsafeRawBufferPointer) in bytes.append(contentsOf: chunk) }
         return bytes
@@ -38,7 +38,7 @@ public enum DocumentCodec {
     /// were read from, not encoded again: a run of them that lies together there, separators and all,
     /// goes to `sink` straight from the source. Returns where each job's object is in what was written.
     @discardableResult
-    public static func write<E: Error>(_ document: Document, to sink: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) -> [Range<Int>] {
+    package static func write<E: Error>(_ document: Document, to sink: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) -> [Range<Int>] {
         let chunk = 1 << 16
         var w = JSONWriter(capacity: chunk)
         var written = 0
@@ -128,7 +128,7 @@ public enum DocumentCodec {
 
     // MARK: writing
 
-    public static func writeJob(_ job: Job, to w: inout JSONWriter) {
+    package static func writeJob(_ job: Job, to w: inout JSONWriter) {
         w.raw("{")
         w.key("id", first: true); w.string(job.id)
         w.key("command"); w.string(job.command)
@@ -153,7 +153,7 @@ public enum DocumentCodec {
         w.raw("}")
     }
 
-    public static func writeConfig(_ c: QueueConfig, to w: inout JSONWriter) {
+    package static func writeConfig(_ c: QueueConfig, to w: inout JSONWriter) {
         w.raw("{")
         w.key("max_retries", first: true); w.int(c.maxRetries)
         w.key("backoff_base"); w.double(c.backoffBase)

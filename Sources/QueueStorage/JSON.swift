@@ -2,7 +2,7 @@ import QueueSystem
 
 /// A parsed JSON value, for small inputs such as a job given on the command line. The data file
 /// itself is decoded straight into its types by `JSONReader`, without building these.
-public enum JSONValue: Equatable, Sendable {
+package enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     /// The number's text as written, so integers beyond Double's precision are not rounded.
@@ -12,7 +12,7 @@ public enum JSONValue: Equatable, Sendable {
     /// Keys in their order of appearance.
     case object([(String, JSONValue)])
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    package static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case let (.bool(x), .bool(y)): return x == y
@@ -25,7 +25,7 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// A word for the value's type, for error messages.
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -37,7 +37,7 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// Parses one complete JSON text.
-    public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer in
             Result { () throws(JSONError) in
                 // A UTF-8 byte order mark, as some editors write, is skipped (RFC 8259 allows it).
@@ -51,23 +51,23 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
-public struct JSONError: Error, Equatable, CustomStringConvertible, Sendable {
-    public let message: String
-    public let offset: Int
+package struct JSONError: Error, Equatable, CustomStringConvertible, Sendable {
+    package let message: String
+    package let offset: Int
     /// False for errors about the whole document (a newer version), where a byte offset helps no one.
-    public var pointsAtByte = true
-    public var description: String { pointsAtByte ? "\(message) at byte \(offset)" : message }
+    package var pointsAtByte = true
+    package var description: String { pointsAtByte ? "\(message) at byte \(offset)" : message }
 }
 
 /// A pull parser over UTF-8 bytes (RFC 8259). It never builds a tree unless asked to.
-public struct JSONReader {
+package struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
-    public internal(set) var offset = 0
+    package internal(set) var offset = 0
     static let maximumDepth = 64
 
-    public init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    package init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-    public func error(_ message: String) -> JSONError { JSONError(message: message, offset: offset) }
+    package func error(_ message: String) -> JSONError { JSONError(message: message, offset: offset) }
 
     mutating func skipWhitespace() {
         while offset < bytes.count {
@@ -79,7 +79,7 @@ public struct JSONReader {
     }
 
     /// The next significant byte, without consuming it.
-    public mutating func peek() -> UInt8? {
+    package mutating func peek() -> UInt8? {
         skipWhitespace()
         return offset < bytes.count ? bytes[offset] : nil
     }
@@ -89,7 +89,7 @@ public struct JSONReader {
         offset += 1
     }
 
-    public mutating func expectEnd() throws(JSONError) {
+    package mutating func expectEnd() throws(JSONError) {
         if peek() != nil { throw error("unexpected text after the JSON value") }
     }
 
@@ -102,12 +102,12 @@ public struct JSONReader {
     }
 
     /// Consumes `null` if it comes next.
-    public mutating func readNull() -> Bool {
+    package mutating func readNull() -> Bool {
         guard peek() == UInt8(ascii: "n") else { return false }
         return literal("null")
     }
 
-    public mutating func readBool() throws(JSONError) -> Bool {
+    package mutating func readBool() throws(JSONError) -> Bool {
         _ = peek()
         if literal("true") { return true }
         if literal("false") { return false }
@@ -115,12 +115,12 @@ public struct JSONReader {
     }
 
     /// Checks a string as `readString` would, without building it when it has no escapes.
-    public mutating func skipString() throws(JSONError) {
+    package mutating func skipString() throws(JSONError) {
         if rawStringWithoutEscapes() == nil { _ = try readString() }
     }
 
     /// A string that must be an ISO 8601 time, parsed without building a String.
-    public mutating func readTimestamp() throws(JSONError) -> Timestamp? {
+    package mutating func readTimestamp() throws(JSONError) -> Timestamp? {
         let start = offset
         if let raw = rawStringWithoutEscapes() {
             if let t = Timestamp(iso8601Bytes: raw) { return t }
@@ -130,7 +130,7 @@ public struct JSONReader {
         return Timestamp(iso8601: try readString())
     }
 
-    public mutating func readString() throws(JSONError) -> String {
+    package mutating func readString() throws(JSONError) -> String {
         try expect(UInt8(ascii: "\""), "a string")
         let start = offset
         // Fast path: no escapes.
@@ -217,7 +217,7 @@ public struct JSONReader {
     }
 
     /// The text of a number, checked against JSON's grammar.
-    public mutating func readNumberText() throws(JSONError) -> String {
+    package mutating func readNumberText() throws(JSONError) -> String {
         _ = peek()
         let start = offset
         func digits() -> Int {
@@ -243,7 +243,7 @@ public struct JSONReader {
     }
 
     /// An integer that fits in Int64 and is written without fraction or exponent, read digit by digit.
-    public mutating func readInt64() throws(JSONError) -> Int64 {
+    package mutating func readInt64() throws(JSONError) -> Int64 {
         _ = peek()
         let start = offset
         var i = offset
@@ -271,9 +271,9 @@ public struct JSONReader {
         return value
     }
 
-    public mutating func readInt() throws(JSONError) -> Int { Int(try readInt64()) }
+    package mutating func readInt() throws(JSONError) -> Int { Int(try readInt64()) }
 
-    public mutating func readDouble() throws(JSONError) -> Double {
+    package mutating func readDouble() throws(JSONError) -> Double {
         let start = offset
         let text = try readNumberText()
         guard let value = Double(text), value.isFinite else { offset = start; throw error("number out of range: \(text)") }
@@ -282,7 +282,7 @@ public struct JSONReader {
 
     /// Reads an object, calling `body` with each key; `body` must consume the value.
     /// A key that appears twice is an error.
-    public mutating func readObject(_ body: (inout JSONReader, String) throws(JSONError) -> Void) throws(JSONError) {
+    package mutating func readObject(_ body: (inout JSONReader, String) throws(JSONError) -> Void) throws(JSONError) {
         // Objects here are small: a list finds a repeated key faster than hashing every key.
         var seen: [String] = []
         try readObjectKeys { (reader, keyBytes, keyOffset) throws(JSONError) in
@@ -298,7 +298,7 @@ public struct JSONReader {
 
     /// Reads an object, handing `body` each key as UTF-8 bytes (valid only during the call) and the
     /// key's offset; `body` must consume the value and is responsible for repeated keys.
-    public mutating func readObjectKeys(
+    package mutating func readObjectKeys(
         _ body: (inout JSONReader, UnsafeBufferPointer<UInt8>, Int) throws(JSONError) -> Void
     ) throws(JSONError) {
         try expect(UInt8(ascii: "{"), "an object")
@@ -346,7 +346,7 @@ public struct JSONReader {
     }
 
     /// Reads an array, calling `body` once per element; `body` must consume it.
-    public mutating func readArray(_ body: (inout JSONReader, Int) throws(JSONError) -> Void) throws(JSONError) {
+    package mutating func readArray(_ body: (inout JSONReader, Int) throws(JSONError) -> Void) throws(JSONError) {
         try expect(UInt8(ascii: "["), "an array")
         if peek() == UInt8(ascii: "]") { offset += 1; return }
         var index = 0
@@ -362,7 +362,7 @@ public struct JSONReader {
         }
     }
 
-    public mutating func readValue(depth: Int) throws(JSONError) -> JSONValue {
+    package mutating func readValue(depth: Int) throws(JSONError) -> JSONValue {
         guard depth < JSONReader.maximumDepth else { throw error("nested too deeply") }
         switch peek() {
         case nil: throw error("unexpected end of input, expected a value")
@@ -385,15 +385,15 @@ public struct JSONReader {
 }
 
 /// Appends JSON text to a byte buffer.
-public struct JSONWriter {
-    public var bytes: [UInt8] = []
-    public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+package struct JSONWriter {
+    package var bytes: [UInt8] = []
+    package init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
-    public mutating func raw(_ text: StaticString) {
+    package mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    public mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         bytes.append(0x22)
         var value = value
         value.withUTF8 { utf8 in
@@ -421,7 +421,7 @@ public struct JSONWriter {
         bytes.append(0x22)
     }
 
-    public mutating func int<I: BinaryInteger>(_ value: I) {
+    package mutating func int<I: BinaryInteger>(_ value: I) {
         guard let v = Int64(exactly: value) else { bytes.append(contentsOf: String(value).utf8); return }
         if v < 0 {
             guard v != .min else { bytes.append(contentsOf: String(v).utf8); return }
@@ -443,7 +443,7 @@ public struct JSONWriter {
     }
 
     /// A finite double; whole numbers are written without a fraction (`2`, not `2.0`).
-    public mutating func double(_ value: Double) {
+    package mutating func double(_ value: Double) {
         if value.rounded() == value, abs(value) < 1e15 {
             int(Int64(value))
         } else {
@@ -451,17 +451,17 @@ public struct JSONWriter {
         }
     }
 
-    public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+    package mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
     /// A time as an ISO 8601 string.
-    public mutating func timestamp(_ value: Timestamp) {
+    package mutating func timestamp(_ value: Timestamp) {
         bytes.append(0x22)
         value.appendISO8601(to: &bytes)
         bytes.append(0x22)
     }
 
     /// `"key": ` with the given separator before it (the caller writes the first key without one).
-    public mutating func key(_ name: StaticString, first: Bool = false) {
+    package mutating func key(_ name: StaticString, first: Bool = false) {
         if !first { raw(", ") }
         bytes.append(0x22)
         raw(name)
@@ -469,7 +469,7 @@ public struct JSONWriter {
     }
 
     /// Writes any JSON value, compactly.
-    public mutating func value(_ value: JSONValue) {
+    package mutating func value(_ value: JSONValue) {
         switch value {
         case .null: raw("null")
         case .bool(let b): bool(b)

@@ -2,21 +2,21 @@ import QueueSystem
 
 /// What the hot paths (counts, claims, recovery, duplicate ids) need of a job, without decoding it.
 /// Only the data: which jobs are runnable and in what order they are claimed is JobManager's policy.
-public struct JobSummary: Equatable, Sendable {
+package struct JobSummary: Equatable, Sendable {
     // Laid out narrow (a table of 100,000 of these is a worker's largest allocation).
-    public let id: String
-    public let sequence: Int64
+    package let id: String
+    package let sequence: Int64
     /// `run_at` in milliseconds, or `Int64.min` when the job has none (no time can be that).
     private let runAtMilliseconds: Int64
     /// When the last run ended (epoch if it has not run): retention keeps the newest.
-    public let finishedAt: Timestamp
+    package let finishedAt: Timestamp
     private let workerStartTime: UInt64
     private let workerPid: Int32
     private let priority32: Int32
-    public let state: JobState
-    public let cancelRequested: Bool
+    package let state: JobState
+    package let cancelRequested: Bool
 
-    public init(_ job: Job) {
+    package init(_ job: Job) {
         self.init(id: job.id, sequence: job.sequence, runAt: job.runAt,
                   finishedAt: job.finishedAt ?? Timestamp(milliseconds: 0), worker: job.worker,
                   priority: Int32(clamping: job.priority), state: job.state, cancelRequested: job.cancelRequested)
@@ -35,17 +35,17 @@ public struct JobSummary: Equatable, Sendable {
         self.cancelRequested = cancelRequested
     }
 
-    public var priority: Int { Int(priority32) }
-    public var worker: ProcessIdentity? { workerPid > 0 ? ProcessIdentity(pid: workerPid, startTime: workerStartTime) : nil }
+    package var priority: Int { Int(priority32) }
+    package var worker: ProcessIdentity? { workerPid > 0 ? ProcessIdentity(pid: workerPid, startTime: workerStartTime) : nil }
     /// Not claimed before this time, if set.
-    public var runAt: Timestamp? { runAtMilliseconds == .min ? nil : Timestamp(milliseconds: runAtMilliseconds) }
+    package var runAt: Timestamp? { runAtMilliseconds == .min ? nil : Timestamp(milliseconds: runAtMilliseconds) }
 }
 
 /// The jobs of a document. Each is kept as its summary plus either the bytes it was read from or,
 /// once changed or added, the job itself; a job is decoded only when it is read whole, and a job that
 /// did not change is written back as the very bytes it was read from. Reading a whole job cannot
 /// fail: the bytes were checked in full when the file was read.
-public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral, Equatable, Sendable {
+package struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral, Equatable, Sendable {
     final class Box: Sendable {
         let job: Job
         init(_ job: Job) { self.job = job }
@@ -82,18 +82,18 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
     /// file without them is in place, so no caller deletes a log itself.
     private(set) var removedIDs: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public init(arrayLiteral jobs: Job...) { self.init(jobs) }
+    package init(arrayLiteral jobs: Job...) { self.init(jobs) }
 
-    public init(_ jobs: [Job]) {
+    package init(_ jobs: [Job]) {
         entries = jobs.map { Entry(summary: JobSummary($0), range: nil, box: Box($0)) }
     }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { entries.count }
+    package var startIndex: Int { 0 }
+    package var endIndex: Int { entries.count }
 
-    public subscript(i: Int) -> Job {
+    package subscript(i: Int) -> Job {
         get {
             if let box = entries[i].box { return box.job }
             let range = entries[i].range!
@@ -115,35 +115,35 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
         set { entries[i] = Entry(summary: JobSummary(newValue), range: nil, box: Box(newValue)) }
     }
 
-    public func summary(at i: Int) -> JobSummary { entries[i].summary }
+    package func summary(at i: Int) -> JobSummary { entries[i].summary }
 
     /// The indices of the jobs whose summary matches, without decoding any.
-    public func indices(whereSummary matches: (JobSummary) -> Bool) -> [Int] {
+    package func indices(whereSummary matches: (JobSummary) -> Bool) -> [Int] {
         entries.indices.filter { matches(entries[$0].summary) }
     }
 
     /// The jobs whose summary matches, decoded.
-    public func jobs(_ matches: (JobSummary) -> Bool) -> [Job] {
+    package func jobs(_ matches: (JobSummary) -> Bool) -> [Job] {
         indices(whereSummary: matches).map { self[$0] }
     }
 
     /// The index of the job with this id. A linear pass over summaries: cheaper than building an
     /// index for the few look-ups a transaction makes.
-    public func index(of id: String) -> Int? { entries.firstIndex { $0.summary.id == id } }
+    package func index(of id: String) -> Int? { entries.firstIndex { $0.summary.id == id } }
 
-    public mutating func append(_ job: Job) { entries.append(Entry(summary: JobSummary(job), range: nil, box: Box(job))) }
+    package mutating func append(_ job: Job) { entries.append(Entry(summary: JobSummary(job), range: nil, box: Box(job))) }
 
-    public mutating func append(contentsOf jobs: [Job]) { for job in jobs { append(job) } }
+    package mutating func append(contentsOf jobs: [Job]) { for job in jobs { append(job) } }
 
-    public mutating func remove(at i: Int) { removedIDs.append(entries.remove(at: i).summary.id) }
+    package mutating func remove(at i: Int) { removedIDs.append(entries.remove(at: i).summary.id) }
 
-    public mutating func removeAll() {
+    package mutating func removeAll() {
         removedIDs += entries.map(\.summary.id)
         entries.removeAll()
     }
 
     /// Removes the jobs whose summary matches, without decoding any.
-    public mutating func removeAll(where matches: (JobSummary) -> Bool) {
+    package mutating func removeAll(where matches: (JobSummary) -> Bool) {
         var removed: [String] = []
         entries.removeAll { entry in
             guard matches(entry.summary) else { return false }
@@ -159,7 +159,7 @@ public struct JobTable: RandomAccessCollection, MutableCollection, ExpressibleBy
         return removedIDs
     }
 
-    public static func == (a: JobTable, b: JobTable) -> Bool { a.elementsEqual(b) }
+    package static func == (a: JobTable, b: JobTable) -> Bool { a.elementsEqual(b) }
 
     /// Reads the same jobs from `source` from now on, where `ranges` says each one is (as just
     /// written). In place: the table is not copied.

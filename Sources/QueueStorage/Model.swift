@@ -1,9 +1,9 @@
 import QueueSystem
 
-public enum JobState: String, CaseIterable, Sendable {
+package enum JobState: String, CaseIterable, Sendable {
     case pending, processing, completed, failed, dead
 
-    public static let names = allCases.map(\.rawValue).joined(separator: ", ")
+    package static let names = allCases.map(\.rawValue).joined(separator: ", ")
 
     /// The state named by UTF-8 bytes, without building a String.
     init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
@@ -18,38 +18,38 @@ public enum JobState: String, CaseIterable, Sendable {
 }
 
 /// One job as stored in the data file. Field names in JSON are the snake_case forms of these.
-public struct Job: Equatable, Sendable {
-    public var id: String
-    public var command: String
-    public var state: JobState
+package struct Job: Equatable, Sendable {
+    package var id: String
+    package var command: String
+    package var state: JobState
     /// Runs that have ended in failure (a completed run does not count).
-    public var attempts: Int
+    package var attempts: Int
     /// Retries allowed after the first run: the job runs at most `1 + maxRetries` times.
-    public var maxRetries: Int
-    public var priority: Int
+    package var maxRetries: Int
+    package var priority: Int
     /// Enqueue order, for FIFO within a priority (never a wall-clock time, which can step back).
-    public var sequence: Int64
-    public var createdAt: Timestamp
-    public var updatedAt: Timestamp
+    package var sequence: Int64
+    package var createdAt: Timestamp
+    package var updatedAt: Timestamp
     /// Not claimed before this time; set for retries.
-    public var runAt: Timestamp?
-    public var exitCode: Int?
-    public var lastError: String?
-    public var startedAt: Timestamp?
-    public var finishedAt: Timestamp?
-    public var durationMilliseconds: Int64?
+    package var runAt: Timestamp?
+    package var exitCode: Int?
+    package var lastError: String?
+    package var startedAt: Timestamp?
+    package var finishedAt: Timestamp?
+    package var durationMilliseconds: Int64?
     /// The worker process running it, while `processing`.
-    public var worker: ProcessIdentity?
+    package var worker: ProcessIdentity?
     /// The job's child (`/bin/sh`, leader of its own process group), once started.
-    public var child: ProcessIdentity?
+    package var child: ProcessIdentity?
     /// Seconds a run may take before it is terminated; nil: the config's `job-timeout`.
-    public var timeout: Double?
+    package var timeout: Double?
     /// The directory the command runs in (where it was enqueued from, or `--cwd`).
-    public var cwd: String?
+    package var cwd: String?
     /// `cancel` was asked while the job ran: it is removed, not retried, when the run ends.
-    public var cancelRequested = false
+    package var cancelRequested = false
 
-    public init(id: String, command: String, maxRetries: Int, priority: Int = 0, sequence: Int64, now: Timestamp) {
+    package init(id: String, command: String, maxRetries: Int, priority: Int = 0, sequence: Int64, now: Timestamp) {
         self.id = id
         self.command = command
         self.state = .pending
@@ -64,35 +64,35 @@ public struct Job: Equatable, Sendable {
 }
 
 /// The configuration kept in the data file. Validation lives in ConfigManager.
-public struct QueueConfig: Equatable, Sendable {
-    public var maxRetries: Int = 3
-    public var backoffBase: Double = 2
-    public var maxBackoff: Double = 3600
-    public var workerCount: Int = 1
+package struct QueueConfig: Equatable, Sendable {
+    package var maxRetries: Int = 3
+    package var backoffBase: Double = 2
+    package var maxBackoff: Double = 3600
+    package var workerCount: Int = 1
     /// Seconds a run may take when its job sets no timeout; 0 means no limit.
-    public var jobTimeout: Double = 0
+    package var jobTimeout: Double = 0
     /// Largest log file per job; beyond it the middle is cut, keeping the start and the end.
-    public var maxLogBytes: Int = 1 << 20
+    package var maxLogBytes: Int = 1 << 20
     /// Completed jobs kept, newest first; older ones are removed as workers record new ones. 0: all.
-    public var keepCompleted: Int = 10_000
+    package var keepCompleted: Int = 10_000
     /// Seconds a completed job is kept after it finished; 0: no limit.
-    public var keepCompletedFor: Double = 0
+    package var keepCompletedFor: Double = 0
     /// Seconds a worker in another PID namespace counts as alive after its last heartbeat.
-    public var leaseSeconds: Double = 30
-    public init() {}
+    package var leaseSeconds: Double = 30
+    package init() {}
 
     // The accepted ranges, for `config set` and for reading the data file alike.
-    public static let maxRetriesRange = 0...1000
-    public static let workerCountRange = 1...256
-    public static let backoffBaseRange = 1.0...1_000_000
-    public static let secondsRange = 0.0...31_536_000  // max-backoff and job-timeout: up to a year
-    public static let maxLogBytesRange = 1024...(1 << 30)
-    public static let keepCompletedRange = 0...100_000_000
-    public static let keepCompletedForRange = 0.0...3_153_600_000  // a century
-    public static let leaseSecondsRange = 2.0...3600
+    package static let maxRetriesRange = 0...1000
+    package static let workerCountRange = 1...256
+    package static let backoffBaseRange = 1.0...1_000_000
+    package static let secondsRange = 0.0...31_536_000  // max-backoff and job-timeout: up to a year
+    package static let maxLogBytesRange = 1024...(1 << 30)
+    package static let keepCompletedRange = 0...100_000_000
+    package static let keepCompletedForRange = 0.0...3_153_600_000  // a century
+    package static let leaseSecondsRange = 2.0...3600
 
     /// The first setting out of its range, named as in the data file, or nil if all are fine.
-    public var firstInvalidSetting: String? {
+    package var firstInvalidSetting: String? {
         if !Self.maxRetriesRange.contains(maxRetries) { return "max_retries" }
         if !Self.workerCountRange.contains(workerCount) { return "worker_count" }
         if !Self.backoffBaseRange.contains(backoffBase) { return "backoff_base" }
@@ -107,14 +107,14 @@ public struct QueueConfig: Equatable, Sendable {
 }
 
 /// A worker process that has registered itself.
-public struct WorkerRecord: Equatable, Sendable {
-    public var process: ProcessIdentity
-    public var slots: Int
-    public var startedAt: Timestamp
+package struct WorkerRecord: Equatable, Sendable {
+    package var process: ProcessIdentity
+    package var slots: Int
+    package var startedAt: Timestamp
     /// The PID namespace its pid belongs to; nil in files written before it was recorded, which
     /// count as this process's own.
-    public var pidNamespace: UInt64?
-    public init(process: ProcessIdentity, slots: Int, startedAt: Timestamp, pidNamespace: UInt64? = nil) {
+    package var pidNamespace: UInt64?
+    package init(process: ProcessIdentity, slots: Int, startedAt: Timestamp, pidNamespace: UInt64? = nil) {
         self.process = process
         self.slots = slots
         self.startedAt = startedAt
@@ -122,30 +122,30 @@ public struct WorkerRecord: Equatable, Sendable {
     }
 
     /// True when its pid means what it says here: it was recorded in this process's PID namespace.
-    public var isInThisNamespace: Bool { pidNamespace == nil || pidNamespace == Processes.pidNamespace }
+    package var isInThisNamespace: Bool { pidNamespace == nil || pidNamespace == Processes.pidNamespace }
 }
 
 /// Running totals since the queue was created; they survive the removal of jobs.
-public struct Counters: Equatable, Sendable {
-    public var runs = 0
-    public var failedRuns = 0
-    public var retries = 0
-    public var dlqMoves = 0
-    public init() {}
+package struct Counters: Equatable, Sendable {
+    package var runs = 0
+    package var failedRuns = 0
+    package var retries = 0
+    package var dlqMoves = 0
+    package init() {}
 }
 
 /// The whole data file.
-public struct Document: Equatable, Sendable {
-    public static let currentVersion = 1
-    public var version = Document.currentVersion
-    public var nextSequence: Int64 = 1
+package struct Document: Equatable, Sendable {
+    package static let currentVersion = 1
+    package var version = Document.currentVersion
+    package var nextSequence: Int64 = 1
     /// The boot the recorded workers and children belong to; after a reboot they are all gone.
-    public var bootID: String?
-    public var config = QueueConfig()
-    public var counters = Counters()
-    public var workers: [WorkerRecord] = []
-    public var jobs = JobTable()
-    public init() {}
+    package var bootID: String?
+    package var config = QueueConfig()
+    package var counters = Counters()
+    package var workers: [WorkerRecord] = []
+    package var jobs = JobTable()
+    package init() {}
 
-    public func index(of id: String) -> Int? { jobs.index(of: id) }
+    package func index(of id: String) -> Int? { jobs.index(of: id) }
 }

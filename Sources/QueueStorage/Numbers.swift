@@ -4,9 +4,9 @@
 /// Plain decimal only: ASCII digits, with one `.` and more digits where a fraction makes sense, and
 /// a leading `-` only where negatives are allowed. Hex (`0x10`), `inf`, `nan`, exponents (`1e3`), a
 /// leading `+`, spaces and empty text are refused, with a message naming the option and what it takes.
-public enum NumberInput {
+package enum NumberInput {
     /// Whether `text` is plain decimal: `-`? digits (`.` digits)?, each part as allowed.
-    public static func isPlainDecimal(_ text: String, fraction: Bool, negative: Bool) -> Bool {
+    package static func isPlainDecimal(_ text: String, fraction: Bool, negative: Bool) -> Bool {
         var bytes = Substring(text).utf8[...]
         if negative, bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
         func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
@@ -24,7 +24,7 @@ public enum NumberInput {
 
     /// An integer in `range` for `name` (`--count`, `max-retries`). A leading `-` is accepted only
     /// when `range` holds negatives (a negative number is out of range, not malformed).
-    public static func integer(_ text: String, for name: String, in range: ClosedRange<Int>) throws(QueueError) -> Int {
+    package static func integer(_ text: String, for name: String, in range: ClosedRange<Int>) throws(QueueError) -> Int {
         guard isPlainDecimal(text, fraction: false, negative: true) else {
             throw .usage("invalid value '\(text)' for \(name): expected an integer \(span(range))")
         }
@@ -37,7 +37,7 @@ public enum NumberInput {
 
     /// A number in `range` for `name`, a fraction allowed (`2.5`); `what` says what it is, for the
     /// message ("a number of seconds"). A leading `-` is accepted only when `range` holds negatives.
-    public static func decimal(_ text: String, for name: String, in range: ClosedRange<Double>,
+    package static func decimal(_ text: String, for name: String, in range: ClosedRange<Double>,
                                what: String = "a number") throws(QueueError) -> Double {
         guard isPlainDecimal(text, fraction: true, negative: true) else {
             throw .usage("invalid value '\(text)' for \(name): expected \(what) in plain decimal (like 30 or 2.5) \(span(range))")
@@ -49,7 +49,7 @@ public enum NumberInput {
     }
 
     /// `90`, `30s`, `5m`, `2h`, `1d` as seconds: a whole number with an optional unit. Nil otherwise.
-    public static func durationSeconds(_ text: String) -> Double? {
+    package static func durationSeconds(_ text: String) -> Double? {
         var digits = text
         var unit: Double = 1
         switch digits.last {

@@ -5,20 +5,20 @@ import Synchronization
 /// (per value and its copies) and checked, and every file in them is reached relative to those
 /// descriptors: renaming the folder or putting another at its path afterwards redirects nothing.
 /// The paths below are for messages.
-public struct QueueHome: Sendable {
-    public let directory: String
-    public var dataPath: String { directory + "/data.json" }
-    public var lockPath: String { directory + "/data.lock" }
-    public var logsDirectory: String { directory + "/logs" }
+package struct QueueHome: Sendable {
+    package let directory: String
+    package var dataPath: String { directory + "/data.json" }
+    package var lockPath: String { directory + "/data.lock" }
+    package var logsDirectory: String { directory + "/logs" }
     /// Each worker's heartbeat: an empty file whose modification time it renews.
-    public var leasesDirectory: String { directory + "/leases" }
-    public func leasePath(for worker: WorkerRecord) -> String { leasesDirectory + "/" + QueueHome.leaseName(worker) }
+    package var leasesDirectory: String { directory + "/leases" }
+    package func leasePath(for worker: WorkerRecord) -> String { leasesDirectory + "/" + QueueHome.leaseName(worker) }
     /// Each job's output, every run under a header line. Ids are safe file names (see JobInput).
-    public func logPath(for id: String) -> String { logsDirectory + "/" + QueueHome.logName(id) }
+    package func logPath(for id: String) -> String { logsDirectory + "/" + QueueHome.logName(id) }
 
     static let dataName = "data.json", lockName = "data.lock", logsName = "logs", leasesName = "leases"
     /// The name of a job's log in the `logs` directory.
-    public static func logName(_ id: String) -> String { id + ".log" }
+    package static func logName(_ id: String) -> String { id + ".log" }
     static func leaseName(_ worker: WorkerRecord) -> String {
         "\(worker.pidNamespace ?? 0)-\(worker.process.pid)-\(worker.process.startTime)"
     }
@@ -26,7 +26,7 @@ public struct QueueHome: Sendable {
     /// The directories opened so far, shared by the copies of this value.
     private let opened = OpenedDirectories()
 
-    public init(directory: String) {
+    package init(directory: String) {
         var d = directory
         while d.count > 1, d.hasSuffix("/") { d.removeLast() }
         self.directory = d
@@ -34,7 +34,7 @@ public struct QueueHome: Sendable {
 
     /// `$QUEUECTL_HOME`, else `$HOME/.queuectl`. Either must be an absolute path: a relative one
     /// would make the queue depend on the directory a command happens to run in (a usage error).
-    public static func fromEnvironment() throws(QueueError) -> QueueHome {
+    package static func fromEnvironment() throws(QueueError) -> QueueHome {
         if let home = Console.environment("QUEUECTL_HOME"), !home.isEmpty {
             guard home.hasPrefix("/") else {
                 throw .usage("QUEUECTL_HOME must be an absolute path, not '\(home)': a relative one would make the queue "
@@ -59,7 +59,7 @@ public struct QueueHome: Sendable {
     /// owned by you and writable by nobody else, and its `logs` and `leases`, if there, likewise
     /// (real directories, yours, private). With `create`, it is made (mode 0700) if missing; without,
     /// nil when it does not exist: reading creates nothing.
-    public func open(create: Bool) throws(QueueError) -> OpenDirectory? {
+    package func open(create: Bool) throws(QueueError) -> OpenDirectory? {
         if let home = opened.kept("") { return home }
         let home: OpenDirectory
         do {
@@ -76,19 +76,19 @@ public struct QueueHome: Sendable {
     }
 
     /// `open(create: true)`, which always has a directory to return.
-    public func openCreating() throws(QueueError) -> OpenDirectory {
+    package func openCreating() throws(QueueError) -> OpenDirectory {
         guard let home = try open(create: true) else { throw .failure("cannot create the queue directory \(directory)") }
         return home
     }
 
     /// The `logs` directory, opened once through the queue directory, never through a link; nil when
     /// it (or the queue) does not exist and `create` is false.
-    public func openLogs(create: Bool) throws(QueueError) -> OpenDirectory? {
+    package func openLogs(create: Bool) throws(QueueError) -> OpenDirectory? {
         try openSubdirectory(QueueHome.logsName, create: create)
     }
 
     /// The `leases` directory, as `openLogs`.
-    public func openLeases(create: Bool) throws(QueueError) -> OpenDirectory? {
+    package func openLeases(create: Bool) throws(QueueError) -> OpenDirectory? {
         try openSubdirectory(QueueHome.leasesName, create: create)
     }
 
@@ -171,13 +171,13 @@ public struct QueueHome: Sendable {
     // MARK: files in the directories
 
     /// A job's log, or nil when it has none. A link or a FIFO there is refused, not followed or waited on.
-    public func readLog(_ id: String) throws(QueueError) -> [UInt8]? {
+    package func readLog(_ id: String) throws(QueueError) -> [UInt8]? {
         guard let logs = try openLogs(create: false) else { return nil }
         do { return try logs.readFile(QueueHome.logName(id)) } catch { throw .failure("cannot read \(logPath(for: id)): \(error)") }
     }
 
     /// Whether the job has a log file.
-    public func hasLog(_ id: String) -> Bool {
+    package func hasLog(_ id: String) -> Bool {
         guard let logs = try? openLogs(create: false) else { return false }
         return (try? logs.entryStatus(QueueHome.logName(id))) != nil
     }
@@ -196,7 +196,7 @@ public struct QueueHome: Sendable {
     }
 
     /// Creates (or reopens) a worker's lease file, for writing.
-    public func createLease(for worker: WorkerRecord) throws(QueueError) -> FileDescriptor {
+    package func createLease(for worker: WorkerRecord) throws(QueueError) -> FileDescriptor {
         do {
             guard let leases = try openLeases(create: true) else { throw Errno.noSuchFileOrDirectory }
             return try leases.openForWriting(QueueHome.leaseName(worker))
@@ -208,12 +208,12 @@ public struct QueueHome: Sendable {
     }
 
     /// A worker's lease as last written, or nil when there is none to read.
-    public func readLease(for worker: WorkerRecord) -> [UInt8]? {
+    package func readLease(for worker: WorkerRecord) -> [UInt8]? {
         guard let leases = try? openLeases(create: false) else { return nil }
         return try? leases.readFile(QueueHome.leaseName(worker))
     }
 
-    public func removeLease(for worker: WorkerRecord) {
+    package func removeLease(for worker: WorkerRecord) {
         (try? openLeases(create: false))??.remove(QueueHome.leaseName(worker))
     }
 }
@@ -236,12 +236,12 @@ final class OpenedDirectories: Sendable {
 }
 
 /// What a transaction's body sees and changes. Writing back happens only if `document` was changed.
-public struct Snapshot {
+package struct Snapshot {
     private var stored: Document
-    public private(set) var changed = false
-    public let now: Timestamp
+    package private(set) var changed = false
+    package let now: Timestamp
     /// The queue the document is from (nil for a document made in memory).
-    public let home: QueueHome?
+    package let home: QueueHome?
     init(document: Document, now: Timestamp, home: QueueHome? = nil) {
         stored = document
         self.now = now
@@ -250,7 +250,7 @@ public struct Snapshot {
 
     /// Changed in place: an observed property (`didSet`) is copied on each change from another
     /// module, which for a large queue meant copying its whole job table per change.
-    public var document: Document {
+    package var document: Document {
         get { stored }
         _modify {
             changed = true
@@ -261,20 +261,20 @@ public struct Snapshot {
 
 /// The data file and its write protocol: `flock` on `data.lock`, read and decode `data.json`, change,
 /// encode, write `data.json.tmp`, fsync, rename, fsync the directory, unlock.
-public struct Store: Sendable {
-    public let home: QueueHome
+package struct Store: Sendable {
+    package let home: QueueHome
     private let cache: DocumentCache?
     /// Runs right after each rename of a written data file, still under the lock: where tests stand
     /// in for another program replacing the file at that moment.
     private let afterReplace: (@Sendable () -> Void)?
     /// How a transaction waits when another process holds the lock: by default silently, for as
     /// long as it takes.
-    public var lockWaiting = LockWaiting.forever
+    package var lockWaiting = LockWaiting.forever
 
     /// With `keepsLastDocument`, the document this store last wrote is kept, mapped, and used again
     /// instead of a new scan as long as the data file is still that very file: a worker, whose
     /// transactions follow each other, then scans only after another process wrote.
-    public init(home: QueueHome, keepsLastDocument: Bool = false) {
+    package init(home: QueueHome, keepsLastDocument: Bool = false) {
         self.init(home: home, keepsLastDocument: keepsLastDocument, afterReplace: nil)
     }
 
@@ -288,7 +288,7 @@ public struct Store: Sendable {
     /// body changed it. If `body` throws, nothing is written. A file that does not decode is never
     /// written over: the transaction fails before `body` runs. The logs of the jobs it removed are
     /// removed once the new file is in place.
-    public func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
+    package func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
         let directory = try home.openCreating()
         try checkFiles(directory)
         do {
@@ -327,7 +327,7 @@ public struct Store: Sendable {
 
     /// Reads the data file without the lock. The file is only ever replaced whole, so this sees one
     /// complete version; use it where a moment-old view is fine.
-    public func read() throws(QueueError) -> Document {
+    package func read() throws(QueueError) -> Document {
         // A queue not created yet is an empty one; reading does not create it.
         guard let directory = try home.open(create: false) else { return Document() }
         try checkFiles(directory)
@@ -336,7 +336,7 @@ public struct Store: Sendable {
 
     /// True when the data file is no longer the one this store last read or wrote: another process
     /// wrote it since. Always true for a store that keeps no document.
-    public var changedSinceLastTransaction: Bool {
+    package var changedSinceLastTransaction: Bool {
         guard let cache, let directory = try? home.open(create: false) else { return true }
         return !cache.matches(directory)
     }
@@ -375,7 +375,7 @@ public struct Store: Sendable {
 
     /// The data file was truncated in place while it was mapped (see `FileBytes`): only queuectl
     /// should write it, and only by replacing it whole.
-    public func changedWhileRead() -> QueueError {
+    package func changedWhileRead() -> QueueError {
         .failure("data file \(home.dataPath) changed while it was read (truncated in place?); it has been left as it is. "
             + "Only queuectl should write it; run the command again")
     }

@@ -1,10 +1,10 @@
 @preconcurrency import Glibc
 
 /// Replaces a file so that a crash at any moment leaves either the old or the new content.
-public enum AtomicFile {
+package enum AtomicFile {
     /// Writes `bytes` to `path.tmp`, fsyncs it, renames it over `path`, then fsyncs the directory.
     /// On failure the temporary file is removed and `path` is untouched.
-    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o600) throws(Errno) {
+    package static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o600) throws(Errno) {
         _ = try replace(path, mode: mode) { (fd) throws(Errno) in try Files.writeAll(fd, bytes) }
     }
 
@@ -14,7 +14,7 @@ public enum AtomicFile {
     /// Once the rename is done the new content is in place, so a directory that cannot be fsynced
     /// (some network and FUSE file systems refuse) does not make it a failure: that last step's
     /// durability is the file system's.
-    public static func replace(_ path: String, mode: mode_t = 0o600,
+    package static func replace(_ path: String, mode: mode_t = 0o600,
                                write: (Int32) throws(Errno) -> Void) throws(Errno) -> FileDescriptor {
         var name = Substring(path)
         while name.count > 1, name.hasSuffix("/") { name.removeLast() }
@@ -24,12 +24,12 @@ public enum AtomicFile {
 
     /// As `replace(_:with:)` for the file `name` in `directory`, every step relative to the directory's
     /// descriptor (`openat`, `renameat`, and the directory's own `fsync`).
-    public static func replace(in directory: OpenDirectory, name: String, with bytes: [UInt8], mode: mode_t = 0o600) throws(Errno) {
+    package static func replace(in directory: OpenDirectory, name: String, with bytes: [UInt8], mode: mode_t = 0o600) throws(Errno) {
         _ = try replace(in: directory, name: name, mode: mode) { (fd) throws(Errno) in try Files.writeAll(fd, bytes) }
     }
 
     /// As `replace(_:mode:write:)` for the file `name` in `directory`.
-    public static func replace(in directory: OpenDirectory, name: String, mode: mode_t = 0o600,
+    package static func replace(in directory: OpenDirectory, name: String, mode: mode_t = 0o600,
                                write: (Int32) throws(Errno) -> Void) throws(Errno) -> FileDescriptor {
         let temporary = name + ".tmp"
         // Made new (O_EXCL, never through a link): a file planted at the temporary name cannot redirect the write.

@@ -2,14 +2,14 @@
 
 /// A point in time as milliseconds since the Unix epoch, written as ISO 8601 UTC with milliseconds
 /// (`2026-11-24T08:00:00.250Z`).
-public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible {
-    public var milliseconds: Int64
-    public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+package struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible {
+    package var milliseconds: Int64
+    package init(milliseconds: Int64) { self.milliseconds = milliseconds }
 
     /// The wall clock now, kept within `earliest...latest`: a clock set past year 9999 (or before
     /// year 0) gives the nearest time the data file can hold, so nothing written from it is refused
     /// when read back. Wraps `clock_gettime(CLOCK_REALTIME)`.
-    public static func now() -> Timestamp {
+    package static func now() -> Timestamp {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Timestamp(clampingSeconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec))
@@ -24,18 +24,18 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     /// This time kept within `earliest...latest`, the times the data file can hold.
-    public var clamped: Timestamp {
+    package var clamped: Timestamp {
         Timestamp(milliseconds: Swift.min(Swift.max(milliseconds, Timestamp.earliest.milliseconds), Timestamp.latest.milliseconds))
     }
 
-    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
+    package static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
 
     /// The times this tool reads and writes: years 0000 to 9999, the four-digit years of ISO 8601.
-    public static let earliest = Timestamp(milliseconds: daysFromCivil(year: 0, month: 1, day: 1) * 86_400_000)
-    public static let latest = Timestamp(milliseconds: daysFromCivil(year: 10_000, month: 1, day: 1) * 86_400_000 - 1)
+    package static let earliest = Timestamp(milliseconds: daysFromCivil(year: 0, month: 1, day: 1) * 86_400_000)
+    package static let latest = Timestamp(milliseconds: daysFromCivil(year: 10_000, month: 1, day: 1) * 86_400_000 - 1)
 
     /// This time plus `seconds`, kept within `earliest...latest` (a year-10000 time could not be read back).
-    public func adding(seconds: Double) -> Timestamp {
+    package func adding(seconds: Double) -> Timestamp {
         let delta = (seconds * 1000).rounded(.up)
         let target = delta.isNaN ? Double(milliseconds) : Double(milliseconds) + delta
         let bounded = min(max(target, Double(Timestamp.earliest.milliseconds)), Double(Timestamp.latest.milliseconds))
@@ -43,7 +43,7 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     /// `2026-11-24T08:00:00.250Z`
-    public var iso8601: String {
+    package var iso8601: String {
         var bytes: [UInt8] = []
         appendISO8601(to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
@@ -52,7 +52,7 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     /// Appends the ISO 8601 form as UTF-8, without building a String (the data file's hot path).
     /// A time outside `earliest...latest` is written as the nearest one inside, so the writer never
     /// writes a year the reader refuses.
-    public func appendISO8601(to bytes: inout [UInt8]) {
+    package func appendISO8601(to bytes: inout [UInt8]) {
         let (seconds, millis) = clamped.milliseconds.floorDivMod(1000)
         let (days, secondOfDay) = seconds.floorDivMod(86_400)
         let (year, month, day) = civil(fromDays: days)
@@ -71,23 +71,23 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     /// `2026-11-24 08:00:00` (UTC, to the second) for tables.
-    public var shortDisplay: String {
+    package var shortDisplay: String {
         let full = iso8601
         return String(full.prefix(10)) + " " + String(full.dropFirst(11).prefix(8))
     }
 
-    public var description: String { iso8601 }
+    package var description: String { iso8601 }
 
     /// Parses ISO 8601 with a zone: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.
     /// A space may stand for the `T`. Returns nil for anything else, or for an impossible date.
-    public init?(iso8601 text: String) {
+    package init?(iso8601 text: String) {
         var text = text
         guard let value = text.withUTF8({ Timestamp(iso8601Bytes: $0) }) else { return nil }
         self = value
     }
 
     /// Parses ISO 8601 from UTF-8 bytes, as `init?(iso8601:)` does.
-    public init?(iso8601Bytes b: UnsafeBufferPointer<UInt8>) {
+    package init?(iso8601Bytes b: UnsafeBufferPointer<UInt8>) {
         if let canonical = Timestamp(canonical: b) {
             self = canonical
             return
@@ -163,7 +163,7 @@ extension Timestamp {
     /// The last 14 bytes of the canonical form, `THH:MM:SS.mmmZ`, as milliseconds since midnight; nil
     /// if they are not that. (The data file's reader checks a date once and then only this part.)
     @inlinable  // called for every time in a data file, from QueueStorage
-    public static func canonicalTimeOfDay(_ p: UnsafePointer<UInt8>) -> Int64? {
+    package static func canonicalTimeOfDay(_ p: UnsafePointer<UInt8>) -> Int64? {
         guard p[0] == UInt8(ascii: "T"), p[3] == UInt8(ascii: ":"), p[6] == UInt8(ascii: ":"),
               p[9] == UInt8(ascii: "."), p[13] == UInt8(ascii: "Z") else { return nil }
         var bad = false
@@ -190,14 +190,14 @@ func decimal(_ p: UnsafePointer<UInt8>, _ count: Int, _ bad: inout Bool) -> Int6
 /// Milliseconds since the machine booted, suspend included: one clock for every process of this
 /// boot, whatever its namespace, and one that a change of the wall clock does not move. Wraps
 /// `CLOCK_BOOTTIME`.
-public func bootClockMilliseconds() -> Int64 {
+package func bootClockMilliseconds() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_BOOTTIME, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
 /// A monotonic clock reading in milliseconds, for durations and deadlines. Wraps `CLOCK_MONOTONIC`.
-public func monotonicMilliseconds() -> Int64 {
+package func monotonicMilliseconds() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000

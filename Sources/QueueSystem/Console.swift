@@ -1,36 +1,36 @@
 @preconcurrency import Glibc
 
 /// The process's standard streams. Text is written as UTF-8 in one call where possible.
-public enum Console {
-    public static func out(_ text: String) { write(1, text) }
-    public static func err(_ text: String) { write(2, text) }
+package enum Console {
+    package static func out(_ text: String) { write(1, text) }
+    package static func err(_ text: String) { write(2, text) }
 
     private static func write(_ fd: Int32, _ text: String) {
         var text = text
         text.withUTF8 { try? Files.writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 
-    public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+    package static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
     /// The terminal's width in columns, or nil when `fd` is not a terminal. Wraps `ioctl(TIOCGWINSZ)`.
-    public static func width(_ fd: Int32) -> Int? {
+    package static func width(_ fd: Int32) -> Int? {
         var size = winsize()
         guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
     }
 
     /// Reads all of standard input, or returns nil once it holds more than `limit` bytes.
-    public static func readStandardInput(limit: Int) throws(Errno) -> [UInt8]? { try Files.readAll(fd: 0, limit: limit) }
+    package static func readStandardInput(limit: Int) throws(Errno) -> [UInt8]? { try Files.readAll(fd: 0, limit: limit) }
 
     /// An environment variable. Wraps `getenv(3)`.
-    public static func environment(_ name: String) -> String? {
+    package static func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         return String(cString: value)
     }
 }
 
 /// This process's effective user id. Wraps `geteuid(2)`.
-public func effectiveUserID() -> UInt32 { geteuid() }
+package func effectiveUserID() -> UInt32 { geteuid() }
 
 /// Ends the process now. Wraps `exit(3)`.
-public func exitProcess(_ code: Int32) -> Never { exit(code) }
+package func exitProcess(_ code: Int32) -> Never { exit(code) }

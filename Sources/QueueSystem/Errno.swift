@@ -1,14 +1,14 @@
 @preconcurrency import Glibc
 
 /// A C `errno` value as a Swift error, with the C library's message as its description.
-public struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible, Sendable {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+package struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible, Sendable {
+    package let rawValue: Int32
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// The calling thread's current `errno`.
-    public static var current: Errno { Errno(rawValue: errno) }
+    package static var current: Errno { Errno(rawValue: errno) }
 
-    public var description: String {
+    package var description: String {
         if let (expected, found) = wrongType {
             return "it is \(found), not \(expected)" + (found == .symbolicLink ? " (no link is followed inside the queue folder)" : "")
         }
@@ -20,21 +20,21 @@ public struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible,
         return text
     }
 
-    public static let interrupted = Errno(rawValue: EINTR)
-    public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
-    public static let fileExists = Errno(rawValue: EEXIST)
-    public static let noSuchProcess = Errno(rawValue: ESRCH)
-    public static let tooManyLinks = Errno(rawValue: ELOOP)
-    public static let ioError = Errno(rawValue: EIO)
-    public static let fileTooLarge = Errno(rawValue: EFBIG)
+    package static let interrupted = Errno(rawValue: EINTR)
+    package static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
+    package static let fileExists = Errno(rawValue: EEXIST)
+    package static let noSuchProcess = Errno(rawValue: ESRCH)
+    package static let tooManyLinks = Errno(rawValue: ELOOP)
+    package static let ioError = Errno(rawValue: EIO)
+    package static let fileTooLarge = Errno(rawValue: EFBIG)
 
     /// Not the C library's: a file in the queue home that is not a regular file (a FIFO, a link, a
     /// device), refused before anything reads or writes it. Outside errno's range (below 4096); the
     /// description names what was found.
-    public static func notARegularFile(_ found: FileType) -> Errno { Errno(rawValue: wrongTypeBase | Int32(found.rawValue)) }
+    package static func notARegularFile(_ found: FileType) -> Errno { Errno(rawValue: wrongTypeBase | Int32(found.rawValue)) }
 
     /// Not the C library's: a directory of the queue home that is something else (a link, a file).
-    public static func notADirectory(_ found: FileType) -> Errno { Errno(rawValue: wrongTypeBase | 0x100 | Int32(found.rawValue)) }
+    package static func notADirectory(_ found: FileType) -> Errno { Errno(rawValue: wrongTypeBase | 0x100 | Int32(found.rawValue)) }
 
     private static let wrongTypeBase: Int32 = 0x5100_0000
 
@@ -45,13 +45,13 @@ public struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible,
     }
 
     /// True for `notARegularFile` and `notADirectory`.
-    public var isWrongFileType: Bool { wrongType != nil }
+    package var isWrongFileType: Bool { wrongType != nil }
 }
 
 /// Calls `body` until it stops failing with EINTR. `body` returns -1 and sets errno on failure,
 /// as most system calls do; any other failure is thrown as `Errno`.
 @discardableResult
-public func retryingOnInterrupt<T: FixedWidthInteger>(_ body: () -> T) throws(Errno) -> T {
+package func retryingOnInterrupt<T: FixedWidthInteger>(_ body: () -> T) throws(Errno) -> T {
     while true {
         let result = body()
         if result != -1 { return result }

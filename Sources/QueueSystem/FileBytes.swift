@@ -10,18 +10,18 @@ import Synchronization
 /// raises SIGBUS. Here such a page reads as zeros instead (see `busErrorHandler`), as the rest of a
 /// page cut in the middle does anyway, and `changedUnderMapping` or `wasChangedInPlace` says so: the
 /// reader then reports the change and discards what it read.
-public final class FileBytes: @unchecked Sendable {
-    public let bytes: UnsafeBufferPointer<UInt8>
+package final class FileBytes: @unchecked Sendable {
+    package let bytes: UnsafeBufferPointer<UInt8>
     private let mapped: Bool
     /// The mapping's slot in `MappedRegions`, for a mapped file.
     private var region: Int?
     /// A reader found bytes that decoded before no longer do.
     private let noticed = Atomic<Bool>(false)
     /// Which file this is, as it was when mapped; nil for an array.
-    public private(set) var identity: FileIdentity?
+    package private(set) var identity: FileIdentity?
 
     /// Maps `path`, or returns nil when it does not exist. Wraps `mmap(2)`.
-    public static func map(_ path: String) throws(Errno) -> FileBytes? {
+    package static func map(_ path: String) throws(Errno) -> FileBytes? {
         let fd: Int32
         do throws(Errno) { fd = try Files.open(path, O_RDONLY) } catch {
             if error == .noSuchFileOrDirectory { return nil }
@@ -31,7 +31,7 @@ public final class FileBytes: @unchecked Sendable {
     }
 
     /// Maps the file `file` reaches, whatever is at its path now. Wraps `mmap(2)`.
-    public static func map(_ file: borrowing FileDescriptor) throws(Errno) -> FileBytes {
+    package static func map(_ file: borrowing FileDescriptor) throws(Errno) -> FileBytes {
         let fd = file.rawValue
         var st = stat()
         try retryingOnInterrupt { fstat(fd, &st) }
@@ -60,7 +60,7 @@ public final class FileBytes: @unchecked Sendable {
         return result
     }
 
-    public convenience init(array: [UInt8]) {
+    package convenience init(array: [UInt8]) {
         let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(array.count, 1))
         _ = copy.initialize(from: array)
         self.init(UnsafeBufferPointer(start: copy.baseAddress, count: array.count), mapped: false)
@@ -73,7 +73,7 @@ public final class FileBytes: @unchecked Sendable {
 
     /// Lets the kernel drop the mapped pages of `range` from this process; touching them again reads
     /// them back from the page cache. Wraps `madvise(MADV_DONTNEED)`.
-    public func release(_ range: Range<Int>) {
+    package func release(_ range: Range<Int>) {
         guard mapped, let base = bytes.baseAddress else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (range.lowerBound + page - 1) / page * page
@@ -84,7 +84,7 @@ public final class FileBytes: @unchecked Sendable {
 
     /// For one pass from the start of the file: releases the pages before `end` once 2 MB have
     /// been passed since `released`, and moves `released` up to `end`.
-    public func release(passedUpTo end: Int, since released: inout Int) {
+    package func release(passedUpTo end: Int, since released: inout Int) {
         guard end - released >= 2 << 20 else { return }
         release(released..<end)
         released = end
@@ -92,14 +92,14 @@ public final class FileBytes: @unchecked Sendable {
 
     /// True if the mapped file changed in place since it was mapped, as far as this process has seen:
     /// a page lost to a truncation was touched (it read as zeros), or `noticeChangeUnderMapping()`.
-    public var changedUnderMapping: Bool {
+    package var changedUnderMapping: Bool {
         noticed.load(ordering: .sequentiallyConsistent) || region.map { MappedRegions.faults($0) > 0 } ?? false
     }
 
     /// `changedUnderMapping`, or the file `name` in `directory` is still this very file (device and
     /// inode) but its size or times changed: it was written or truncated in place. Where another file
     /// was renamed to that name since, this mapping is intact. Wraps `fstatat(2)`.
-    public func wasChangedInPlace(in directory: OpenDirectory, name: String) -> Bool {
+    package func wasChangedInPlace(in directory: OpenDirectory, name: String) -> Bool {
         if changedUnderMapping { return true }
         guard mapped, let identity, let now = directory.identity(of: name) else { return false }
         return now.device == identity.device && now.inode == identity.inode && now != identity
@@ -107,17 +107,17 @@ public final class FileBytes: @unchecked Sendable {
 
     /// For a reader whose bytes decoded once and no longer do: the mapped file changed under it (the
     /// tail of a page cut by a truncation reads as zeros without any fault). Counted with the faults.
-    public func noticeChangeUnderMapping() {
+    package func noticeChangeUnderMapping() {
         noticed.store(true, ordering: .sequentiallyConsistent)
         MappedRegions.totalFaults.add(1, ordering: .sequentiallyConsistent)
     }
 
     /// True for the bytes of a mapped file, which can change under the reader; false for a copy.
-    public var isMapped: Bool { mapped }
+    package var isMapped: Bool { mapped }
 
     /// How many times this process has seen a mapped file change under it: lost pages touched, and
     /// `noticeChangeUnderMapping()` calls. A command compares it before and after.
-    public static var changesNoticed: Int { MappedRegions.totalFaults.load(ordering: .sequentiallyConsistent) }
+    package static var changesNoticed: Int { MappedRegions.totalFaults.load(ordering: .sequentiallyConsistent) }
 
     deinit {
         if mapped {
@@ -132,7 +132,7 @@ public final class FileBytes: @unchecked Sendable {
 /// What tells one file from another, and a file from itself after an edit in place: device, inode,
 /// size, and modification and change times. While a process holds a file mapped, its inode cannot be freed, so no
 /// other file can take its number.
-public struct FileIdentity: Equatable, Sendable {
+package struct FileIdentity: Equatable, Sendable {
     let device: UInt64
     let inode: UInt64
     let size: Int64
@@ -156,7 +156,7 @@ public struct FileIdentity: Equatable, Sendable {
 
 /// The index of the first `byte` in `buffer` at or after `start`, or nil. Wraps `memchr(3)`, which
 /// looks at many bytes per step.
-public func firstIndex(of byte: UInt8, in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+package func firstIndex(of byte: UInt8, in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
     guard let base = buffer.baseAddress, start < buffer.count,
           let found = memchr(base + start, Int32(byte), buffer.count - start) else { return nil }
     return UnsafeRawPointer(found) - UnsafeRawPointer(base)

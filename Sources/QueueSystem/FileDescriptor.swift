@@ -2,18 +2,18 @@
 
 /// An open file descriptor that is closed exactly once, when its owner lets go of it. It cannot be
 /// copied, so no second owner can close it early or use it after the close.
-public struct FileDescriptor: ~Copyable, Sendable {
-    public let rawValue: Int32
+package struct FileDescriptor: ~Copyable, Sendable {
+    package let rawValue: Int32
 
-    public init(owning rawValue: Int32) { self.rawValue = rawValue }
+    package init(owning rawValue: Int32) { self.rawValue = rawValue }
 
     /// Which file this descriptor reaches now. Wraps `fstatat(2)` with `AT_EMPTY_PATH`.
-    public func identity() throws(Errno) -> FileIdentity {
+    package func identity() throws(Errno) -> FileIdentity {
         try FileIdentity.of(descriptor: rawValue)
     }
 
     /// Writes `bytes` at the start of the file, over what was there. Wraps `pwrite(2)`.
-    public func overwrite(_ bytes: [UInt8]) throws(Errno) {
+    package func overwrite(_ bytes: [UInt8]) throws(Errno) {
         let written = try bytes.withUnsafeBytes { raw in
             Result { () throws(Errno) in try retryingOnInterrupt { pwrite(rawValue, raw.baseAddress, raw.count, 0) } }
         }.get()
@@ -21,7 +21,7 @@ public struct FileDescriptor: ~Copyable, Sendable {
     }
 
     /// The whole file from its start, whatever the descriptor's offset. Wraps `lseek(2)`, `read(2)`.
-    public func contents() throws(Errno) -> [UInt8] {
+    package func contents() throws(Errno) -> [UInt8] {
         try retryingOnInterrupt { lseek(rawValue, 0, SEEK_SET) }
         return try Files.readAll(fd: rawValue)
     }

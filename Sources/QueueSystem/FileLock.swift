@@ -3,14 +3,14 @@ import Synchronization
 
 /// An exclusive `flock(2)` on a separate lock file. The lock file is never renamed or replaced, so
 /// the lock stays valid while the data file beside it is swapped atomically.
-public enum FileLock {
+package enum FileLock {
     /// Opens (creating with mode 0600) the lock file, takes `LOCK_EX`, runs `body`, and releases.
     /// The descriptor is close-on-exec, so no child ever holds the lock.
     ///
     /// An uncontended lock costs one `flock(LOCK_EX|LOCK_NB)`. A contended one is waited for in the
     /// kernel (a blocking `flock`, so the hand-off is as quick as the kernel makes it), with a watchdog
     /// thread that interrupts the wait when `waiting` wants to report the holder or give up.
-    public static func withExclusiveLock<T, E: Error>(
+    package static func withExclusiveLock<T, E: Error>(
         path: String, waiting: LockWaiting = .forever, _ body: () throws(E) -> T
     ) throws(LockedError<E>) -> T {
         let file: FileDescriptor
@@ -20,7 +20,7 @@ public enum FileLock {
 
     /// As `withExclusiveLock(path:)`, on the lock file `name` in `directory`: a regular file, opened
     /// without following a link and without blocking on a FIFO (see `OpenDirectory.openFile`).
-    public static func withExclusiveLock<T, E: Error>(
+    package static func withExclusiveLock<T, E: Error>(
         in directory: OpenDirectory, name: String, waiting: LockWaiting = .forever, _ body: () throws(E) -> T
     ) throws(LockedError<E>) -> T {
         let file: FileDescriptor
@@ -95,45 +95,45 @@ public enum FileLock {
 }
 
 /// How to wait for the lock when another process holds it.
-public struct LockWaiting: Sendable {
+package struct LockWaiting: Sendable {
     /// Give up after this many seconds; nil waits as long as it takes.
-    public var timeout: Double?
+    package var timeout: Double?
     /// Called once, on the waiting thread, when the lock has been held by another process for
     /// `reportAfter` seconds (not if the timeout comes first). The holder is nil if it cannot be found.
-    public var report: (@Sendable (LockHolder?) -> Void)?
-    public var reportAfter: Double
+    package var report: (@Sendable (LockHolder?) -> Void)?
+    package var reportAfter: Double
 
-    public init(timeout: Double? = nil, reportAfter: Double = 1, report: (@Sendable (LockHolder?) -> Void)? = nil) {
+    package init(timeout: Double? = nil, reportAfter: Double = 1, report: (@Sendable (LockHolder?) -> Void)? = nil) {
         self.timeout = timeout
         self.reportAfter = reportAfter
         self.report = report
     }
 
     /// Wait silently for as long as it takes.
-    public static let forever = LockWaiting()
+    package static let forever = LockWaiting()
 }
 
 /// Either the lock could not be taken, or it was not free before the timeout, or the body failed.
-public enum LockedError<E: Error>: Error {
+package enum LockedError<E: Error>: Error {
     case lock(Errno)
     case timedOut(seconds: Double, holder: LockHolder?)
     case body(E)
 }
 
 /// The process that holds a `flock` another is waiting for, as `/proc/locks` shows it.
-public struct LockHolder: Equatable, Sendable, CustomStringConvertible {
-    public let pid: Int32
+package struct LockHolder: Equatable, Sendable, CustomStringConvertible {
+    package let pid: Int32
     /// Stopped (state T or t in `/proc/PID/stat`): by Ctrl+Z, SIGSTOP or a debugger. It holds the
     /// lock until it is continued.
-    public let stopped: Bool
+    package let stopped: Bool
 
-    public init(pid: Int32, stopped: Bool) {
+    package init(pid: Int32, stopped: Bool) {
         self.pid = pid
         self.stopped = stopped
     }
 
     /// `pid 1234` or `pid 1234 (stopped)`.
-    public var description: String { "pid \(pid)" + (stopped ? " (stopped)" : "") }
+    package var description: String { "pid \(pid)" + (stopped ? " (stopped)" : "") }
 
     /// Who holds the `flock` on the file open as `fd`, or nil if `/proc/locks` does not say (no
     /// `/proc`, or a holder in another PID namespace).
@@ -170,7 +170,7 @@ public struct LockHolder: Equatable, Sendable, CustomStringConvertible {
 }
 
 extension Errno {
-    public static let wouldBlock = Errno(rawValue: EAGAIN)
+    package static let wouldBlock = Errno(rawValue: EAGAIN)
 }
 
 // MARK: - the watchdog

@@ -2,37 +2,37 @@
 import GlibcExtras
 
 /// Thin wrappers over the file system calls the queue needs. Every raw call retries on EINTR.
-public enum Files {
+package enum Files {
     /// Opens `path`; the descriptor is always close-on-exec. Wraps `open(2)`.
-    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(Errno) -> Int32 {
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(Errno) -> Int32 {
         try retryingOnInterrupt { Glibc.open(path, flags | O_CLOEXEC, mode) }
     }
 
     /// Closes a descriptor, ignoring errors (there is nothing useful to do about them). Wraps `close(2)`.
-    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    package static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
     /// Runs `body` with `fd`, closing it afterwards.
-    public static func closeAfter<T, E: Error>(_ fd: Int32, _ body: (Int32) throws(E) -> T) throws(E) -> T {
+    package static func closeAfter<T, E: Error>(_ fd: Int32, _ body: (Int32) throws(E) -> T) throws(E) -> T {
         defer { close(fd) }
         return try body(fd)
     }
 
     /// Reads the whole file at `path`, or returns nil when it does not exist.
-    public static func readAll(_ path: String) throws(Errno) -> [UInt8]? {
+    package static func readAll(_ path: String) throws(Errno) -> [UInt8]? {
         let fd: Int32
         do throws(Errno) { fd = try open(path, O_RDONLY) } catch { if error == .noSuchFileOrDirectory { return nil }; throw error }
         return try closeAfter(fd) { (fd) throws(Errno) in try readAll(fd: fd) }
     }
 
     /// Reads from `fd` until end of file. Wraps `read(2)`.
-    public static func readAll(fd: Int32) throws(Errno) -> [UInt8] {
+    package static func readAll(fd: Int32) throws(Errno) -> [UInt8] {
         // With no limit the result is never nil.
         try readAll(fd: fd, limit: .max)!
     }
 
     /// Reads from `fd` until end of file, or returns nil once it holds more than `limit` bytes.
     /// Wraps `read(2)`.
-    public static func readAll(fd: Int32, limit: Int) throws(Errno) -> [UInt8]? {
+    package static func readAll(fd: Int32, limit: Int) throws(Errno) -> [UInt8]? {
         var st = stat()
         try retryingOnInterrupt { fstat(fd, &st) }
         var buffer = [UInt8](repeating: 0, count: max(Int(st.st_size) + 1, 4096))
@@ -52,34 +52,34 @@ public enum Files {
     }
 
     /// Writes all of `bytes`, looping over short writes. Wraps `write(2)`.
-    public static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) throws(Errno) {
+    package static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) throws(Errno) {
         var offset = 0
         while offset < raw.count {
             offset += try retryingOnInterrupt { write(fd, raw.baseAddress! + offset, raw.count - offset) }
         }
     }
 
-    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
         try bytes.withUnsafeBytes { raw in Result { () throws(Errno) in try writeAll(fd, raw) } }.get()
     }
 
     /// Starts writing `range` of a file to the disk without waiting, so that a later fsync has less
     /// left to wait for. Only a hint: failures are ignored (fsync reports them). Wraps
     /// `sync_file_range(2)` with `SYNC_FILE_RANGE_WRITE`.
-    public static func startWriteback(_ fd: Int32, _ range: Range<Int>) {
+    package static func startWriteback(_ fd: Int32, _ range: Range<Int>) {
         _ = sync_file_range(fd, Int64(range.lowerBound), Int64(range.count), 2)  // SYNC_FILE_RANGE_WRITE
     }
 
     /// Flushes a descriptor's data to the disk. Wraps `fsync(2)`.
-    public static func fsync(_ fd: Int32) throws(Errno) { try retryingOnInterrupt { Glibc.fsync(fd) } }
+    package static func fsync(_ fd: Int32) throws(Errno) { try retryingOnInterrupt { Glibc.fsync(fd) } }
 
     /// Renames `from` over `to` in one step. Wraps `rename(2)`.
-    public static func rename(_ from: String, _ to: String) throws(Errno) {
+    package static func rename(_ from: String, _ to: String) throws(Errno) {
         try retryingOnInterrupt { Glibc.rename(from, to) }
     }
 
     /// A pipe whose ends are both close-on-exec and whose read end does not block. Wraps `pipe(2)`.
-    public static func makePipe() throws(Errno) -> (read: Int32, write: Int32) {
+    package static func makePipe() throws(Errno) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         try retryingOnInterrupt { pipe(&fds) }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -88,7 +88,7 @@ public enum Files {
     }
 
     /// Reads what is available now without blocking: nil at end of file, empty when nothing is waiting.
-    public static func readAvailable(_ fd: Int32, into buffer: inout [UInt8]) -> Int? {
+    package static func readAvailable(_ fd: Int32, into buffer: inout [UInt8]) -> Int? {
         let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
         if n > 0 { return n }
         if n == 0 { return nil }
@@ -96,14 +96,14 @@ public enum Files {
     }
 
     /// The owner, permission bits and kind of a file. Wraps `stat(2)`.
-    public struct Status: Sendable {
-        public let owner: uid_t
-        public let mode: mode_t
-        public let type: FileType
-        public let size: Int
-        public let modified: Timestamp
+    package struct Status: Sendable {
+        package let owner: uid_t
+        package let mode: mode_t
+        package let type: FileType
+        package let size: Int
+        package let modified: Timestamp
 
-        public var isDirectory: Bool { type == .directory }
+        package var isDirectory: Bool { type == .directory }
 
         init(_ st: stat) {
             owner = st.st_uid
@@ -114,17 +114,17 @@ public enum Files {
         }
     }
 
-    public static func status(_ path: String) throws(Errno) -> Status {
+    package static func status(_ path: String) throws(Errno) -> Status {
         var st = stat()
         try retryingOnInterrupt { stat(path, &st) }
         return Status(st)
     }
 
     /// Whether this process may enter the directory `path` (search permission). Wraps `access(2)`.
-    public static func canEnter(_ path: String) -> Bool { access(path, X_OK) == 0 }
+    package static func canEnter(_ path: String) -> Bool { access(path, X_OK) == 0 }
 
     /// The directory part of a path, like `dirname(1)`.
-    public static func directoryName(_ path: String) -> String {
+    package static func directoryName(_ path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
         guard let slash = trimmed.lastIndex(of: "/") else { return "." }
@@ -133,7 +133,7 @@ public enum Files {
     }
 
     /// The current working directory. Wraps `getcwd(3)`.
-    public static func currentDirectory() -> String? {
+    package static func currentDirectory() -> String? {
         guard let pointer = getcwd(nil, 0) else { return nil }
         defer { free(pointer) }
         return String(cString: pointer)
@@ -141,10 +141,10 @@ public enum Files {
 }
 
 /// The kind of a file, from the `S_IFMT` bits of its mode.
-public enum FileType: UInt8, Sendable, CustomStringConvertible {
+package enum FileType: UInt8, Sendable, CustomStringConvertible {
     case regular, directory, symbolicLink, fifo, socket, characterDevice, blockDevice, unknown
 
-    public init(mode: mode_t) {
+    package init(mode: mode_t) {
         switch mode & S_IFMT {
         case S_IFREG: self = .regular
         case S_IFDIR: self = .directory
@@ -158,7 +158,7 @@ public enum FileType: UInt8, Sendable, CustomStringConvertible {
     }
 
     /// `a FIFO`, `a symbolic link`: for messages.
-    public var description: String {
+    package var description: String {
         switch self {
         case .regular: return "a regular file"
         case .directory: return "a directory"

@@ -7,10 +7,10 @@
 /// Files are opened with `O_NOFOLLOW` and `O_NONBLOCK` and checked with `fstat` to be regular
 /// files before anything reads or writes them: a link planted in the directory is not followed, and
 /// a FIFO there is refused instead of blocking the open (or the first read) for ever.
-public final class OpenDirectory: Sendable {
+package final class OpenDirectory: Sendable {
     /// Its path when it was opened: for messages only.
-    public let path: String
-    public let descriptor: FileDescriptor
+    package let path: String
+    package let descriptor: FileDescriptor
 
     init(path: String, descriptor: consuming FileDescriptor) {
         self.path = path
@@ -19,25 +19,25 @@ public final class OpenDirectory: Sendable {
 
     /// Opens the directory at `path`, following links like any path: for callers that hold no
     /// directory yet and trust the path (tests, `AtomicFile.replace(_:with:)`). Wraps `open(2)`.
-    public static func open(_ path: String) throws(Errno) -> OpenDirectory {
+    package static func open(_ path: String) throws(Errno) -> OpenDirectory {
         OpenDirectory(path: path, descriptor: FileDescriptor(owning: try Files.open(path, O_RDONLY | O_DIRECTORY)))
     }
 
-    public var fd: Int32 { descriptor.rawValue }
+    package var fd: Int32 { descriptor.rawValue }
 
     /// `path/name`, for messages.
-    public func path(of name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
+    package func path(of name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
 
     /// A path that reaches this very directory whatever is at `path` now, for the calls that take
     /// only a path (`inotify_add_watch`): `/proc/self/fd/N`.
-    public var procPath: String { "/proc/self/fd/\(fd)" }
+    package var procPath: String { "/proc/self/fd/\(fd)" }
 
     /// The directory's own owner and mode. Wraps `fstat(2)`.
-    public func status() throws(Errno) -> Files.Status { try FileDescriptor.status(fd) }
+    package func status() throws(Errno) -> Files.Status { try FileDescriptor.status(fd) }
 
     /// What is at `name` in this directory, a link described rather than followed; nil if nothing
     /// is. Wraps `fstatat(2)` with `AT_SYMLINK_NOFOLLOW`.
-    public func entryStatus(_ name: String) throws(Errno) -> Files.Status? {
+    package func entryStatus(_ name: String) throws(Errno) -> Files.Status? {
         var st = stat()
         do throws(Errno) { try retryingOnInterrupt { fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) } } catch {
             if error == .noSuchFileOrDirectory { return nil }
@@ -48,7 +48,7 @@ public final class OpenDirectory: Sendable {
 
     /// Which file is at `name` now (a link's own identity, not its target's); nil if none. Wraps
     /// `fstatat(2)` with `AT_SYMLINK_NOFOLLOW`.
-    public func identity(of name: String) -> FileIdentity? {
+    package func identity(of name: String) -> FileIdentity? {
         var st = stat()
         guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
         return FileIdentity(st)
@@ -57,7 +57,7 @@ public final class OpenDirectory: Sendable {
     /// Opens the regular file `name` (`flags` as for `open`, plus `O_CREAT` to create it with
     /// `mode`). A link there fails and anything but a regular file is refused, with
     /// `Errno.notARegularFile`; the open itself never blocks on a FIFO. Wraps `openat(2)`, `fstat(2)`.
-    public func openFile(_ name: String, _ flags: Int32, mode: mode_t = 0o600) throws(Errno) -> FileDescriptor {
+    package func openFile(_ name: String, _ flags: Int32, mode: mode_t = 0o600) throws(Errno) -> FileDescriptor {
         let raw: Int32
         do throws(Errno) {
             raw = try retryingOnInterrupt { openat(fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode) }
@@ -77,7 +77,7 @@ public final class OpenDirectory: Sendable {
     }
 
     /// `openFile`, or nil when there is no file at `name`.
-    public func openFileIfPresent(_ name: String, _ flags: Int32) throws(Errno) -> FileDescriptor? {
+    package func openFileIfPresent(_ name: String, _ flags: Int32) throws(Errno) -> FileDescriptor? {
         do { return try openFile(name, flags) } catch {
             if error == .noSuchFileOrDirectory { return nil }
             throw error
@@ -85,16 +85,16 @@ public final class OpenDirectory: Sendable {
     }
 
     /// The regular file `name` open for reading, or nil when there is none.
-    public func openForReading(_ name: String) throws(Errno) -> FileDescriptor? { try openFileIfPresent(name, O_RDONLY) }
+    package func openForReading(_ name: String) throws(Errno) -> FileDescriptor? { try openFileIfPresent(name, O_RDONLY) }
 
     /// The regular file `name` open for writing, created (with `mode`) if missing; with `append`,
     /// open for reading too, every write going to the end.
-    public func openForWriting(_ name: String, append: Bool = false, mode: mode_t = 0o600) throws(Errno) -> FileDescriptor {
+    package func openForWriting(_ name: String, append: Bool = false, mode: mode_t = 0o600) throws(Errno) -> FileDescriptor {
         try openFile(name, append ? O_RDWR | O_CREAT | O_APPEND : O_WRONLY | O_CREAT, mode: mode)
     }
 
     /// The whole regular file `name`, or nil when there is none.
-    public func readFile(_ name: String) throws(Errno) -> [UInt8]? {
+    package func readFile(_ name: String) throws(Errno) -> [UInt8]? {
         guard let file = try openFileIfPresent(name, O_RDONLY) else { return nil }
         return try Files.readAll(fd: file.rawValue)
     }
@@ -102,7 +102,7 @@ public final class OpenDirectory: Sendable {
     /// Opens the directory `name` in this one, never through a link; with `create`, makes it (mode
     /// 0700) first if it is missing. Nil when it is missing and not to be created. A link or another
     /// kind of file there fails with `Errno.notADirectory`. Wraps `mkdirat(2)`, `openat(2)`.
-    public func openDirectory(_ name: String, create: Bool) throws(Errno) -> OpenDirectory? {
+    package func openDirectory(_ name: String, create: Bool) throws(Errno) -> OpenDirectory? {
         while true {
             do throws(Errno) {
                 let raw = try retryingOnInterrupt { openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
@@ -125,20 +125,20 @@ public final class OpenDirectory: Sendable {
 
     /// Removes the file (or link) `name`, ignoring a missing one; a link's target is untouched.
     /// Wraps `unlinkat(2)`.
-    public func remove(_ name: String) { _ = unlinkat(fd, name, 0) }
+    package func remove(_ name: String) { _ = unlinkat(fd, name, 0) }
 
     /// Renames `from` over `to`, both in this directory, in one step. Wraps `renameat(2)`.
-    public func rename(_ from: String, to: String) throws(Errno) {
+    package func rename(_ from: String, to: String) throws(Errno) {
         try retryingOnInterrupt { renameat(fd, from, fd, to) }
     }
 
     /// Makes the renames and removals in this directory durable. Wraps `fsync(2)`.
-    public func sync() throws(Errno) { try Files.fsync(fd) }
+    package func sync() throws(Errno) { try Files.fsync(fd) }
 }
 
 extension FileDescriptor {
     /// The owner, mode and kind of the file this descriptor reaches. Wraps `fstat(2)`.
-    public func status() throws(Errno) -> Files.Status { try FileDescriptor.status(rawValue) }
+    package func status() throws(Errno) -> Files.Status { try FileDescriptor.status(rawValue) }
 
     static func status(_ fd: Int32) throws(Errno) -> Files.Status {
         var st = stat()
@@ -150,7 +150,7 @@ extension FileDescriptor {
 // MARK: - opening a directory by a path others may share
 
 /// Why `OpenDirectory.openChecked` refused a path or could not follow it.
-public enum PathCheckError: Error, Sendable {
+package enum PathCheckError: Error, Sendable {
     /// A call failed on `path`.
     case failed(path: String, Errno)
     /// `path` is a symbolic link owned by `owner`, who is neither this user nor root: whoever owns it
@@ -173,7 +173,7 @@ extension OpenDirectory {
     /// The last directory itself is only opened: its owner and mode are the caller's to check.
     ///
     /// Missing directories are made (mode 0700) with `create`; without it, nil when one is missing.
-    public static func openChecked(_ path: String, create: Bool) throws(PathCheckError) -> OpenDirectory? {
+    package static func openChecked(_ path: String, create: Bool) throws(PathCheckError) -> OpenDirectory? {
         let me = geteuid()
         func trusted(_ owner: uid_t) -> Bool { owner == me || owner == 0 }
         func fail(_ shown: String, _ error: Errno) -> PathCheckError { .failed(path: shown.isEmpty ? "/" : shown, error) }

@@ -2,17 +2,17 @@
 import GlibcExtras
 
 /// The signals the queue sends, named for the modules that do not import Glibc.
-public struct ProcessSignal: RawRepresentable, Hashable, Sendable {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+package struct ProcessSignal: RawRepresentable, Hashable, Sendable {
+    package let rawValue: Int32
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// SIGTERM: asks a process to end.
-    public static let terminate = ProcessSignal(rawValue: SIGTERM)
+    package static let terminate = ProcessSignal(rawValue: SIGTERM)
     /// SIGKILL: ends a process; it cannot be caught or ignored.
-    public static let kill = ProcessSignal(rawValue: SIGKILL)
+    package static let kill = ProcessSignal(rawValue: SIGKILL)
 
     /// `SIGTERM`, `SIGKILL`, … for the signals a job commonly dies of; nil for others.
-    public var name: String? {
+    package var name: String? {
         switch rawValue {
         case SIGHUP: return "SIGHUP"
         case SIGINT: return "SIGINT"
@@ -29,7 +29,7 @@ public struct ProcessSignal: RawRepresentable, Hashable, Sendable {
 extension Processes {
     /// This process's PID namespace (the inode of `/proc/self/ns/pid`): pids mean something only
     /// within one. Nil where it cannot be read.
-    public static let pidNamespace: UInt64? = {
+    package static let pidNamespace: UInt64? = {
         var st = stat()
         guard stat("/proc/self/ns/pid", &st) == 0 else { return nil }
         return UInt64(st.st_ino)
@@ -38,13 +38,13 @@ extension Processes {
     /// Makes this process the reaper of its orphaned descendants: a job's background process whose
     /// shell has exited is reparented to the worker, not to init, so its exit wakes the worker
     /// (SIGCHLD) and the worker reaps it. Wraps `prctl(PR_SET_CHILD_SUBREAPER)`.
-    public static func becomeChildSubreaper() {
+    package static func becomeChildSubreaper() {
         _ = prctl(36, 1, 0, 0, 0)  // PR_SET_CHILD_SUBREAPER, from <sys/prctl.h>
     }
 
     /// Reaps every child of this process that has ended, without blocking: the job shells and, for a
     /// subreaper, orphaned descendants. Wraps `waitpid(-1, WNOHANG)`.
-    public static func reapExitedChildren() -> [(pid: Int32, status: ExitStatus)] {
+    package static func reapExitedChildren() -> [(pid: Int32, status: ExitStatus)] {
         var reaped: [(pid: Int32, status: ExitStatus)] = []
         while true {
             var st: Int32 = 0
@@ -61,7 +61,7 @@ extension Processes {
 
     /// True while some process of the group led by `pgid` exists, a zombie included: a cheap test
     /// for a process that reaps its own children (the worker, a subreaper). Wraps `kill(-pgid, 0)`.
-    public static func groupHasMembers(_ pgid: Int32) -> Bool {
+    package static func groupHasMembers(_ pgid: Int32) -> Bool {
         guard pgid > 1 else { return false }
         return !(kill(-pgid, 0) == -1 && errno == ESRCH)
     }
@@ -70,7 +70,7 @@ extension Processes {
     /// only zombies has run its course: nothing of it runs any more (a zombie whose parent does not
     /// reap it, as pid 1 of some containers does not, would otherwise hold the group forever).
     /// Wraps `kill(-pgid, 0)`, and reads `/proc` only when that finds the group.
-    public static func groupIsAlive(_ pgid: Int32) -> Bool {
+    package static func groupIsAlive(_ pgid: Int32) -> Bool {
         guard groupHasMembers(pgid) else { return false }
         guard let dir = opendir("/proc") else { return true }
         defer { closedir(dir) }
@@ -84,7 +84,7 @@ extension Processes {
     }
 
     /// Sends `signal` to the process group led by `pgid`; a missing group is not an error. Wraps `kill(2)`.
-    public static func signalGroup(_ pgid: Int32, _ signal: ProcessSignal) {
+    package static func signalGroup(_ pgid: Int32, _ signal: ProcessSignal) {
         guard pgid > 1 else { return }
         _ = kill(-pgid, signal.rawValue)
     }
@@ -93,7 +93,7 @@ extension Processes {
     /// of each that leads one: a job's processes that left its group (`setsid cmd &`) still carry
     /// the marker the worker gave the job. Returns how many were found.
     @discardableResult
-    public static func signalMarked(_ entry: String, _ signal: ProcessSignal) -> Int {
+    package static func signalMarked(_ entry: String, _ signal: ProcessSignal) -> Int {
         let found = withEnvironmentEntry(entry)
         for pid in found {
             if processGroup(of: pid) == pid { signalGroup(pid, signal) }
@@ -104,7 +104,7 @@ extension Processes {
 }
 
 /// Blocks the calling thread for `milliseconds`. Wraps `nanosleep(2)`, resuming after a signal.
-public func sleepMilliseconds(_ milliseconds: Int64) {
+package func sleepMilliseconds(_ milliseconds: Int64) {
     var request = timespec(tv_sec: Int(milliseconds / 1000), tv_nsec: Int(milliseconds % 1000) * 1_000_000)
     var remaining = timespec()
     while nanosleep(&request, &remaining) == -1, errno == EINTR { request = remaining }

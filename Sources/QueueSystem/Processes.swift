@@ -2,7 +2,7 @@
 import GlibcExtras
 
 /// How a child ended, decoded by hand from the `waitpid` status (the C macros are not visible to Swift).
-public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+package enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
@@ -11,7 +11,7 @@ public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
         self = signal == 0 ? .exited((st >> 8) & 0xff) : .signaled(signal)
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .exited(let code): return "exit \(code)"
         case .signaled(let signal): return "killed by signal \(signal)"
@@ -21,13 +21,13 @@ public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
 
 /// What identifies a running process across pid reuse: its pid and its start time in clock ticks
 /// since boot (field 22 of `/proc/PID/stat`).
-public struct ProcessIdentity: Hashable, Sendable {
-    public let pid: Int32
-    public let startTime: UInt64
-    public init(pid: Int32, startTime: UInt64) { self.pid = pid; self.startTime = startTime }
+package struct ProcessIdentity: Hashable, Sendable {
+    package let pid: Int32
+    package let startTime: UInt64
+    package init(pid: Int32, startTime: UInt64) { self.pid = pid; self.startTime = startTime }
 
     /// This process.
-    public static func current() -> ProcessIdentity {
+    package static func current() -> ProcessIdentity {
         let pid = getpid()
         return ProcessIdentity(pid: pid, startTime: Processes.startTime(of: pid) ?? 0)
     }
@@ -35,7 +35,7 @@ public struct ProcessIdentity: Hashable, Sendable {
     /// True if a process with this pid exists and started at the same time (so it is not a reused pid).
     /// A zombie counts as gone: it runs nothing any more. When `/proc` cannot be read for another
     /// reason than the process being gone, it counts as alive: nothing is recovered on a guess.
-    public var isAlive: Bool {
+    package var isAlive: Bool {
         switch Processes.state(of: pid) {
         case .running(let start, let zombie): return start == startTime && !zombie
         case .gone: return false
@@ -46,7 +46,7 @@ public struct ProcessIdentity: Hashable, Sendable {
     /// True if this process's group may be signalled as the job's own: the leader is this very process
     /// (even as an unreaped zombie whose group lives on), or no process has the pid any more, and Linux
     /// does not hand out a pid still in use as a process group id.
-    public var groupIsStillItsOwn: Bool {
+    package var groupIsStillItsOwn: Bool {
         switch Processes.state(of: pid) {
         case .running(let start, _): return start == startTime
         case .gone: return true
@@ -56,7 +56,7 @@ public struct ProcessIdentity: Hashable, Sendable {
 }
 
 /// What `/proc/PID/stat` says of a pid.
-public enum ProcessState: Equatable, Sendable {
+package enum ProcessState: Equatable, Sendable {
     case running(startTime: UInt64, zombie: Bool)
     /// No such process (ENOENT or ESRCH).
     case gone
@@ -64,9 +64,9 @@ public enum ProcessState: Equatable, Sendable {
     case unknown
 }
 
-public enum Processes {
+package enum Processes {
     /// Fields 3 (state) and 22 (start time) of `/proc/PID/stat`.
-    public static func state(of pid: Int32) -> ProcessState {
+    package static func state(of pid: Int32) -> ProcessState {
         guard pid > 0 else { return .gone }
         let bytes: [UInt8]?
         do { bytes = try Files.readAll("/proc/\(pid)/stat") } catch {
@@ -88,13 +88,13 @@ public enum Processes {
         return (Character(Unicode.Scalar(state)), group, start)
     }
 
-    public static func startTime(of pid: Int32) -> UInt64? {
+    package static func startTime(of pid: Int32) -> UInt64? {
         if case .running(let start, _) = state(of: pid) { return start }
         return nil
     }
 
     /// This boot's id (`/proc/sys/kernel/random/boot_id`): pids and start times mean nothing across boots.
-    public static let bootID: String? = {
+    package static let bootID: String? = {
         guard let bytes = try? Files.readAll("/proc/sys/kernel/random/boot_id") else { return nil }
         let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
         return text.isEmpty ? nil : text
@@ -103,13 +103,13 @@ public enum Processes {
     /// Keeps large allocations (a big queue's job table) in their own mappings, returned to the
     /// system when freed. Otherwise glibc raises its mmap threshold after the first such free and
     /// serves the next table from the heap, and a long-running worker holds two. Wraps `mallopt(3)`.
-    public static func returnLargeAllocationsToTheSystem() {
+    package static func returnLargeAllocationsToTheSystem() {
         _ = mallopt(-3, 1 << 20)  // M_MMAP_THRESHOLD, from <malloc.h>
     }
 
     /// Marks every inherited descriptor from 3 up close-on-exec, so jobs get only stdin, stdout and
     /// stderr whatever the worker was started with.
-    public static func closeInheritedDescriptorsOnExec() {
+    package static func closeInheritedDescriptorsOnExec() {
         guard let dir = opendir("/proc/self/fd") else { return }
         var fds: [Int32] = []
         while let item = readdir(dir) {
@@ -122,7 +122,7 @@ public enum Processes {
 
     /// Processes whose environment holds exactly `entry` (`NAME=value`), found through
     /// `/proc/PID/environ`. Only processes of this user are readable, which are the ones we want.
-    public static func withEnvironmentEntry(_ entry: String) -> [Int32] {
+    package static func withEnvironmentEntry(_ entry: String) -> [Int32] {
         guard let dir = opendir("/proc") else { return [] }
         defer { closedir(dir) }
         let needle = Array(entry.utf8) + [0]
@@ -142,20 +142,20 @@ public enum Processes {
     }
 
     /// The process group of `pid`, or nil if there is no such process. Wraps `getpgid(2)`.
-    public static func processGroup(of pid: Int32) -> Int32? {
+    package static func processGroup(of pid: Int32) -> Int32? {
         let group = getpgid(pid)
         return group > 0 ? group : nil
     }
 
     /// Sends `signal` to one process. Returns false if it does not exist. Wraps `kill(2)`.
     @discardableResult
-    public static func signal(_ pid: Int32, _ signal: ProcessSignal) -> Bool {
+    package static func signal(_ pid: Int32, _ signal: ProcessSignal) -> Bool {
         guard pid > 1 else { return false }
         return kill(pid, signal.rawValue) == 0
     }
 
     /// Reaps `pid` if it has ended, without blocking. Wraps `waitpid(2)` with `WNOHANG`.
-    public static func reapIfExited(_ pid: Int32) -> ExitStatus? {
+    package static func reapIfExited(_ pid: Int32) -> ExitStatus? {
         var st: Int32 = 0
         let result = try? retryingOnInterrupt { waitpid(pid, &st, WNOHANG) }
         guard let result, result == pid else { return nil }
@@ -165,7 +165,7 @@ public enum Processes {
     /// Starts `/bin/sh -c command` in a process group of its own, with default signal dispositions,
     /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `outputFD` (or `/dev/null`),
     /// in `directory`, with `environment` added to this process's own. Wraps `posix_spawn(3)`.
-    public static func spawnShell(
+    package static func spawnShell(
         _ command: String, directory: String?, environment: [String: String], outputFD: Int32?
     ) throws(Errno) -> Int32 {
         var actions = posix_spawn_file_actions_t()

@@ -20,13 +20,13 @@ private let signalHandler: @convention(c) (Int32) -> Void = { signal in
 /// The worker's signal handling: SIGINT, SIGTERM and SIGHUP count stop requests; SIGCHLD and all
 /// of them write a byte to a pipe, so a `poll` on `wakeFD` wakes for them. Handlers are installed
 /// explicitly whatever the process inherited (a worker started with `&` inherits SIGINT ignored).
-public final class SignalWaker: Sendable {
+package final class SignalWaker: Sendable {
     private let readEnd: FileDescriptor
     private let writeEnd: FileDescriptor
     /// The pipe's read end, for `poll`.
-    public var wakeFD: Int32 { readEnd.rawValue }
+    package var wakeFD: Int32 { readEnd.rawValue }
 
-    public init() throws(Errno) {
+    package init() throws(Errno) {
         let fds = try Files.makePipe()
         // The handler must never block on a full pipe.
         _ = fcntl(fds.write, F_SETFL, O_NONBLOCK)
@@ -50,10 +50,10 @@ public final class SignalWaker: Sendable {
     }
 
     /// How many stop signals (INT, TERM, HUP) have arrived so far.
-    public var stopRequestCount: Int { stopRequests.load(ordering: .sequentiallyConsistent) }
+    package var stopRequestCount: Int { stopRequests.load(ordering: .sequentiallyConsistent) }
 
     /// Empties the wake pipe after `poll` reported it readable.
-    public func drain() {
+    package func drain() {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(wakeFD, &buffer, buffer.count) > 0 {}
     }
@@ -66,13 +66,13 @@ public final class SignalWaker: Sendable {
 /// Tells when one file in a directory is replaced by a rename, as every write of the data file is.
 /// Only renames onto that name count: opening or closing the lock file must not wake anyone, or
 /// idle workers would wake each other forever. Wraps `inotify(7)`.
-public final class DirectoryWatcher: Sendable {
+package final class DirectoryWatcher: Sendable {
     private let descriptor: FileDescriptor
     private let fileName: [UInt8]
     /// The inotify descriptor, for `poll`.
-    public var fd: Int32 { descriptor.rawValue }
+    package var fd: Int32 { descriptor.rawValue }
 
-    public init(directory: String, fileName: String) throws(Errno) {
+    package init(directory: String, fileName: String) throws(Errno) {
         self.fileName = Array(fileName.utf8)
         let watcher = FileDescriptor(owning: try retryingOnInterrupt { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) })
         try retryingOnInterrupt { inotify_add_watch(watcher.rawValue, directory, UInt32(IN_MOVED_TO)) }
@@ -81,7 +81,7 @@ public final class DirectoryWatcher: Sendable {
 
     /// Empties the queued events after `poll` reported the descriptor readable. Returns whether one
     /// of them was the watched file being replaced.
-    public func drain() -> Bool {
+    package func drain() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var replaced = false
         while true {
@@ -104,7 +104,7 @@ public final class DirectoryWatcher: Sendable {
 /// an interruption by a signal returns early, which is what the caller wants.
 /// Returns the descriptors that are readable.
 @discardableResult
-public func waitForInput(_ fds: [Int32], timeoutMilliseconds: Int) -> Set<Int32> {
+package func waitForInput(_ fds: [Int32], timeoutMilliseconds: Int) -> Set<Int32> {
     var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
     guard poll(&entries, nfds_t(entries.count), Int32(clamping: timeoutMilliseconds)) > 0 else { return [] }
     return Set(entries.filter { $0.revents != 0 }.map(\.fd))

@@ -2,12 +2,12 @@
 
 /// A terminal switched to reading keys one at a time without echo (ICANON and ECHO off, ISIG kept
 /// so Ctrl+C still raises SIGINT). `restore()` puts back exactly what was there. Wraps `termios(3)`.
-public final class RawTerminalMode {
+package final class RawTerminalMode {
     private let fd: Int32
     private var saved = termios()
     private var active = false
 
-    public init?(fd: Int32) {
+    package init?(fd: Int32) {
         self.fd = fd
         guard isatty(fd) == 1, tcgetattr(fd, &saved) == 0 else { return nil }
         var raw = saved
@@ -20,7 +20,7 @@ public final class RawTerminalMode {
         active = true
     }
 
-    public func restore() {
+    package func restore() {
         guard active else { return }
         _ = tcsetattr(fd, TCSANOW, &saved)
         active = false
@@ -30,15 +30,15 @@ public final class RawTerminalMode {
 }
 
 /// Reads lines from a descriptor, buffering what comes after the first newline.
-public final class LineReader {
+package final class LineReader {
     private let fd: Int32
     private var pending: [UInt8] = []
     private var atEnd = false
 
-    public init(fd: Int32) { self.fd = fd }
+    package init(fd: Int32) { self.fd = fd }
 
     /// The next line without its newline, or nil at end of input.
-    public func readLine() -> String? {
+    package func readLine() -> String? {
         while true {
             if let newline = pending.firstIndex(of: 0x0A) {
                 let line = pending[..<newline]
@@ -63,7 +63,7 @@ public final class LineReader {
 
 extension Console {
     /// The terminal's height in rows, or nil when `fd` is not a terminal. Wraps `ioctl(TIOCGWINSZ)`.
-    public static func height(_ fd: Int32) -> Int? {
+    package static func height(_ fd: Int32) -> Int? {
         var size = winsize()
         guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0 else { return nil }
         return Int(size.ws_row)

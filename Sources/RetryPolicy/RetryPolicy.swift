@@ -1,5 +1,5 @@
 /// What happens to a job after one of its runs ends.
-public enum RetryDecision: Equatable, Sendable {
+package enum RetryDecision: Equatable, Sendable {
     case complete
     /// Failed with retries left: run again after this many seconds.
     case retry(afterSeconds: Double)
@@ -9,19 +9,19 @@ public enum RetryDecision: Equatable, Sendable {
 
 /// Exponential backoff: after the n-th failed run the job waits `min(maxBackoff, base ^ n)` seconds.
 /// `maxRetries` counts retries after the first run, so a job runs at most `1 + maxRetries` times.
-public struct RetryPolicy: Equatable, Sendable {
-    public var maxRetries: Int
-    public var backoffBase: Double
-    public var maxBackoff: Double
+package struct RetryPolicy: Equatable, Sendable {
+    package var maxRetries: Int
+    package var backoffBase: Double
+    package var maxBackoff: Double
 
-    public init(maxRetries: Int, backoffBase: Double, maxBackoff: Double) {
+    package init(maxRetries: Int, backoffBase: Double, maxBackoff: Double) {
         self.maxRetries = maxRetries
         self.backoffBase = backoffBase
         self.maxBackoff = maxBackoff
     }
 
     /// Seconds to wait after the `failedRuns`-th failed run (1 for the first).
-    public func delay(afterFailedRuns failedRuns: Int) -> Double {
+    package func delay(afterFailedRuns failedRuns: Int) -> Double {
         // base ^ n by squaring, for a whole n and a base of at least 1 (so it only grows): once past
         // the cap, the cap is the answer.
         var result = 1.0, factor = backoffBase, n = max(0, failedRuns)
@@ -37,7 +37,7 @@ public struct RetryPolicy: Equatable, Sendable {
     }
 
     /// The decision after a run. `failedRuns` includes this run when it failed.
-    public func decide(succeeded: Bool, failedRuns: Int) -> RetryDecision {
+    package func decide(succeeded: Bool, failedRuns: Int) -> RetryDecision {
         if succeeded { return .complete }
         return failedRuns <= maxRetries ? .retry(afterSeconds: delay(afterFailedRuns: failedRuns)) : .dead
     }

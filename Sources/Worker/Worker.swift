@@ -3,7 +3,7 @@ import QueueStorage
 import QueueSystem
 
 /// What a worker reports as it goes; the CLI turns these into lines.
-public enum WorkerEvent: Equatable, Sendable {
+package enum WorkerEvent: Equatable, Sendable {
     case started(WorkerRecord, home: String)
     case jobStarted(Job)
     case jobFinished(JobTransition, durationMilliseconds: Int64)
@@ -28,7 +28,7 @@ public enum WorkerEvent: Equatable, Sendable {
 /// One foreground worker process running up to `slots` jobs at once. Each job is `/bin/sh -c` in its
 /// own process group. A claim and a result are short transactions; commands run outside the lock.
 /// The decisions are `WorkerCore`'s; this loop waits, reaps, spawns, signals and calls the store.
-public final class Worker {
+package final class Worker {
     let store: Store
     let settings: WorkerCore.Settings
     let emit: (WorkerEvent) -> Void
@@ -45,14 +45,14 @@ public final class Worker {
     private var ageCheckDue: Int64 = 0
 
     /// With `drain`, the worker exits once nothing is running and no job is runnable now.
-    public init(store: Store, slots: Int, drain: Bool = false, emit: @escaping (WorkerEvent) -> Void) {
+    package init(store: Store, slots: Int, drain: Bool = false, emit: @escaping (WorkerEvent) -> Void) {
         self.store = store
         settings = WorkerCore.Settings(slots: slots, drain: drain)
         self.emit = emit
     }
 
     /// Runs until asked to stop; returns the process exit code (0 graceful, 130 after terminating jobs).
-    public func run() throws(QueueError) -> Int32 {
+    package func run() throws(QueueError) -> Int32 {
         let signals: SignalWaker
         let watcher: DirectoryWatcher
         guard me.startTime != 0 else {

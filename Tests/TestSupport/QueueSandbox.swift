@@ -3,27 +3,27 @@ import QueueSystem
 @preconcurrency import Glibc
 
 /// The built `queuectl`: `$QUEUECTL_BIN`, else `.build/debug/queuectl` in this package.
-public let queuectlBinary: String = {
+package let queuectlBinary: String = {
     if let path = ProcessInfo.processInfo.environment["QUEUECTL_BIN"], !path.isEmpty { return path }
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     return root.appendingPathComponent(".build/debug/queuectl").path
 }()
 
 /// What a finished `queuectl` run printed and returned.
-public struct RunResult: Sendable, CustomStringConvertible {
-    public let status: Int32
-    public let stdout: String
-    public let stderr: String
-    public var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+package struct RunResult: Sendable, CustomStringConvertible {
+    package let status: Int32
+    package let stdout: String
+    package let stderr: String
+    package var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
 }
 
 /// A temporary queue home (`QUEUECTL_HOME`) with helpers to run the built binary against it.
 /// The real `~/.queuectl` is never touched.
-public final class QueueSandbox: @unchecked Sendable {
-    public let home: String
-    public let root: String
+package final class QueueSandbox: @unchecked Sendable {
+    package let home: String
+    package let root: String
 
-    public init() {
+    package init() {
         var template = Array("/tmp/queuectl-test-XXXXXX".utf8CString)
         guard let dir = mkdtemp(&template) else { fatalError("mkdtemp failed") }
         root = String(cString: dir)
@@ -38,9 +38,9 @@ public final class QueueSandbox: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    public var dataPath: String { home + "/data.json" }
+    package var dataPath: String { home + "/data.json" }
 
-    public func environment(_ extra: [String: String] = [:]) -> [String: String] {
+    package func environment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["QUEUECTL_HOME"] = home
         env["COLUMNS"] = "200"
@@ -50,7 +50,7 @@ public final class QueueSandbox: @unchecked Sendable {
 
     /// Runs `queuectl args` to completion.
     @discardableResult
-    public func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) -> RunResult {
+    package func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) -> RunResult {
         let p = start(args, stdin: stdin, env: env)
         let status = p.wait()
         return RunResult(status: status, stdout: p.stdout(), stderr: p.stderr())
@@ -58,7 +58,7 @@ public final class QueueSandbox: @unchecked Sendable {
 
     /// Runs `queuectl args`, expecting success, and returns stdout.
     @discardableResult
-    public func ok(_ args: String..., stdin: String? = nil) -> String {
+    package func ok(_ args: String..., stdin: String? = nil) -> String {
         let r = run(args, stdin: stdin)
         precondition(r.status == 0, "queuectl \(args) failed: \(r)")
         return r.stdout
@@ -66,42 +66,42 @@ public final class QueueSandbox: @unchecked Sendable {
 
     /// Starts `queuectl args` in the background, its output going to files.
     /// With `program`, runs that with `args` instead (a wrapper such as `unshare` that runs queuectl).
-    public func start(_ args: [String], stdin: String? = nil, env: [String: String] = [:], program: String? = nil) -> Child {
+    package func start(_ args: [String], stdin: String? = nil, env: [String: String] = [:], program: String? = nil) -> Child {
         Child(argv: [program ?? queuectlBinary] + args, env: environment(env), stdin: stdin, directory: root)
     }
 
     /// The data file's raw bytes, or nil when there is none.
-    public func dataBytes() -> Data? { FileManager.default.contents(atPath: dataPath) }
+    package func dataBytes() -> Data? { FileManager.default.contents(atPath: dataPath) }
 
     /// The data file decoded with Foundation, independently of queuectl's own codec.
-    public func document() throws -> [String: Any] {
+    package func document() throws -> [String: Any] {
         guard let data = dataBytes() else { return [:] }
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
     /// The jobs by id, from the data file.
-    public func jobs() -> [String: [String: Any]] {
+    package func jobs() -> [String: [String: Any]] {
         let list = ((try? document())?["jobs"] as? [[String: Any]]) ?? []
         return Dictionary(uniqueKeysWithValues: list.map { ($0["id"] as! String, $0) })
     }
 
-    public func state(of id: String) -> String? { jobs()[id]?["state"] as? String }
+    package func state(of id: String) -> String? { jobs()[id]?["state"] as? String }
 
     /// Makes retries immediate, so tests do not wait for backoff.
-    public func fastRetries() {
+    package func fastRetries() {
         ok("config", "set", "backoff-base", "1")
         ok("config", "set", "max-backoff", "0")
     }
 }
 
 /// A background process with stdout and stderr captured in files.
-public final class Child: @unchecked Sendable {
-    public let pid: pid_t
+package final class Child: @unchecked Sendable {
+    package let pid: pid_t
     let outPath: String
     let errPath: String
     private var status: Int32?
 
-    public init(argv: [String], env: [String: String], stdin: String?, directory: String) {
+    package init(argv: [String], env: [String: String], stdin: String?, directory: String) {
         let id = UUID().uuidString
         outPath = directory + "/out-\(id)"
         errPath = directory + "/err-\(id)"
@@ -119,13 +119,13 @@ public final class Child: @unchecked Sendable {
     }
 
     /// `/bin/sh -c command` in the background.
-    public static func shell(_ command: String, env: [String: String], directory: String) -> Child {
+    package static func shell(_ command: String, env: [String: String], directory: String) -> Child {
         Child(argv: ["/bin/sh", "-c", command], env: env, stdin: nil, directory: directory)
     }
 
     /// Waits for the process to end and returns its exit code (128 + signal if killed).
     @discardableResult
-    public func wait() -> Int32 {
+    package func wait() -> Int32 {
         if let status { return status }
         var st: Int32 = 0
         while waitpid(pid, &st, 0) == -1 && errno == EINTR {}
@@ -135,7 +135,7 @@ public final class Child: @unchecked Sendable {
     }
 
     /// Waits up to `seconds` for the process to end; nil if it is still running.
-    public func wait(seconds: Double) -> Int32? {
+    package func wait(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let status { return status }
@@ -149,18 +149,18 @@ public final class Child: @unchecked Sendable {
         return nil
     }
 
-    public func signal(_ signal: Int32) { kill(pid, signal) }
+    package func signal(_ signal: Int32) { kill(pid, signal) }
 
     /// Ctrl+C twice. Signals of one kind do not queue, so the second is sent once the worker has
     /// announced that it is stopping.
-    public func interruptTwice() {
+    package func interruptTwice() {
         signal(SIGINT)
         _ = eventually { stdout().contains("stopping") }
         signal(SIGINT)
     }
 
-    public func stdout() -> String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
-    public func stderr() -> String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+    package func stdout() -> String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+    package func stderr() -> String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
     deinit {
         if status == nil {
@@ -172,7 +172,7 @@ public final class Child: @unchecked Sendable {
 
 /// Polls `condition` every 20 ms until it holds or `seconds` pass. Returns whether it held.
 @discardableResult
-public func eventually(within seconds: Double = 20, _ condition: () -> Bool) -> Bool {
+package func eventually(within seconds: Double = 20, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if condition() { return true }
@@ -183,7 +183,7 @@ public func eventually(within seconds: Double = 20, _ condition: () -> Bool) -> 
 
 /// Reaps the child `pid` once it has ended (within 20 s), and says how it ended; nil at once if
 /// there is no such process (already reaped).
-public func waitForExit(_ pid: Int32) -> ExitStatus? {
+package func waitForExit(_ pid: Int32) -> ExitStatus? {
     var status: ExitStatus?
     eventually {
         status = Processes.reapIfExited(pid)
@@ -193,7 +193,7 @@ public func waitForExit(_ pid: Int32) -> ExitStatus? {
 }
 
 /// The start time (field 22 of /proc/PID/stat) of a process, or nil if there is none.
-public func processStartTime(_ pid: Int32) -> UInt64? {
+package func processStartTime(_ pid: Int32) -> UInt64? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = text.lastIndex(of: ")") else { return nil }
     let fields = text[text.index(after: close)...].split(separator: " ")
@@ -201,7 +201,7 @@ public func processStartTime(_ pid: Int32) -> UInt64? {
 }
 
 /// True if a process with this pid exists and is not a zombie.
-public func processIsRunning(_ pid: Int32) -> Bool {
+package func processIsRunning(_ pid: Int32) -> Bool {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = text.lastIndex(of: ")") else { return false }
     let state = text[text.index(after: close)...].split(separator: " ").first
@@ -236,7 +236,7 @@ func spawnForTest(_ argv: [String], env: [String: String], actions: inout posix_
 
 /// A second, real user account for tests of what another user can do to a queue: made with
 /// `useradd` the first time (tests run as root, as CI does); nil when not root.
-public let otherUser: (name: String, uid: uid_t)? = {
+package let otherUser: (name: String, uid: uid_t)? = {
     guard geteuid() == 0 else { return nil }
     let name = "queuectl-other"
     if getpwnam(name) == nil {
@@ -253,12 +253,12 @@ public let otherUser: (name: String, uid: uid_t)? = {
 
 /// Runs `argv` as `user` (`runuser -u USER -- argv`) and returns its exit code.
 @discardableResult
-public func runAs(_ user: String, _ argv: [String], directory: String) -> Int32 {
+package func runAs(_ user: String, _ argv: [String], directory: String) -> Int32 {
     Child(argv: ["/usr/sbin/runuser", "-u", user, "--"] + argv, env: ["PATH": "/usr/bin:/bin"], stdin: nil, directory: directory).wait()
 }
 
 /// A fresh directory `/tmp/PREFIX-XXXXXX` with `mode` (umask aside).
-public func makeTemporaryDirectory(_ prefix: String, mode: mode_t = 0o700) -> String {
+package func makeTemporaryDirectory(_ prefix: String, mode: mode_t = 0o700) -> String {
     var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
     guard let dir = mkdtemp(&template) else { fatalError("mkdtemp failed") }
     let path = String(cString: dir)

@@ -3,13 +3,13 @@ import Foundation
 
 /// A process running in a pseudo-terminal of its own (a new session with the terminal as its
 /// controlling terminal), so it sees what a person at a terminal would give it: keys, Ctrl+C, a size.
-public final class TerminalChild: @unchecked Sendable {
-    public let pid: pid_t
+package final class TerminalChild: @unchecked Sendable {
+    package let pid: pid_t
     private let master: Int32
     private var bytes: [UInt8] = []
     private var status: Int32?
 
-    public init(argv: [String], env: [String: String], rows: UInt16 = 30, columns: UInt16 = 110) {
+    package init(argv: [String], env: [String: String], rows: UInt16 = 30, columns: UInt16 = 110) {
         master = PTY.open(O_RDWR | O_NOCTTY)
         precondition(master >= 0 && PTY.grant(master) == 0 && PTY.unlock(master) == 0, "no pseudo-terminal")
         var name = [CChar](repeating: 0, count: 128)
@@ -28,19 +28,19 @@ public final class TerminalChild: @unchecked Sendable {
     }
 
     /// Everything the program has written to the terminal so far, escape sequences included.
-    public var output: String {
+    package var output: String {
         pump(milliseconds: 0)
         return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Types `text` at the terminal.
-    public func send(_ text: String) {
+    package func send(_ text: String) {
         _ = text.withCString { write(master, $0, strlen($0)) }
     }
 
     /// Reads until `condition` holds for the output, or `seconds` pass.
     @discardableResult
-    public func waitForOutput(within seconds: Double = 10, _ condition: (String) -> Bool) -> Bool {
+    package func waitForOutput(within seconds: Double = 10, _ condition: (String) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             pump(milliseconds: 20)
@@ -62,7 +62,7 @@ public final class TerminalChild: @unchecked Sendable {
     }
 
     /// Waits up to `seconds` for the program to end, reading its output meanwhile.
-    public func wait(seconds: Double) -> Int32? {
+    package func wait(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let status { return status }
