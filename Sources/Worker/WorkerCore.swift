@@ -28,6 +28,11 @@ struct WorkerCore {
         var groupCheckMilliseconds: Int64 = 1_000
         /// How often the worker renews its lease, until a transaction reads the config's.
         var leaseRenewalMilliseconds: Int64 = 10_000
+        /// Once a transaction has claimed all that was runnable, how long after it the next one waits
+        /// to look at another process's change or to record a result: a shell loop's one-job
+        /// enqueues are then claimed and recorded several to a transaction, each of which rewrites
+        /// the data file. A queue quiet for longer is looked at the moment it changes.
+        var coalesceMilliseconds: Int64 = 20
     }
 
     /// A run to record.
@@ -122,8 +127,12 @@ struct WorkerCore {
     private(set) var finished = false
     /// Jobs handed to the loop to spawn, not yet reported started.
     private var starting = 0
-    /// While a transaction runs: how many of `children` and `results` it records.
-    private var inFlight: (children: Int, results: Int)?
+    /// While a transaction runs: how many of `children` and `results` it records, and how many jobs
+    /// it asks for.
+    private var inFlight: (children: Int, results: Int, claim: Int)?
+    /// When the last transaction ended, and whether it claimed all there was to claim.
+    private var lastExchangeAt: Int64 = .min
+    private var caughtUp = false
     private var exchanging: Bool { inFlight != nil }
     private var queueChanged = true
     private var nextLook: Int64
@@ -150,15 +159,24 @@ struct WorkerCore {
 
     private var freeSlots: Int { stopRequests == 0 ? settings.slots - runs.count - starting : 0 }
 
+    /// Until when changes and results wait to be taken together (see `coalesceMilliseconds`).
+    private var coalescedUntil: Int64 {
+        caughtUp && stopRequests == 0 ? lastExchangeAt + settings.coalesceMilliseconds : .min
+    }
+
+    /// A change by another process may be a job to claim, or a `cancel` of one this worker runs.
+    private var changeToLookAt: Bool { queueChanged && (freeSlots > 0 || !runs.isEmpty) }
+
     /// The earliest time at which the core has something to do without any other input; nil when it
     /// waits for inputs only.
     var deadline: Int64? {
         guard !finished else { return nil }
         var times: [Int64] = [leaseRenewAt]
         if freeSlots > 0 { times.append(max(nextLook, storageRetryAt)) }
+        if changeToLookAt { times.append(max(coalescedUntil, storageRetryAt)) }
         if !children.isEmpty { times.append(max(childrenRecordBy, storageRetryAt)) }
         if !results.isEmpty {
-            let batchEnds = runs.isEmpty || stopRequests > 0 ? Int64.min : resultsRecordBy
+            let batchEnds = stopRequests > 0 ? Int64.min : max(coalescedUntil, runs.isEmpty ? .min : resultsRecordBy)
             times.append(max(batchEnds, storageRetryAt))
         }
         for run in runs {
@@ -248,12 +266,12 @@ struct WorkerCore {
 
         if !exchanging, now >= storageRetryAt {
             let free = freeSlots
-            // A change by another process may be a job to claim, or a `cancel` of one this worker runs.
-            let wantsLook = (queueChanged && (free > 0 || !runs.isEmpty)) || (free > 0 && now >= nextLook)
+            let settled = now >= coalescedUntil
+            let wantsLook = (changeToLookAt && settled) || (free > 0 && now >= nextLook)
             let childrenDue = !children.isEmpty && now >= childrenRecordBy
-            let resultsDue = !results.isEmpty && (runs.isEmpty || stopRequests > 0 || now >= resultsRecordBy)
+            let resultsDue = !results.isEmpty && (stopRequests > 0 || (settled && (runs.isEmpty || now >= resultsRecordBy)))
             if wantsLook || childrenDue || resultsDue {
-                inFlight = (children.count, results.count)
+                inFlight = (children.count, results.count, free)
                 queueChanged = false
                 actions.append(.exchange(Request(children: children, results: results, claim: free,
                                                  running: runs.map(\.job.id))))
@@ -272,8 +290,10 @@ struct WorkerCore {
         if let sent = inFlight {
             children.removeFirst(sent.children)
             results.removeFirst(sent.results)
+            caughtUp = sent.claim > 0 && reply.claimed.count < sent.claim
         }
         inFlight = nil
+        lastExchangeAt = now
         storageRetryAt = .min
         jobTimeout = reply.jobTimeout
         if let renewal = reply.leaseRenewalMilliseconds, renewal != leaseRenewal {

@@ -21,10 +21,11 @@ struct Harness {
     var core: WorkerCore
     var actions: [WorkerCore.Action] = []
 
-    init(slots: Int = 1, drain: Bool = false, grace: Int64 = 5_000) {
+    /// Children are recorded at once unless `childRecordDelay` says otherwise.
+    init(slots: Int = 1, drain: Bool = false, grace: Int64 = 5_000, childRecordDelay: Int64 = 0) {
         var settings = WorkerCore.Settings(slots: slots, drain: drain)
         settings.graceMilliseconds = grace
-        settings.childRecordDelayMilliseconds = 0
+        settings.childRecordDelayMilliseconds = childRecordDelay
         core = WorkerCore(settings, at: 0)
     }
 
@@ -171,8 +172,35 @@ struct Harness {
         _ = idle.send(.tick, at: 0)
         _ = idle.send(.exchanged(WorkerCore.Reply()), at: 0)
         #expect(idle.core.deadline == 1_000)
-        // A change by another process is looked at at once.
-        #expect(idle.send(.queueChanged, at: 5).compactMap(Harness.isExchange).count == 1)
+        // A change by another process after a quiet spell is looked at at once.
+        #expect(idle.send(.queueChanged, at: 50).compactMap(Harness.isExchange).count == 1)
+    }
+
+    /// A shell loop enqueues a job every few milliseconds: once a transaction has claimed all there
+    /// was, the changes and results of the next 20 ms are taken in one transaction, not one each.
+    @Test func aStreamOfEnqueuesIsClaimedAndRecordedSeveralToATransaction() {
+        var h = Harness(slots: 4, childRecordDelay: 100)
+        _ = h.send(.tick, at: 0)
+        _ = h.send(.exchanged(WorkerCore.Reply(claimed: [job("a")])), at: 0)  // asked for 4, got 1: caught up
+        _ = h.send(.spawned(job("a"), pid: 100, startTime: 7, startedAt: wallClock, note: nil), at: 0)
+        #expect(h.actions.compactMap(Harness.isExchange).count == 1, "the child's record waits for the batch")
+        #expect(h.send(.queueChanged, at: 3).isEmpty, "another enqueue 3 ms later waits")
+        #expect(h.send(.childExited(pid: 100, status: .exited(0), groupAlive: false), at: 5).filter {
+            if case .exchange = $0 { true } else { false } }.isEmpty, "its result waits too")
+        #expect(h.send(.queueChanged, at: 9).isEmpty)
+        #expect(h.core.deadline == 20)
+        let batch = h.send(.tick, at: 20).compactMap(Harness.isExchange)
+        #expect(batch.count == 1)
+        #expect(batch.first?.results.map(\.job.id) == ["a"])
+        #expect(batch.first?.children.map(\.jobID) == ["a"])
+        #expect(batch.first?.claim == 4)
+        // A stop does not wait for the batch.
+        var s = Harness(slots: 2, childRecordDelay: 100)
+        _ = s.send(.tick, at: 0)
+        _ = s.send(.exchanged(WorkerCore.Reply(claimed: [job("b")])), at: 0)
+        _ = s.send(.spawned(job("b"), pid: 200, startTime: 7, startedAt: wallClock, note: nil), at: 0)
+        _ = s.send(.childExited(pid: 200, status: .exited(0), groupAlive: false), at: 2)
+        #expect(s.send(.stopSignal, at: 3).compactMap(Harness.isExchange).count == 1)
     }
 
     @Test func aBusyWorkerHasNoTimerButItsRunsTimeouts() {
