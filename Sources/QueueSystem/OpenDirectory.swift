@@ -93,6 +93,11 @@ package final class OpenDirectory: Sendable {
         try openFile(name, append ? O_RDWR | O_CREAT | O_APPEND : O_WRONLY | O_CREAT, mode: mode)
     }
 
+    /// `openForWriting(name, append: true)` without creating it: nil when there is no file at `name`.
+    package func openForAppendingIfPresent(_ name: String) throws(Errno) -> FileDescriptor? {
+        try openFileIfPresent(name, O_RDWR | O_APPEND)
+    }
+
     /// The whole regular file `name`, or nil when there is none.
     package func readFile(_ name: String) throws(Errno) -> [UInt8]? {
         guard let file = try openFileIfPresent(name, O_RDONLY) else { return nil }

@@ -3,13 +3,21 @@ import QueueSystem
 /// One run's output on its way to the job's log file. The child writes to a pipe; the worker copies
 /// it over, keeping the first half of `maxBytes` as it comes and the last half in memory, so a run
 /// that prints without end neither fills the disk nor loses its last words. After the run, the whole
-/// file (all runs) is cut in the middle if it has grown past `maxBytes`.
+/// file (all runs) is cut in the middle if it has grown past `maxBytes`. A job's first run that
+/// prints nothing leaves no file: it is created with the first output (a new file per job was a
+/// fifth of a busy worker's CPU here, on a file system that checks recently freed inodes on each).
 final class RunLog {
     /// The log file, in the queue's `logs` directory (held open: see `OpenDirectory`).
     private let directory: OpenDirectory
     private let name: String
     /// Open to append and to read back (for `bound`); a regular file, never reached through a link.
-    private let file: FileDescriptor
+    /// Nil until there is something to write to a log that did not exist yet.
+    private var file: FileDescriptor?
+    /// The run's header, until the file it opens exists.
+    private var pendingHeader: [UInt8]?
+    /// Why the output could not be logged (the file could not be created), once that happened.
+    private(set) var lost: String?
+    private var lostReported = false
     private let readEnd: FileDescriptor
     /// The pipe to poll, until its end of file (a job may close its output long before it ends:
     /// an ended pipe stays readable, and polling it would spin).
@@ -22,19 +30,28 @@ final class RunLog {
     private var dropped = 0
     private var buffer = [UInt8](repeating: 0, count: 65_536)
 
-    /// Opens (creating) `name` in `directory` and a pipe for the child's output. A link, a FIFO or
-    /// another kind of file at `name` is refused, without waiting on it.
+    /// Opens `name` in `directory` if it exists (else it is created with the first output) and a
+    /// pipe for the child's output. A link, a FIFO or another kind of file at `name` is refused,
+    /// without waiting on it.
     init(in directory: OpenDirectory, name: String, header: String, maxBytes: Int) throws(Errno) {
         self.directory = directory
         self.name = name
         self.maxBytes = maxBytes
         headRoom = maxBytes / 2
-        file = try directory.openForWriting(name, append: true)
+        file = try directory.openForAppendingIfPresent(name)
         let pipe = try Files.makePipe()
         readEnd = FileDescriptor(owning: pipe.read)
         writeEnd = FileDescriptor(owning: pipe.write)
         pollFD = pipe.read
-        write(Array(header.utf8))
+        pendingHeader = Array(header.utf8)
+        if fileFD != nil { write([]) }
+    }
+
+    /// The reason the output is not being logged, the first time it is asked after that happened.
+    func newlyLost() -> String? {
+        guard let lost, !lostReported else { return nil }
+        lostReported = true
+        return lost
     }
 
     /// The end of the pipe the child writes to; -1 once closed.
@@ -89,13 +106,36 @@ final class RunLog {
             dropped += tail.count - keep
             tail.removeFirst(tail.count - keep)
         }
+        // A run that printed nothing into a log that does not exist leaves none.
+        guard fileFD != nil || headRoom < maxBytes / 2 || !tail.isEmpty else { return }
         if dropped > 0 { write(Array("\n[queuectl: \(dropped) bytes of output cut here]\n".utf8)) }
         write(tail)
         write(Array(footer.utf8))
         bound()
     }
 
-    private func write(_ bytes: [UInt8]) { try? Files.writeAll(file.rawValue, bytes) }
+    /// Appends `bytes`, after the run's header if that is not written yet, creating the file first
+    /// if need be.
+    private func write(_ bytes: [UInt8]) {
+        if fileFD == nil, lost == nil {
+            do { file = try directory.openForWriting(name, append: true) } catch {
+                lost = "output not logged: cannot open \(directory.path(of: name)): \(error)"
+            }
+        }
+        guard let fd = fileFD else { return }
+        if let header = pendingHeader {
+            pendingHeader = nil
+            try? Files.writeAll(fd, header)
+        }
+        if !bytes.isEmpty { try? Files.writeAll(fd, bytes) }
+    }
+
+    private var fileFD: Int32? {
+        switch file {
+        case .some(let file): return file.rawValue
+        case .none: return nil
+        }
+    }
 
     /// Cuts the middle out of a log longer than `maxBytes`, keeping its start and its end. The marker
     /// left in the cut says how much output it stands for: the bytes removed now, less the markers of
@@ -103,7 +143,12 @@ final class RunLog {
     /// cut is removed whole, so none is left half there.) The file read is the one written, through
     /// its descriptor; the shorter one replaces it in the same directory.
     private func bound() {
-        guard let size = try? file.status().size, size > maxBytes, let bytes = try? file.contents() else { return }
+        let read: [UInt8]?
+        switch file {
+        case .some(let file): read = (try? file.status().size).flatMap { $0 > maxBytes ? try? file.contents() : nil }
+        case .none: read = nil
+        }
+        guard let bytes = read else { return }
         let half = maxBytes / 2
         var cut = half..<(bytes.count - half)
         var counted: Set<Int> = []

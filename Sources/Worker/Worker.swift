@@ -112,6 +112,7 @@ package final class Worker {
             // subreaper), which reaps it: one left unreaped is still running, and a cheap test will do.
             for (pid, status) in Processes.reapExitedChildren() where core.isRunning(pid: pid) {
                 logs.values.forEach { $0.pump() }
+                inputs += lostOutput()
                 inputs.append(.childExited(pid: pid, status: status, groupAlive: Processes.groupHasMembers(pid)))
             }
             for pid in core.lingeringGroups where !Processes.groupHasMembers(pid) { inputs.append(.groupEmptied(pid: pid)) }
@@ -132,6 +133,7 @@ package final class Worker {
                                      timeoutMilliseconds: Int(clamping: timeout))
             signals.drain()
             logs.values.forEach { $0.pump() }
+            inputs += lostOutput()
             // This worker's own writes wake it too: only another process's write is news.
             if ready.contains(watcher.fd), watcher.drain(), store.changedSinceLastTransaction { inputs.append(.queueChanged) }
         }
@@ -143,6 +145,11 @@ package final class Worker {
             emit(.storageFailed(error.message))
         }
         return exitCode ?? 0
+    }
+
+    /// Runs whose log could not be created when their first output came.
+    private func lostOutput() -> [WorkerCore.Input] {
+        logs.compactMap { id, log in log.newlyLost().map { .outputLost(jobID: id, reason: $0) } }
     }
 
     private enum Performed {
@@ -174,7 +181,11 @@ package final class Worker {
                 let marker = JobManager.runMarker(worker: me, jobID: result.job.id)
                 Processes.signalMarked("\(marker.name)=\(marker.value)", .kill)
             }
-            logs.removeValue(forKey: result.job.id)?.finish(footer: "=== queuectl: \(Worker.footer(result)) ===\n")
+            if let log = logs.removeValue(forKey: result.job.id) {
+                log.finish(footer: "=== queuectl: \(Worker.footer(result)) ===\n")
+                // Output that came after the run's last look: said here, too late for its last_error.
+                if let reason = log.newlyLost() { emit(.outputNotLogged(result.job, reason: reason)) }
+            }
         case .renewLease:
             do { try lease?.overwrite(Lease.contents(at: bootClockMilliseconds())) } catch {
                 emit(.storageFailed("cannot renew the worker's lease: \(error)"))

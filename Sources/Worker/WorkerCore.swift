@@ -87,6 +87,8 @@ struct WorkerCore {
         case exchangeFailed(String)
         case spawned(Job, pid: Int32, startTime: UInt64?, startedAt: Timestamp, note: String?)
         case spawnFailed(Job, reason: String, startedAt: Timestamp, note: String?)
+        /// A running job's log could not be created when its first output came (the reason).
+        case outputLost(jobID: String, reason: String)
         /// Only the time has passed.
         case tick
     }
@@ -112,7 +114,7 @@ struct WorkerCore {
         let startedMonotonic: Int64
         let timeoutSeconds: Double?
         let timeoutAt: Int64?
-        let note: String?
+        var note: String?
         /// How the shell ended, once it has; the run goes on while its group lives.
         var exit: ExitStatus?
         var teardown: Teardown?
@@ -235,6 +237,11 @@ struct WorkerCore {
                                 interrupted: false, note: note)
             add(result, at: now)
             actions.append(.runEnded(result, pid: 0, tornDown: false))
+        case .outputLost(let jobID, let reason):
+            if let i = runs.firstIndex(where: { $0.job.id == jobID }), runs[i].note == nil {
+                runs[i].note = reason
+                actions.append(.emit(.outputNotLogged(runs[i].job, reason: reason)))
+            }
         case .tick:
             break
         }

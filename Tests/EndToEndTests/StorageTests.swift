@@ -1,15 +1,49 @@
 import Foundation
+import Glibc
 import Testing
 import TestSupport
 
 /// Retention, verbatim copies of unchanged jobs, a worker's cached document, and a corrupt time the
 /// fast path must refuse.
 @Suite struct StorageTests {
+    @Test func aRunThatPrintsNothingLeavesNoLogUntilARunDoes() throws {
+        let q = QueueSandbox()
+        q.fastRetries()
+        q.ok("enqueue", #"{"id":"silent","command":"true"}"#)
+        // Silent on its first run, failing; it prints on its second.
+        q.ok("enqueue", #"{"id":"later","command":"[ $QUEUECTL_ATTEMPT = 1 ] && exit 3; echo second","max_retries":2}"#)
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        #expect(q.state(of: "silent") == "completed" && q.state(of: "later") == "completed")
+        #expect(!FileManager.default.fileExists(atPath: q.home + "/logs/silent.log"), "a job that printed nothing has no log")
+        let none = q.run(["logs", "silent"])
+        #expect(none.status == 0 && none.stdout.isEmpty && none.stderr == "job 'silent' has no output yet\n")
+        let log = q.ok("logs", "later")
+        #expect(log.hasPrefix("=== queuectl: run 2 of 3, started "), "the log starts with the first run that printed: \(log)")
+        #expect(log.contains("second\n=== queuectl: exit 0 after "))
+    }
+
+    @Test func aLogThatCannotBeCreatedAtTheFirstOutputIsSaid() throws {
+        let q = QueueSandbox()
+        let gate = q.root + "/gate"
+        q.ok("enqueue", #"{"id":"late","command":"while [ ! -e \#(gate) ]; do sleep 0.02; done; echo hello"}"#)
+        let worker = q.start(["worker", "start"])
+        #expect(eventually { q.state(of: "late") == "processing" })
+        // The log does not exist yet (nothing printed); a FIFO takes its place before the first output.
+        #expect(mkfifo(q.home + "/logs/late.log", 0o600) == 0)
+        _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        #expect(eventually { q.state(of: "late") == "completed" })
+        let error = try #require(q.jobs()["late"]?["last_error"] as? String)
+        #expect(error.contains("output not logged") && error.contains("late.log"), "\(error)")
+        #expect(worker.stdout().contains("late: output not logged"), "\(worker.stdout())")
+        worker.signal(SIGINT)
+        #expect(worker.wait(seconds: 10) == 0)
+    }
+
     @Test func pruneKeepsTheNewestCompletedJobsAndRemovesTheirLogs() throws {
         let q = QueueSandbox()
         q.fastRetries()
         for i in 1...6 { q.ok("enqueue", #"{"id":"j\#(i)","command":"echo \#(i)"}"#) }
-        q.ok("enqueue", #"{"id":"dead","command":"false","max_retries":0}"#)
+        q.ok("enqueue", #"{"id":"dead","command":"echo failing; false","max_retries":0}"#)
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
         let before = q.dataBytes()
         #expect(q.ok("prune", "--keep", "2", "--dry-run") == "j1\nj2\nj3\nj4\n")
