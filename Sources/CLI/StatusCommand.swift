@@ -1,5 +1,6 @@
 import JobManager
 import QueueStorage
+import QueueSystem
 
 extension Commands {
     static let status = CommandSpec(
@@ -24,10 +25,10 @@ extension Commands {
         let workers = document.workers.map { ($0, JobManager.liveness(of: $0, home: home, config: document.config)) }
             .filter { $0.1.isAlive }
         let counts = JobManager.counts(document)
-        var running: [Int32: [String]] = [:]
+        var running: [ProcessIdentity: [String]] = [:]
         for i in document.jobs.indices(whereSummary: { $0.state == .processing }) {
             let job = document.jobs.summary(at: i)
-            if let w = job.worker { running[w.pid, default: []].append(job.id) }
+            if let w = job.worker { running[w, default: []].append(job.id) }
         }
         if args.has("json") {
             var w = JSONWriter()
@@ -41,7 +42,7 @@ extension Commands {
                 w.raw(", \"started_at\": "); w.string(worker.startedAt.iso8601)
                 if let text = liveness.description { w.raw(", \"liveness\": "); w.string(text) }
                 w.raw(", \"jobs\": ["); 
-                for (k, id) in (running[worker.process.pid] ?? []).enumerated() {
+                for (k, id) in (running[worker.process] ?? []).enumerated() {
                     if k > 0 { w.raw(", ") }
                     w.string(id)
                 }
@@ -61,7 +62,7 @@ extension Commands {
             let rows = workers.map { w, liveness in
                 [String(w.process.pid) + (liveness.description.map { " (\($0))" } ?? ""),
                  String(w.slots), w.startedAt.shortDisplay,
-                 (running[w.process.pid] ?? []).joined(separator: ", ").ifEmpty("-")]
+                 (running[w.process] ?? []).joined(separator: ", ").ifEmpty("-")]
             }
             context.print(Output.table(["WORKER", "SLOTS", "SINCE (UTC)", "RUNNING"], rows, flexible: 3, width: context.width))
         }

@@ -98,6 +98,11 @@ extension Commands {
             return time + "stopping: waiting for \(running) running job\(running == 1 ? "" : "s") to finish (Ctrl+C again to terminate them)"
         case .terminating(let running):
             return time + "terminating \(running) running job\(running == 1 ? "" : "s")"
+        case .waitingForLock(let message):
+            return time + "\(message); trying again, its jobs running meanwhile"
+        case .resultsNotRecorded(let count):
+            return time + "\(count) finished run\(count == 1 ? "" : "s") could not be recorded; "
+                + "the next command that takes the lock recovers \(count == 1 ? "its job" : "their jobs") as 'worker lost'"
         case .storageFailed(let message):
             return time + "could not update the queue (\(message)); keeping the results and trying again"
         case .stopped(let forced):

@@ -125,15 +125,22 @@ package enum JobManager {
 
     // MARK: workers
 
-    package static func register(_ worker: WorkerRecord, in snapshot: inout Snapshot) {
+    /// Adds `worker`'s record. Jobs name their worker by pid and start time alone, so a worker in
+    /// another PID namespace with the same two (two containers started in the same clock tick, each
+    /// worker its namespace's pid 1) could not be told from this one: refused.
+    package static func register(_ worker: WorkerRecord, in snapshot: inout Snapshot) throws(QueueError) {
+        if snapshot.document.workers.contains(where: { $0.process == worker.process && $0.pidNamespace != worker.pidNamespace }) {
+            throw .failure("a worker in another PID namespace has this worker's pid (\(worker.process.pid)) and start time, "
+                + "so their jobs could not be told apart; start this one again a moment later")
+        }
         snapshot.document.bootID = Processes.bootID
         // A record with this pid in this namespace is of an earlier process that had it.
         snapshot.document.workers.removeAll { $0.process.pid == worker.process.pid && $0.pidNamespace == worker.pidNamespace }
         snapshot.document.workers.append(worker)
     }
 
-    package static func unregister(_ process: ProcessIdentity, in snapshot: inout Snapshot) {
-        snapshot.document.workers.removeAll { $0.process == process }
+    package static func unregister(_ worker: WorkerRecord, in snapshot: inout Snapshot) {
+        snapshot.document.workers.removeAll { $0.process == worker.process && $0.pidNamespace == worker.pidNamespace }
     }
 
     /// Marks up to `limit` runnable jobs as processing by `worker`, best first, and returns them.
@@ -239,12 +246,17 @@ package enum JobManager {
     }
 
     /// Puts a job this worker interrupted back to pending, without counting the run as an attempt.
-    package static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> Job? {
+    /// A job cancelled meanwhile is removed instead, as its run's end would remove it.
+    package static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> JobTransition? {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
+        if job.cancelRequested {
+            snapshot.document.jobs.remove(at: i)
+            return JobTransition(job: job, removed: true)
+        }
         putBack(&job, because: "interrupted by worker shutdown; will run again", now: snapshot.now)
         snapshot.document.jobs[i] = job
-        return job
+        return JobTransition(job: job)
     }
 
     /// Makes a job runnable now again, as if its run had not happened: no attempt is used.
@@ -258,9 +270,14 @@ package enum JobManager {
     }
 
     /// Gives back a job this worker claimed but never started, exactly as it was before the claim.
+    /// One cancelled since the claim is removed.
     package static func unclaim(_ jobID: String, restoring original: Job, worker: ProcessIdentity, in snapshot: inout Snapshot) {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document), snapshot.document.jobs[i].child == nil else { return }
-        snapshot.document.jobs[i] = original
+        if snapshot.document.jobs.summary(at: i).cancelRequested {
+            snapshot.document.jobs.remove(at: i)
+        } else {
+            snapshot.document.jobs[i] = original
+        }
     }
 
     /// Applies the retry policy to a job whose run just ended.
@@ -362,7 +379,10 @@ package enum JobManager {
         if snapshot.document.workers.contains(where: { !alive($0.process) }) {
             let owners = Set(snapshot.document.jobs.indices(whereSummary: { $0.state == .processing })
                 .compactMap { snapshot.document.jobs.summary(at: $0).worker })
+            let gone = snapshot.document.workers.filter { !alive($0.process) && !owners.contains($0.process) }
             snapshot.document.workers.removeAll { !alive($0.process) && !owners.contains($0.process) }
+            // A worker killed with -9 left its lease behind.
+            if let home { for worker in gone { home.removeLease(for: worker) } }
         }
         return recovered
     }

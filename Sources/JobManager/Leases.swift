@@ -33,21 +33,29 @@ package enum WorkerLiveness: Equatable, Sendable {
 
 /// The heartbeat a worker renews: a file in the queue's `leases` folder holding the boot clock's
 /// reading (milliseconds since boot, the same for every namespace and unmoved by changes of the
-/// wall clock) at its last renewal.
+/// wall clock) at its last renewal, and the lease it renewed for: a judge allows the longer of that
+/// and the config's, so lowering `lease-seconds` takes no live worker's jobs before it has renewed.
 package enum Lease {
     /// How often a worker renews its lease: a third of it, so two renewals can be missed.
     package static func renewalMilliseconds(_ config: QueueConfig) -> Int64 { Int64(config.leaseSeconds * 1000 / 3) }
 
-    /// The renewal's bytes: a fixed width, so a shorter number never leaves digits of a longer one.
-    package static func contents(at bootMilliseconds: Int64) -> [UInt8] {
-        let digits = String(bootMilliseconds)
-        return Array((String(repeating: "0", count: max(0, 20 - digits.count)) + digits + "\n").utf8)
+    /// The renewal's bytes, `<boot ms> <lease ms>`: fixed widths, so a shorter number never leaves
+    /// digits of a longer one.
+    package static func contents(at bootMilliseconds: Int64, leaseMilliseconds: Int64) -> [UInt8] {
+        func padded(_ n: Int64) -> String {
+            let digits = String(n)
+            return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+        }
+        return Array((padded(bootMilliseconds) + " " + padded(leaseMilliseconds) + "\n").utf8)
     }
 
-    /// The boot clock reading at the lease's last renewal, or nil when there is no readable lease.
-    static func lastRenewal(of worker: WorkerRecord, in home: QueueHome) -> Int64? {
+    /// The boot clock reading at the lease's last renewal and the lease it was renewed for (nil if
+    /// the file does not say), or nil when there is no readable lease.
+    static func lastRenewal(of worker: WorkerRecord, in home: QueueHome) -> (at: Int64, lease: Int64?)? {
         guard let bytes = home.readLease(for: worker) else { return nil }
-        return Int64(String(decoding: bytes, as: UTF8.self).filter(\.isNumber))
+        let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        guard let at = fields.first.flatMap({ Int64($0) }) else { return nil }
+        return (at, fields.dropFirst().first.flatMap { Int64($0) })
     }
 }
 
@@ -55,7 +63,8 @@ extension JobManager {
     package static func liveness(of worker: WorkerRecord, home: QueueHome?, config: QueueConfig) -> WorkerLiveness {
         if worker.isInThisNamespace { return worker.process.isAlive ? .alive : .gone }
         guard let home, let renewed = Lease.lastRenewal(of: worker, in: home) else { return .leaseExpired(renewedMillisecondsAgo: nil) }
-        let ago = bootClockMilliseconds() - renewed
-        return ago < Int64(config.leaseSeconds * 1000) ? .leased(renewedMillisecondsAgo: ago) : .leaseExpired(renewedMillisecondsAgo: ago)
+        let ago = bootClockMilliseconds() - renewed.at
+        let lease = max(Int64(config.leaseSeconds * 1000), renewed.lease ?? 0)
+        return ago < lease ? .leased(renewedMillisecondsAgo: ago) : .leaseExpired(renewedMillisecondsAgo: ago)
     }
 }

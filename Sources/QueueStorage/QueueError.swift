@@ -1,7 +1,8 @@
 /// Every error the queue reports. `usage` errors are the caller's input (exit 64); `failure` errors
-/// are operations that could not be done (exit 1). The message is lower-case and specific.
+/// are operations that could not be done (exit 1), `lockTimedOut` among them: the queue lock was not
+/// free within the time the caller would wait. The message is lower-case and specific.
 package struct QueueError: Error, CustomStringConvertible, Equatable, Sendable {
-    package enum Kind: Sendable { case usage, failure }
+    package enum Kind: Sendable { case usage, failure, lockTimedOut }
     package let kind: Kind
     package let message: String
 

@@ -318,7 +318,7 @@ package struct Store: Sendable {
             case .timedOut(let seconds, let holder):
                 var w = JSONWriter()
                 w.double(seconds)
-                throw .failure("timed out after \(String(decoding: w.bytes, as: UTF8.self))s waiting for the queue lock held by "
+                throw QueueError(kind: .lockTimedOut, message: "timed out after \(String(decoding: w.bytes, as: UTF8.self))s waiting for the queue lock held by "
                     + (holder.map(\.description) ?? "another process"))
             case .body(let error): throw error
             }

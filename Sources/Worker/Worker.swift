@@ -12,6 +12,11 @@ package enum WorkerEvent: Equatable, Sendable {
     case jobReleased(Job)
     case jobTimedOut(Job, seconds: Double)
     case cancelling(Job)
+    /// The worker stops (a second stop request) with this many finished runs it could not record.
+    case resultsNotRecorded(Int)
+    /// Another process holds the queue lock (the message says who); the worker keeps trying, and
+    /// meanwhile runs its jobs, renews its lease and answers Ctrl+C.
+    case waitingForLock(String)
     /// A job's shell has exited, but other processes of its group still run: the run goes on.
     case waitingForGroup(Job)
     /// A run's output goes nowhere: its log could not be opened (the reason).
@@ -34,8 +39,10 @@ package final class Worker {
     let emit: (WorkerEvent) -> Void
     let me = ProcessIdentity.current()
 
-    /// The heartbeat renewed for processes of other PID namespaces (see `Lease`).
+    /// The heartbeat renewed for processes of other PID namespaces (see `Lease`), and the lease
+    /// it promises, from the config as last read.
     private var lease: FileDescriptor?
+    private var leaseMilliseconds = Int64(QueueConfig().leaseSeconds * 1000)
     /// Each running job's output on its way to its log file, by job id.
     private var logs: [String: RunLog] = [:]
     /// The queue's `logs` directory, opened once when the worker starts.
@@ -85,43 +92,39 @@ package final class Worker {
             throw .failure("cannot start the worker: \(error.message)")
         }
         do {
-            try lease?.overwrite(Lease.contents(at: bootClockMilliseconds()))
+            try lease?.overwrite(Lease.contents(at: bootClockMilliseconds(), leaseMilliseconds: leaseMilliseconds))
         } catch {
             throw .failure("cannot start the worker: cannot write its lease \(store.home.leasePath(for: record)): \(error)")
         }
         defer { store.home.removeLease(for: record) }
         let recovered = try store.transaction { (s) throws(QueueError) in
             let recovered = JobManager.recoverOrphans(in: &s)
-            JobManager.register(record, in: &s)
+            try JobManager.register(record, in: &s)
             return recovered
         }
         emit(.started(record, home: store.home.directory))
         report(recovered)
 
         var core = WorkerCore(settings, at: monotonicMilliseconds())
-        var stopsSeen = 0
         var inputs: [WorkerCore.Input] = [.tick]
         var exitCode: Int32?
         while exitCode == nil {
             // What happened since the last look, then the time.
-            while stopsSeen < signals.stopRequestCount {
-                stopsSeen += 1
-                inputs.append(.stopSignal)
-            }
+            inputs += newStopSignals(signals)
             // A member of a job's group that outlives its shell is reparented to this worker (a
-            // subreaper), which reaps it: one left unreaped is still running, and a cheap test will do.
+            // subreaper), which reaps it; a group whose members left are all zombies is over too.
             for (pid, status) in Processes.reapExitedChildren() where core.isRunning(pid: pid) {
                 logs.values.forEach { $0.pump() }
                 inputs += lostOutput()
-                inputs.append(.childExited(pid: pid, status: status, groupAlive: Processes.groupHasMembers(pid)))
+                inputs.append(.childExited(pid: pid, status: status, groupAlive: Processes.groupIsAlive(pid)))
             }
-            for pid in core.lingeringGroups where !Processes.groupHasMembers(pid) { inputs.append(.groupEmptied(pid: pid)) }
+            for pid in core.lingeringGroups where !Processes.groupIsAlive(pid) { inputs.append(.groupEmptied(pid: pid)) }
             inputs.append(.tick)
             while !inputs.isEmpty, exitCode == nil {
                 let input = inputs.removeFirst()
                 for action in core.handle(input, at: monotonicMilliseconds()) {
                     switch perform(action, signals: signals) {
-                    case .input(let next): inputs.append(next)
+                    case .inputs(let next): inputs += next
                     case .exit(let code): exitCode = code
                     case nil: break
                     }
@@ -139,7 +142,11 @@ package final class Worker {
         }
 
         do {
-            try store.transaction { (s) throws(QueueError) in JobManager.unregister(me, in: &s) }
+            // Not waiting long for a lock another process holds: the record goes anyway, with the next
+            // command that finds this process gone.
+            var store = self.store
+            store.lockWaiting = LockWaiting(timeout: 1)
+            try store.transaction { (s) throws(QueueError) in JobManager.unregister(record, in: &s) }
         } catch {
             // The record is removed by the next command that finds this process gone.
             emit(.storageFailed(error.message))
@@ -152,8 +159,20 @@ package final class Worker {
         logs.compactMap { id, log in log.newlyLost().map { .outputLost(jobID: id, reason: $0) } }
     }
 
+    /// How the loop's transactions wait for a lock another process holds.
+    static let loopLockWaiting = LockWaiting(timeout: 0.2)
+
+    /// Stop signals (INT, TERM, HUP) counted since the last look.
+    private var stopsSeen = 0
+
+    private func newStopSignals(_ signals: SignalWaker) -> [WorkerCore.Input] {
+        let count = signals.stopRequestCount
+        defer { stopsSeen = max(stopsSeen, count) }
+        return Array(repeating: .stopSignal, count: max(0, count - stopsSeen))
+    }
+
     private enum Performed {
-        case input(WorkerCore.Input)
+        case inputs([WorkerCore.Input])
         case exit(Int32)
     }
 
@@ -161,13 +180,16 @@ package final class Worker {
     private func perform(_ action: WorkerCore.Action, signals: SignalWaker) -> Performed? {
         switch action {
         case .exchange(let request):
+            let reply: WorkerCore.Input
             do {
-                return .input(.exchanged(try exchange(request, signals: signals)))
+                reply = .exchanged(try exchange(request, signals: signals))
             } catch {
-                return .input(.exchangeFailed(error.message))
+                reply = error.kind == .lockTimedOut ? .lockBusy(error.message) : .exchangeFailed(error.message)
             }
+            // A stop that came while the transaction ran is heard before its claims are started.
+            return .inputs(newStopSignals(signals) + [reply])
         case .spawn(let job):
-            return .input(start(job))
+            return .inputs([start(job)])
         case .signal(let jobID, let pid, let signal):
             Processes.signalGroup(pid, signal)
             // A process that left the group (`setsid cmd &`) still carries the run's marker.
@@ -187,7 +209,7 @@ package final class Worker {
                 if let reason = log.newlyLost() { emit(.outputNotLogged(result.job, reason: reason)) }
             }
         case .renewLease:
-            do { try lease?.overwrite(Lease.contents(at: bootClockMilliseconds())) } catch {
+            do { try lease?.overwrite(Lease.contents(at: bootClockMilliseconds(), leaseMilliseconds: leaseMilliseconds)) } catch {
                 emit(.storageFailed("cannot renew the worker's lease: \(error)"))
             }
         case .emit(let event):
@@ -215,12 +237,17 @@ package final class Worker {
         let running = Set(request.running)
         var before: [String: Job] = [:]
         let ageDue = monotonicMilliseconds() >= ageCheckDue
-        let (reply, events, logBytes) = try store.transaction { (s) throws(QueueError) in
+        // The lock is waited for briefly, then the loop gets control back (see `lockRetryMilliseconds`).
+        var store = self.store
+        store.lockWaiting = Worker.loopLockWaiting
+        let (reply, events, read) = try store.transaction { (s) throws(QueueError) in
             var events = JobManager.recoverOrphans(in: &s).map(WorkerEvent.recovered)
             for child in request.children { JobManager.recordChild(child.process, jobID: child.jobID, worker: me, in: &s) }
             for r in request.results {
                 if r.interrupted, !r.outcome.succeeded {
-                    if let job = JobManager.release(jobID: r.job.id, worker: me, in: &s) { events.append(.jobReleased(job)) }
+                    if let t = JobManager.release(jobID: r.job.id, worker: me, in: &s) {
+                        events.append(t.removed ? .jobFinished(t, durationMilliseconds: r.durationMilliseconds) : .jobReleased(t.job))
+                    }
                 } else if let t = JobManager.finish(jobID: r.job.id, worker: me, outcome: r.outcome, startedAt: r.startedAt,
                                                     durationMilliseconds: r.durationMilliseconds, note: r.note, in: &s) {
                     events.append(.jobFinished(t, durationMilliseconds: r.durationMilliseconds))
@@ -240,10 +267,10 @@ package final class Worker {
                 .map { $0.milliseconds - s.now.milliseconds }
             reply.jobTimeout = s.document.config.jobTimeout
             reply.leaseRenewalMilliseconds = Lease.renewalMilliseconds(s.document.config)
-            return (reply, events, s.document.config.maxLogBytes)
+            return (reply, events, (s.document.config.maxLogBytes, s.document.config.leaseSeconds))
         }
         if ageDue, !request.results.isEmpty { ageCheckDue = monotonicMilliseconds() + 60_000 }
-        maxLogBytes = logBytes
+        (maxLogBytes, leaseMilliseconds) = (read.0, Int64(read.1 * 1000))
         beforeClaim = before
         for event in events {
             if case .recovered(let t) = event { report([t]); continue }

@@ -24,6 +24,10 @@ struct WorkerCore {
         var resultBatchMilliseconds: Int64 = 5
         /// Time before a failed transaction (a full disk, say) is tried again.
         var storageRetryMilliseconds: Int64 = 1_000
+        /// Time before a transaction that gave up waiting for the queue lock is tried again. (The
+        /// loop waits for the lock only briefly each time, so that while another process holds it
+        /// the worker still renews its lease, enforces timeouts and hears Ctrl+C.)
+        var lockRetryMilliseconds: Int64 = 50
         /// How often a group whose shell has exited is looked at, besides each SIGCHLD.
         var groupCheckMilliseconds: Int64 = 1_000
         /// How often the worker renews its lease, until a transaction reads the config's.
@@ -85,6 +89,8 @@ struct WorkerCore {
         case groupEmptied(pid: Int32)
         case exchanged(Reply)
         case exchangeFailed(String)
+        /// The transaction gave up waiting for the queue lock (what holds it).
+        case lockBusy(String)
         case spawned(Job, pid: Int32, startTime: UInt64?, startedAt: Timestamp, note: String?)
         case spawnFailed(Job, reason: String, startedAt: Timestamp, note: String?)
         /// A running job's log could not be created when its first output came (the reason).
@@ -135,6 +141,8 @@ struct WorkerCore {
     /// When the last transaction ended, and whether it claimed all there was to claim.
     private var lastExchangeAt: Int64 = .min
     private var caughtUp = false
+    /// The last transactions gave up on the lock: said once until one gets through.
+    private var waitingForLock = false
     private var exchanging: Bool { inFlight != nil }
     private var queueChanged = true
     private var nextLook: Int64
@@ -217,8 +225,16 @@ struct WorkerCore {
             actions += received(reply, at: now)
         case .exchangeFailed(let message):
             inFlight = nil
+            // What the transaction was to look for is looked for again with the retry.
+            queueChanged = true
             storageRetryAt = now + settings.storageRetryMilliseconds
             actions.append(.emit(.storageFailed(message)))
+        case .lockBusy(let message):
+            inFlight = nil
+            queueChanged = true
+            storageRetryAt = now + settings.lockRetryMilliseconds
+            if !waitingForLock { actions.append(.emit(.waitingForLock(message))) }
+            waitingForLock = true
         case .spawned(let job, let pid, let startTime, let startedAt, let note):
             starting -= 1
             let timeout = job.timeout ?? (jobTimeout > 0 ? jobTimeout : nil)
@@ -300,6 +316,7 @@ struct WorkerCore {
             caughtUp = sent.claim > 0 && reply.claimed.count < sent.claim
         }
         inFlight = nil
+        waitingForLock = false
         lastExchangeAt = now
         storageRetryAt = .min
         jobTimeout = reply.jobTimeout
@@ -356,6 +373,8 @@ struct WorkerCore {
 
     private mutating func finish() -> [Action] {
         finished = true
-        return [.emit(.stopped(forced: forced)), .finish(exitCode: forced ? 130 : 0)]
+        // Only a second stop finishes with results the store would not take (a full disk, a held lock).
+        let unrecorded: [Action] = results.isEmpty ? [] : [.emit(.resultsNotRecorded(results.count))]
+        return unrecorded + [.emit(.stopped(forced: forced)), .finish(exitCode: forced ? 130 : 0)]
     }
 }

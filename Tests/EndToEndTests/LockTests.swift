@@ -203,3 +203,26 @@ final class LockHolderProcess {
         #expect(!FileManager.default.fileExists(atPath: made), "a queue was made under the current directory")
     }
 }
+
+/// A worker while another process holds the lock for long: it keeps running its jobs' timeouts,
+/// renewing its lease and answering Ctrl+C, and says once who holds the lock.
+@Suite struct WorkerUnderAHeldLockTests {
+    @Test func aWorkerEnforcesTimeoutsAndStopsWhileTheLockIsHeldElsewhere() throws {
+        let q = QueueSandbox()
+        q.ok("enqueue", #"{"id":"slow","command":"sleep 30","timeout":1}"#)
+        let worker = q.start(["worker", "start"])
+        #expect(eventually { q.jobs()["slow"]?["child_pid"] != nil })
+        let child = try #require(q.jobs()["slow"]?["child_pid"] as? Int32)
+        let holder = try LockHolderProcess(q)
+        try holder.stop()
+        // The timeout comes while the lock is held: the run is ended all the same.
+        #expect(eventually(within: 10) { !processIsRunning(child) }, "the timeout was not enforced")
+        #expect(eventually { worker.stdout().contains("waiting for the queue lock held by pid \(holder.pid) (stopped); trying again") },
+                "\(worker.stdout())")
+        #expect(worker.stdout().components(separatedBy: "waiting for the queue lock").count == 2, "said once")
+        worker.interruptTwice()
+        #expect(worker.wait(seconds: 10) == 130, "a worker whose results cannot be written still stops on a second Ctrl+C")
+        #expect(worker.stdout().contains("could not be recorded"), "\(worker.stdout())")
+        holder.end()
+    }
+}

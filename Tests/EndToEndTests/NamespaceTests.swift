@@ -43,6 +43,17 @@ let pidNamespacesWork: Bool = {
             #expect(job["state"] as? String == "processing", "\(id) was taken from its live worker")
             #expect(job["attempts"] as? Int == 0)
         }
+        // A command holding the lock longer than the lease (stopped, say) does not cost the container's
+        // worker its lease: it renews between tries of the lock.
+        let holder = try LockHolderProcess(q)
+        try holder.stop()
+        usleep(3_000_000)
+        holder.end()
+        q.ok("config", "set", "max-backoff", "0")
+        for (id, job) in q.jobs() {
+            #expect(job["state"] as? String == "processing", "\(id) was taken from its live worker after a long lock")
+            #expect(job["attempts"] as? Int == 0)
+        }
         let status = q.ok("status")
         #expect(status.contains("in another PID namespace; alive by its lease"), "\(status)")
         #expect(q.ok("show", inContainer).contains("alive by its lease"))

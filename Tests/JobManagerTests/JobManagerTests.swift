@@ -447,12 +447,48 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
 
     @Test func releasePutsBackWithoutCountingAnAttempt() throws {
         var s = claimed(attempts: 1)
-        let j = try #require(JobManager.release(jobID: "j", worker: me, in: &s))
+        let t = try #require(JobManager.release(jobID: "j", worker: me, in: &s))
+        #expect(!t.removed)
+        let j = t.job
         #expect(j.state == .pending)
         #expect(j.attempts == 1)
         #expect(j.worker == nil)
         #expect(j.runAt == nil)
         #expect(JobManager.release(jobID: "j", worker: me, in: &s) == nil)
+    }
+
+    @Test func aJobCancelledWhileItRanIsRemovedNotPutBackByAShutdown() throws {
+        var s = claimed()
+        _ = try JobManager.cancel("j", in: &s)
+        let t = try #require(JobManager.release(jobID: "j", worker: me, in: &s))
+        #expect(t.removed)
+        #expect(s.document.jobs.isEmpty, "it would have run again")
+    }
+
+    @Test func aJobCancelledBetweenItsClaimAndItsGivingBackIsRemoved() throws {
+        var s = snapshot()
+        _ = try enqueue(&s, JobInput(id: "j", command: "x"))
+        var before: Job?
+        _ = JobManager.claim(limit: 1, for: me, in: &s) { before = $0 }
+        _ = try JobManager.cancel("j", in: &s)
+        JobManager.unclaim("j", restoring: try #require(before), worker: me, in: &s)
+        #expect(s.document.jobs.isEmpty)
+    }
+
+    @Test func aWorkerWithAnotherNamespacesWorkersPidAndStartTimeIsRefused() throws {
+        var s = snapshot()
+        let first = WorkerRecord(process: ProcessIdentity(pid: 1, startTime: 500), slots: 1, startedAt: t0, pidNamespace: 41)
+        try JobManager.register(first, in: &s)
+        var twin = first
+        twin.pidNamespace = 42
+        #expect(throws: QueueError.self) { try JobManager.register(twin, in: &s) }
+        #expect(s.document.workers == [first])
+        // Its own namespace's earlier record of the pid is replaced; unregistering leaves others' records.
+        var later = first
+        later.process = ProcessIdentity(pid: 1, startTime: 900)
+        try JobManager.register(later, in: &s)
+        JobManager.unregister(first, in: &s)
+        #expect(s.document.workers == [later])
     }
 }
 
@@ -644,7 +680,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
             _ = try JobManager.enqueue([JobInput(id: "x", command: "sleep 1")], in: &s)
             _ = JobManager.claim(limit: 1, for: deadWorker, in: &s)
             JobManager.recordChild(ProcessIdentity(pid: 999_998, startTime: 1), jobID: "x", worker: deadWorker, in: &s)
-            JobManager.register(WorkerRecord(process: deadWorker, slots: 1, startedAt: s.now), in: &s)
+            try JobManager.register(WorkerRecord(process: deadWorker, slots: 1, startedAt: s.now), in: &s)
         }
         #expect(try store.read().jobs[0].state == .processing)
         _ = try store.transaction { (s) throws(QueueError) in JobManager.recoverOrphans(in: &s) }

@@ -223,6 +223,35 @@ struct Harness {
         #expect(h.core.deadline == 11_500)
     }
 
+    /// Another process holds the lock for long: each transaction gives up after a moment and the
+    /// loop keeps control, so timeouts, stops and the lease go on; it is said once.
+    @Test func aLockHeldElsewhereIsRetriedSoonWhileTimeoutsAndStopsGoOn() {
+        var h = Harness(grace: 1_000)
+        h.claim([job("a", timeout: 1)])
+        #expect(h.send(.queueChanged, at: 100).compactMap(Harness.isExchange).count == 1)
+        let busy = h.send(.lockBusy("held by pid 9 (stopped)"), at: 300)
+        #expect(busy == [.emit(.waitingForLock("held by pid 9 (stopped)"))])
+        #expect(h.core.deadline == 350, "tried again soon")
+        // Every try until 1.2 s gives up on the lock; the loop has control between them.
+        var now: Int64 = 350, said = 0, terminated = false
+        while now <= 1_200 {
+            for action in h.send(.tick, at: now) {
+                switch action {
+                case .exchange: for a in h.send(.lockBusy("held by pid 9 (stopped)"), at: now + 200) {
+                    if case .emit(.waitingForLock) = a { said += 1 }
+                    if case .signal(_, _, .terminate) = a { terminated = true }
+                }
+                case .signal(_, _, .terminate): terminated = true
+                default: break
+                }
+            }
+            now = max(now + 1, h.core.deadline ?? now + 1)
+        }
+        #expect(said == 0, "said once")
+        #expect(terminated, "the run's timeout is enforced while the lock is held elsewhere")
+        #expect(h.send(.stopSignal, at: now).first == .emit(.stopRequested(running: 1)), "and a stop is heard")
+    }
+
     @Test func drainExitsWhenNothingIsRunnable() {
         var h = Harness(drain: true)
         _ = h.send(.tick, at: 0)
