@@ -38,6 +38,8 @@ package final class Worker {
     let settings: WorkerCore.Settings
     let emit: (WorkerEvent) -> Void
     let me = ProcessIdentity.current()
+    private lazy var record = WorkerRecord(process: me, slots: settings.slots, startedAt: Timestamp.now(),
+                                           pidNamespace: Processes.pidNamespace)
 
     /// The heartbeat renewed for processes of other PID namespaces (see `Lease`), and the lease
     /// it promises, from the config as last read.
@@ -84,7 +86,7 @@ package final class Worker {
         } catch {
             throw .failure("cannot start the worker: \(error)")
         }
-        let record = WorkerRecord(process: me, slots: settings.slots, startedAt: Timestamp.now(), pidNamespace: Processes.pidNamespace)
+        let record = self.record
         // The lease exists before the record that points at it.
         do {
             lease = try store.home.createLease(for: record)
@@ -242,6 +244,11 @@ package final class Worker {
         store.lockWaiting = Worker.loopLockWaiting
         let (reply, events, read) = try store.transaction { (s) throws(QueueError) in
             var events = JobManager.recoverOrphans(in: &s).map(WorkerEvent.recovered)
+            // Another process judged this worker gone and removed its record (its jobs were recovered
+            // then): it registers again rather than claim unregistered.
+            if !s.document.workers.contains(where: { $0.process == record.process && $0.pidNamespace == record.pidNamespace }) {
+                try JobManager.register(record, in: &s)
+            }
             for child in request.children { JobManager.recordChild(child.process, jobID: child.jobID, worker: me, in: &s) }
             for r in request.results {
                 if r.interrupted, !r.outcome.succeeded {

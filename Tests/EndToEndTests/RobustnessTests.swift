@@ -134,3 +134,25 @@ func openDescriptors(_ pid: Int32) -> Int {
         #expect(descriptorsWhileTheLastWorkerRuns(afterDrains: 3) == alone)
     }
 }
+
+@Suite struct WorkerRecordTests {
+    /// Another process judged the worker gone and removed its record: the worker registers again
+    /// at its next transaction instead of claiming with no record.
+    @Test func aWorkerWhoseRecordWasRemovedRegistersAgain() throws {
+        let q = QueueSandbox()
+        let worker = q.start(["worker", "start"])
+        #expect(eventually { ((try? q.document())?["workers"] as? [Any])?.count == 1 })
+        var document = try q.document()
+        document["workers"] = [Any]()
+        let temporary = q.home + "/edit.json"
+        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: temporary))
+        chmod(temporary, 0o600)
+        #expect(rename(temporary, q.dataPath) == 0)
+        q.ok("enqueue", #"{"id":"after","command":"true"}"#)
+        #expect(eventually { q.state(of: "after") == "completed" })
+        let workers = try #require((try q.document())["workers"] as? [[String: Any]])
+        #expect(workers.map { $0["pid"] as? Int32 } == [worker.pid], "registered again")
+        worker.signal(SIGINT)
+        #expect(worker.wait(seconds: 10) == 0)
+    }
+}
