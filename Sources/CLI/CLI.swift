@@ -116,15 +116,18 @@ final class Context {
 
     /// A transaction that first recovers jobs whose worker died: every command that takes the lock does.
     /// Waiting for the lock, it says after a second who holds it, and gives up after `lockTimeout`.
-    func transaction<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
+    /// With `onExistingJobs` (a command that acts on jobs already queued), a queue that does not
+    /// exist is not created for a command that finds nothing to act on.
+    func transaction<T>(onExistingJobs: Bool = false, _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
         var store = try store()
         store.lockWaiting = LockWaiting(timeout: lockTimeout, report: Commands.reportLockWait)
         if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
         // The logs of the jobs removed (here, or by recovery) are removed by the store.
-        return try store.transaction { (s) throws(QueueError) in
+        let recovering = { (s: inout Snapshot) throws(QueueError) -> T in
             JobManager.recoverOrphans(in: &s)
             return try body(&s)
         }
+        return onExistingJobs ? try store.transactionOnExisting(recovering) : try store.transaction(recovering)
     }
 
     var stdoutIsTerminal: Bool { Console.isTerminal(1) }

@@ -53,6 +53,9 @@ extension Commands {
     static func runConfigSet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let key = try ConfigManager.key(args.positionals[0])
         let text = args.positionals[1]
+        // A bad value is refused before the queue is opened (or created).
+        var check = QueueConfig()
+        try ConfigManager.set(key, to: text, in: &check)
         let value = try context.transaction { (s) throws(QueueError) in
             try ConfigManager.set(key, to: text, in: &s.document.config)
             return ConfigManager.value(key, in: s.document.config)

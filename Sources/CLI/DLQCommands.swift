@@ -53,7 +53,7 @@ extension Commands {
         let all = args.has("all")
         if all, !args.positionals.isEmpty { throw .usage("give job ids or --all, not both") }
         if !all, args.positionals.isEmpty { throw .usage("missing argument <id> (or --all)") }
-        let jobs = try context.transaction { (s) throws(QueueError) in
+        let jobs = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in
             all ? try DLQManager.retryAll(in: &s) : try DLQManager.retry(args.positionals, in: &s)
         }
         for job in jobs { context.print(job.id) }
@@ -61,7 +61,7 @@ extension Commands {
     }
 
     static func runDLQDelete(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let jobs = try context.transaction { (s) throws(QueueError) in try DLQManager.delete(args.positionals, in: &s) }
+        let jobs = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try DLQManager.delete(args.positionals, in: &s) }
         for job in jobs { context.print(job.id) }
         return 0
     }

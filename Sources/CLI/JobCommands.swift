@@ -107,13 +107,13 @@ extension Commands {
     }
 
     static func runRetry(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let job = try context.transaction { (s) throws(QueueError) in try JobManager.retryNow(args.positionals[0], in: &s) }
+        let job = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.retryNow(args.positionals[0], in: &s) }
         context.print(job.id)
         return 0
     }
 
     static func runCancel(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let result = try context.transaction { (s) throws(QueueError) in try JobManager.cancel(args.positionals[0], in: &s) }
+        let result = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.cancel(args.positionals[0], in: &s) }
         switch result {
         case .removed(let job):
             context.print(job.id)

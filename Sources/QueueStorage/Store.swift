@@ -325,6 +325,18 @@ package struct Store: Sendable {
         }
     }
 
+    /// As `transaction`, for a body that changes only jobs or settings already there: on a queue that
+    /// does not exist it runs on an empty one first, and a body that then fails or changes nothing
+    /// (`retry` of an unknown id, say) leaves no queue folder behind.
+    package func transactionOnExisting<T>(_ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
+        if try home.open(create: false) == nil {
+            var empty = Snapshot(document: Document(), now: Timestamp.now(), home: home)
+            let result = try body(&empty)
+            if !empty.changed { return result }
+        }
+        return try transaction(body)
+    }
+
     /// Reads the data file without the lock. The file is only ever replaced whole, so this sees one
     /// complete version; use it where a moment-old view is fine.
     package func read() throws(QueueError) -> Document {

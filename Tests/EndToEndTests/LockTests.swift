@@ -189,6 +189,18 @@ final class LockHolderProcess {
         #expect(!FileManager.default.fileExists(atPath: q.home), "the queue folder was created")
     }
 
+    @Test func writersThatFailOnAQueueThatDoesNotExistCreateNothing() throws {
+        let q = QueueSandbox()
+        for (args, status) in [
+            (["config", "set", "lease-seconds", "1"], 64), (["config", "set", "max-retries", "x"], 64),
+            (["retry", "nope"], 1), (["cancel", "nope"], 1), (["dlq", "retry", "nope"], 1), (["dlq", "delete", "nope"], 1),
+        ] as [([String], Int32)] {
+            let r = q.bounded(args, seconds: 5)
+            #expect(r.status == status && r.stderr.hasPrefix("Error: "), "queuectl \(args) -> \(r)")
+            #expect(!FileManager.default.fileExists(atPath: q.home), "queuectl \(args) created the queue folder")
+        }
+    }
+
     @Test func aRelativeQueueHomeIsRefused() throws {
         let q = QueueSandbox()
         // The commands run in this process's directory: a relative home would be made there.
