@@ -344,6 +344,8 @@ package enum JobManager {
         func inThisNamespace(_ p: ProcessIdentity?) -> Bool { p.flatMap { records[$0]?.isInThisNamespace } ?? true }
         var recovered: [JobTransition] = []
         var cancelled: [Int] = []
+        // One wait for killed processes to go, shared by every run recovered in this pass.
+        let waitUntil = monotonicMilliseconds() + killedProcessesWaitMilliseconds
         for i in snapshot.document.jobs.indices(whereSummary: { $0.state == .processing }) {
             let owner = snapshot.document.jobs.summary(at: i).worker
             if let owner, alive(owner) { continue }
@@ -351,7 +353,7 @@ package enum JobManager {
             var started = job.child != nil
             if !rebooted {
                 let end = endRun(child: inThisNamespace(owner) ? job.child : nil,
-                                 marker: owner.map { runMarker(worker: $0, jobID: job.id) })
+                                 marker: owner.map { runMarker(worker: $0, jobID: job.id) }, waitingUntil: waitUntil)
                 if end.stillDying { continue }
                 started = started || end.foundMarked
             }
@@ -387,18 +389,19 @@ package enum JobManager {
         return recovered
     }
 
-    /// How long recovery waits for the killed processes of one run to be gone before it leaves the
-    /// job to a later command. SIGKILL takes effect within microseconds unless a process is stuck in
-    /// the kernel (an unresponsive disk or NFS server).
+    /// How long one recovery waits, in all, for the killed processes of the runs it recovers to be
+    /// gone before it leaves a job to a later command (under the lock, so not per job). SIGKILL takes
+    /// effect within microseconds unless a process is stuck in the kernel (an unresponsive disk or
+    /// NFS server).
     static let killedProcessesWaitMilliseconds: Int64 = 200
 
     /// SIGKILL to an orphaned run's process group (while the group is still its own) and to every
-    /// process carrying its marker, then a short wait for them to be gone.
-    static func endRun(child: ProcessIdentity?, marker: (name: String, value: String)?) -> (stillDying: Bool, foundMarked: Bool) {
+    /// process carrying its marker, then a wait, until `deadline` at the latest, for them to be gone.
+    static func endRun(child: ProcessIdentity?, marker: (name: String, value: String)?,
+                       waitingUntil deadline: Int64) -> (stillDying: Bool, foundMarked: Bool) {
         let group = child.flatMap { $0.groupIsStillItsOwn ? $0.pid : nil }
         let entry = marker.map { "\($0.name)=\($0.value)" }
         var foundMarked = false
-        let deadline = monotonicMilliseconds() + killedProcessesWaitMilliseconds
         while true {
             if let group { Processes.signalGroup(group, .kill) }
             let marked = entry.map { Processes.signalMarked($0, .kill) } ?? 0
