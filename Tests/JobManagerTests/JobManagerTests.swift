@@ -731,3 +731,25 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         #expect(closestMatch("zzzzzzzzzz", among: JobInput.fields) == nil)
     }
 }
+
+@Suite struct LeaseTests {
+    /// A worker in another PID namespace renewed 5 s ago for a 30 s lease; the config now says 2 s.
+    @Test func aLoweredLeaseTakesNoLiveWorkerBeforeItHasRenewed() throws {
+        var template = Array("/tmp/queuectl-lease-XXXXXX".utf8CString)
+        let dir = String(cString: mkdtemp(&template)!)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let home = QueueHome(directory: dir + "/q")
+        _ = try Store(home: home).transaction { (s) throws(QueueError) in s.document.config.leaseSeconds = 2 }
+        let other = WorkerRecord(process: ProcessIdentity(pid: 1, startTime: 7), slots: 1, startedAt: t0,
+                                 pidNamespace: (Processes.pidNamespace ?? 0) &+ 1)
+        let lease = try home.createLease(for: other)
+        try lease.overwrite(Lease.contents(at: bootClockMilliseconds() - 5_000, leaseMilliseconds: 30_000))
+        var config = QueueConfig()
+        config.leaseSeconds = 2
+        #expect(JobManager.liveness(of: other, home: home, config: config).isAlive, "it promised 30 s")
+        try lease.overwrite(Lease.contents(at: bootClockMilliseconds() - 5_000, leaseMilliseconds: 2_000))
+        #expect(!JobManager.liveness(of: other, home: home, config: config).isAlive, "renewed for 2 s, 5 s ago")
+        config.leaseSeconds = 10
+        #expect(JobManager.liveness(of: other, home: home, config: config).isAlive, "the config's longer lease counts too")
+    }
+}
