@@ -353,7 +353,7 @@ package enum JobManager {
             var started = job.child != nil
             if !rebooted {
                 let end = endRun(child: inThisNamespace(owner) ? job.child : nil,
-                                 marker: owner.map { runMarker(worker: $0, jobID: job.id) }, waitingUntil: waitUntil)
+                                 marker: owner.map { runMarkerEntry(worker: $0, jobID: job.id) }, waitingUntil: waitUntil)
                 if end.stillDying { continue }
                 started = started || end.foundMarked
             }
@@ -382,7 +382,7 @@ package enum JobManager {
             let owners = Set(snapshot.document.jobs.indices(whereSummary: { $0.state == .processing })
                 .compactMap { snapshot.document.jobs.summary(at: $0).worker })
             let gone = snapshot.document.workers.filter { !alive($0.process) && !owners.contains($0.process) }
-            snapshot.document.workers.removeAll { !alive($0.process) && !owners.contains($0.process) }
+            snapshot.document.workers.removeAll { gone.contains($0) }
             // A worker killed with -9 left its lease behind.
             if let home { for worker in gone { home.removeLease(for: worker) } }
         }
@@ -397,10 +397,9 @@ package enum JobManager {
 
     /// SIGKILL to an orphaned run's process group (while the group is still its own) and to every
     /// process carrying its marker, then a wait, until `deadline` at the latest, for them to be gone.
-    static func endRun(child: ProcessIdentity?, marker: (name: String, value: String)?,
+    static func endRun(child: ProcessIdentity?, marker entry: String?,
                        waitingUntil deadline: Int64) -> (stillDying: Bool, foundMarked: Bool) {
         let group = child.flatMap { $0.groupIsStillItsOwn ? $0.pid : nil }
-        let entry = marker.map { "\($0.name)=\($0.value)" }
         var foundMarked = false
         while true {
             if let group { Processes.signalGroup(group, .kill) }
@@ -417,6 +416,12 @@ package enum JobManager {
     /// worker dies before recording its pid.
     package static func runMarker(worker: ProcessIdentity, jobID: String) -> (name: String, value: String) {
         ("QUEUECTL_RUN", "\(worker.pid):\(worker.startTime):\(jobID)")
+    }
+
+    /// The marker as the whole environment entry (`NAME=value`) that finds the run's processes.
+    package static func runMarkerEntry(worker: ProcessIdentity, jobID: String) -> String {
+        let marker = runMarker(worker: worker, jobID: jobID)
+        return "\(marker.name)=\(marker.value)"
     }
 }
 

@@ -195,15 +195,13 @@ package final class Worker {
         case .signal(let jobID, let pid, let signal):
             Processes.signalGroup(pid, signal)
             // A process that left the group (`setsid cmd &`) still carries the run's marker.
-            let marker = JobManager.runMarker(worker: me, jobID: jobID)
-            Processes.signalMarked("\(marker.name)=\(marker.value)", signal)
+            Processes.signalMarked(JobManager.runMarkerEntry(worker: me, jobID: jobID), signal)
         case .giveBack(let jobs):
             giveBack(jobs)
         case .runEnded(let result, _, let tornDown):
             if tornDown {
                 // Ended by the worker: nothing of it may outlive the run, in its group or out of it.
-                let marker = JobManager.runMarker(worker: me, jobID: result.job.id)
-                Processes.signalMarked("\(marker.name)=\(marker.value)", .kill)
+                Processes.signalMarked(JobManager.runMarkerEntry(worker: me, jobID: result.job.id), .kill)
             }
             if let log = logs.removeValue(forKey: result.job.id) {
                 log.finish(footer: "=== queuectl: \(Worker.footer(result)) ===\n")
