@@ -58,7 +58,7 @@ def seed(h, pending=0, completed=0):
     stats = {"runs": 0, "failed_runs": 0, "retries": 0, "dlq_moves": 0}
     path = os.path.join(h, "data.json")
     with open(path, "w") as f:
-        f.write('{\n  "version": 1,\n  "next_seq": %d,\n  "config": %s,\n  "stats": %s,\n  "workers": [],\n  "jobs": ['
+        f.write('{\n  "version": 2,\n  "next_seq": %d,\n  "config": %s,\n  "stats": %s,\n  "workers": [],\n  "jobs": ['
                 % (completed + pending + 1, json.dumps(config), json.dumps(stats)))
         for i, job in enumerate(jobs()):
             f.write(("\n    " if i == 0 else ",\n    ") + json.dumps(job))

@@ -65,7 +65,7 @@ extension Commands {
         }
         var rows: [(String, String)] = [
             ("id", job.id), ("state", job.state.rawValue), ("why", explanation), ("command", job.command),
-            ("runs", "\(job.attempts) failed of at most \(job.maxRetries + 1)"),
+            ("runs", "\(job.attempts) failed of at most \(job.maxRuns)"),
             ("priority", String(job.priority)),
             ("timeout", job.timeout.map { "\(formatSeconds($0))s" } ?? "config job-timeout"),
             ("cwd", job.cwd ?? "-"), ("created", job.createdAt.iso8601), ("updated", job.updatedAt.iso8601),

@@ -58,12 +58,12 @@ extension Commands {
 
     static func describe(_ event: WorkerEvent) -> String {
         let time = "[\(Timestamp.now().shortDisplay)] "
-        func attempt(_ job: Job) -> String { "attempt \(job.attempts) of \(job.maxRetries + 1)" }
+        func attempt(_ job: Job) -> String { "attempt \(job.attempts) of \(job.maxRuns)" }
         switch event {
         case .started(let record, let home):
             return time + "worker \(record.process.pid) started with \(record.slots) slot\(record.slots == 1 ? "" : "s") on \(home) (Ctrl+C to stop)"
         case .jobStarted(let job):
-            return time + "\(job.id) started (run \(job.attempts + 1) of \(job.maxRetries + 1)): \(Output.oneLine(job.command))"
+            return time + "\(job.id) started (run \(job.attempts + 1) of \(job.maxRuns)): \(Output.oneLine(job.command))"
         case .jobFinished(let t, let ms):
             let job = t.job
             if t.removed { return time + "\(job.id) ended and was removed (cancelled)" }

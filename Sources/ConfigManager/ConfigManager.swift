@@ -21,7 +21,7 @@ package enum ConfigKey: String, CaseIterable, Sendable {
 
     package var summary: String {
         switch self {
-        case .maxRetries: return "retries after the first run before a job goes to the DLQ (integer >= 0)"
+        case .maxRetries: return "runs a job gets before it goes to the DLQ (integer >= 0; 0 runs once)"
         case .backoffBase: return "delay after the n-th failed run is backoff-base ^ n seconds (number >= 1)"
         case .maxBackoff: return "longest delay between retries, in seconds (number >= 0)"
         case .workerCount: return "jobs a `worker start` runs at once when --count is not given (integer >= 1)"

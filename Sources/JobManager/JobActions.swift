@@ -56,7 +56,7 @@ extension JobManager {
             if !job.isRunnable(at: now), let runAt = job.runAt { return "scheduled for \(runAt.iso8601), in \(span(now, runAt))" }
             return "waiting for a free worker slot" + noWorker
         case .failed:
-            let retry = "retry \(job.attempts) of \(job.maxRetries)"
+            let retry = "run \(job.attempts + 1) of \(job.maxRuns)"
             if !job.isRunnable(at: now), let runAt = job.runAt {
                 return "failed (\(job.lastError ?? "error")); waiting for \(retry) in \(span(now, runAt))"
             }

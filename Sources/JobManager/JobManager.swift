@@ -294,7 +294,7 @@ package enum JobManager {
         job.updatedAt = now
         var retryIn: Double?
         // The job's own max_retries decides (set from the config when it was enqueued).
-        let policy = RetryPolicy(maxRetries: job.maxRetries, backoffBase: config.backoffBase, maxBackoff: config.maxBackoff)
+        let policy = RetryPolicy(maxRuns: job.maxRetries, backoffBase: config.backoffBase, maxBackoff: config.maxBackoff)
         switch policy.decide(succeeded: succeeded, failedRuns: job.attempts) {
         case .complete:
             job.state = .completed

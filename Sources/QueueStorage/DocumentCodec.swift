@@ -19,7 +19,17 @@ package enum DocumentCodec {
         var document = try readDocument(&reader, source: source)
         try reader.expectEnd()
         document.jobs.source = source
+        if document.version == 1 { upgradeFromVersion1(&document) }
         return document
+    }
+
+    /// Version 1 counted `max_retries` as retries after the first run; it now counts runs. Each job
+    /// and the config get one more, so every job keeps the number of runs it had. The jobs are
+    /// decoded (and rewritten whole by the next write, as version 2).
+    static func upgradeFromVersion1(_ document: inout Document) {
+        document.config.maxRetries = min(document.config.maxRetries + 1, QueueConfig.maxRetriesRange.upperBound)
+        for i in document.jobs.indices { document.jobs[i].maxRetries += 1 }
+        document.version = Document.currentVersion
     }
 
     /// One job from its own bytes (a range `decode` recorded).

@@ -24,8 +24,11 @@ package struct Job: Equatable, Sendable {
     package var state: JobState
     /// Runs that have ended in failure (a completed run does not count).
     package var attempts: Int
-    /// Retries allowed after the first run: the job runs at most `1 + maxRetries` times.
+    /// Runs allowed (`max_retries`, as the earlier QueueCTL tools count it): the job runs at most
+    /// `max(1, maxRetries)` times and is dead with `attempts == maxRetries`.
     package var maxRetries: Int
+    /// The most runs the job gets.
+    package var maxRuns: Int { max(1, maxRetries) }
     package var priority: Int
     /// Enqueue order, for FIFO within a priority (never a wall-clock time, which can step back).
     package var sequence: Int64
@@ -136,7 +139,9 @@ package struct Counters: Equatable, Sendable {
 
 /// The whole data file.
 package struct Document: Equatable, Sendable {
-    package static let currentVersion = 1
+    /// 2: `max_retries` counts runs. Version 1 counted retries after the first run; its files are
+    /// read with every `max_retries` one higher, so each job keeps the runs it had.
+    package static let currentVersion = 2
     package var version = Document.currentVersion
     package var nextSequence: Int64 = 1
     /// The boot the recorded workers and children belong to; after a reboot they are all gone.

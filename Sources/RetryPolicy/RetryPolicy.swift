@@ -8,14 +8,15 @@ package enum RetryDecision: Equatable, Sendable {
 }
 
 /// Exponential backoff: after the n-th failed run the job waits `min(maxBackoff, base ^ n)` seconds.
-/// `maxRetries` counts retries after the first run, so a job runs at most `1 + maxRetries` times.
+/// `maxRuns` (a job's `max_retries`) counts runs: a job runs at most `max(1, maxRuns)` times and
+/// goes to the DLQ after its `maxRuns`-th failed run, as the earlier QueueCTL tools count it.
 package struct RetryPolicy: Equatable, Sendable {
-    package var maxRetries: Int
+    package var maxRuns: Int
     package var backoffBase: Double
     package var maxBackoff: Double
 
-    package init(maxRetries: Int, backoffBase: Double, maxBackoff: Double) {
-        self.maxRetries = maxRetries
+    package init(maxRuns: Int, backoffBase: Double, maxBackoff: Double) {
+        self.maxRuns = maxRuns
         self.backoffBase = backoffBase
         self.maxBackoff = maxBackoff
     }
@@ -39,6 +40,6 @@ package struct RetryPolicy: Equatable, Sendable {
     /// The decision after a run. `failedRuns` includes this run when it failed.
     package func decide(succeeded: Bool, failedRuns: Int) -> RetryDecision {
         if succeeded { return .complete }
-        return failedRuns <= maxRetries ? .retry(afterSeconds: delay(afterFailedRuns: failedRuns)) : .dead
+        return failedRuns < max(1, maxRuns) ? .retry(afterSeconds: delay(afterFailedRuns: failedRuns)) : .dead
     }
 }

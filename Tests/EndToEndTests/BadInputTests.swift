@@ -387,8 +387,8 @@ let badFileRows: [BadFileRow] = [
         guard let start = s.range(of: #""jobs": ["#) else { return nil }
         return Data((String(s[..<start.lowerBound]) + "\"jobs\": {}\n}\n").utf8)
     },
-    .init(name: "version 99", mentions: ["version"]) { s in badInputReplacing(s, #""version": 1,"#, #""version": 99,"#) },
-    .init(name: "version as a string", mentions: []) { s in badInputReplacing(s, #""version": 1,"#, #""version": "1","#) },
+    .init(name: "version 99", mentions: ["version"]) { s in badInputReplacing(s, #""version": 2,"#, #""version": 99,"#) },
+    .init(name: "version as a string", mentions: []) { s in badInputReplacing(s, #""version": 2,"#, #""version": "1","#) },
     .init(name: "two jobs with the same id", mentions: ["alpha"]) { s in badInputReplacing(s, #""id": "beta""#, #""id": "alpha""#) },
     .init(name: "nested 500 000 arrays deep", mentions: []) { s in
         Data((String(s.prefix(while: { $0 != "\n" })) + "\n  \"x\": " + String(repeating: "[", count: 500_000)).utf8)

@@ -44,7 +44,7 @@ import TestSupport
                           stdin: nil, directory: q.root)
         let now = "2026-01-01T00:00:00.000Z"
         let data = """
-            {"version": 1, "next_seq": 2, "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
+            {"version": 2, "next_seq": 2, "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
              "workers": [{"pid": \(worker.pid), "start_time": \(workerStart), "slots": 1, "started_at": "\(now)"}],
              "jobs": [{"id": "orphan", "command": "sleep 60", "state": "processing", "attempts": 0, "max_retries": 3,
                        "seq": 1, "created_at": "\(now)", "updated_at": "\(now)", "started_at": "\(now)",

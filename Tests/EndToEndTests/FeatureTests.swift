@@ -40,7 +40,7 @@ import TestSupport
         let q = QueueSandbox()
         q.fastRetries()
         let pids = q.root + "/pids"
-        q.ok("enqueue", "--timeout", "0.3", #"{"id":"slow","command":"echo $$ >> \#(pids); sleep 60","max_retries":1}"#)
+        q.ok("enqueue", "--timeout", "0.3", #"{"id":"slow","command":"echo $$ >> \#(pids); sleep 60","max_retries":2}"#)
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
         let job = try #require(q.jobs()["slow"])
         #expect(job["state"] as? String == "dead")
@@ -106,11 +106,11 @@ import TestSupport
         q.ok("enqueue", #"{"id":"f","command":"exit 4","max_retries":3}"#)
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
         let failed = q.ok("show", "f")
-        #expect(failed.contains("waiting for retry 1 of 3 in"))
+        #expect(failed.contains("waiting for run 2 of 3 in"))
         #expect(failed.contains("exit 4"))
         let json = try JSONSerialization.jsonObject(with: Data(q.ok("show", "f", "--json").utf8)) as! [String: Any]
         #expect(json["state"] as? String == "failed")
-        #expect((json["explanation"] as? String)?.contains("retry 1 of 3") == true)
+        #expect((json["explanation"] as? String)?.contains("run 2 of 3") == true)
 
         // retry runs it now, without waiting for the backoff.
         #expect(q.ok("retry", "f") == "f\n")
@@ -171,7 +171,7 @@ import TestSupport
         let q = QueueSandbox()
         q.fastRetries()
         q.ok("enqueue", #"{"id":"ok","command":"true"}"#)
-        q.ok("enqueue", #"{"id":"bad","command":"false","max_retries":1}"#)
+        q.ok("enqueue", #"{"id":"bad","command":"false","max_retries":2}"#)
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
         let stats = try JSONSerialization.jsonObject(with: Data(q.ok("stats", "--json").utf8)) as! [String: Any]
         #expect(stats["runs"] as? Int == 3)

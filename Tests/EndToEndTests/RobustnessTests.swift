@@ -67,7 +67,7 @@ func cpuTicks(_ pid: Int32) -> Int {
         let start = try #require(processStartTime(stranger.pid))
         let now = "2026-01-01T00:00:00.000Z"
         let data = """
-            {"version": 1, "next_seq": 2, "boot_id": "00000000-0000-0000-0000-000000000000",
+            {"version": 2, "next_seq": 2, "boot_id": "00000000-0000-0000-0000-000000000000",
              "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
              "workers": [{"pid": \(stranger.pid), "start_time": \(start), "slots": 1, "started_at": "\(now)"}],
              "jobs": [{"id": "j", "command": "sleep 60", "state": "processing", "attempts": 0, "max_retries": 3,

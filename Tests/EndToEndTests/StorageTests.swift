@@ -77,7 +77,7 @@ import TestSupport
         // Hand-written, with its own spacing and key order: any re-encoding would show.
         let odd = #"{ "state":"completed" , "id":"kept",  "command":"echo \u0041", "attempts":0,"max_retries":3,"seq":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z" }"#
         let data = """
-            {"version": 1, "next_seq": 2, "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
+            {"version": 2, "next_seq": 2, "config": {"max_retries": 3, "backoff_base": 2, "max_backoff": 3600, "worker_count": 1},
              "workers": [], "jobs": [\(odd)]}
             """
         try data.write(toFile: q.dataPath, atomically: true, encoding: .utf8)

@@ -20,7 +20,7 @@ import TestSupport
             echo run $QUEUECTL_ATTEMPT >> \(events); \
             (trap '' TERM; exec sleep 30) & echo $! > \(bg); wait
             """
-        let job: [String: Any] = ["id": "stubborn", "command": command, "max_retries": 1, "timeout": 0.3]
+        let job: [String: Any] = ["id": "stubborn", "command": command, "max_retries": 2, "timeout": 0.3]
         q.ok("enqueue", String(decoding: try JSONSerialization.data(withJSONObject: job), as: UTF8.self))
         let worker = q.start(["worker", "start"])
         defer { if let p = pid(in: bg) { kill(p, SIGKILL) } }

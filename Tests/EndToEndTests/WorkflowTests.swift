@@ -33,7 +33,7 @@ import TestSupport
     @Test func aFailingJobBacksOffThenLandsInTheDLQ() throws {
         let q = QueueSandbox()
         q.ok("config", "set", "max-backoff", "1")  // base 2 stays: delays are min(1, 2^n)
-        q.ok("enqueue", #"{"id":"flaky","command":"exit 3","max_retries":2}"#)
+        q.ok("enqueue", #"{"id":"flaky","command":"exit 3","max_retries":3}"#)
         let worker = q.start(["worker", "start"])
         #expect(eventually { q.state(of: "flaky") == "failed" })
         let failed = try #require(q.jobs()["flaky"])
@@ -45,7 +45,7 @@ import TestSupport
 
         #expect(eventually { q.state(of: "flaky") == "dead" })
         let dead = try #require(q.jobs()["flaky"])
-        #expect(dead["attempts"] as? Int == 3, "one run plus two retries")
+        #expect(dead["attempts"] as? Int == 3, "max_retries counts runs: three, then the DLQ")
         worker.signal(SIGTERM)
         #expect(worker.wait(seconds: 10) == 0)
         #expect(worker.stdout().contains("moved to the DLQ"))
@@ -63,7 +63,7 @@ import TestSupport
     @Test func aCommandThatDoesNotExistFailsIntoTheDLQ() throws {
         let q = QueueSandbox()
         q.fastRetries()
-        q.ok("enqueue", #"{"id":"ghost","command":"no-such-command-queuectl-test","max_retries":1}"#)
+        q.ok("enqueue", #"{"id":"ghost","command":"no-such-command-queuectl-test","max_retries":2}"#)
         let worker = q.start(["worker", "start"])
         #expect(eventually { q.state(of: "ghost") == "dead" })
         worker.signal(SIGINT)

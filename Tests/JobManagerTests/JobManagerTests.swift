@@ -303,12 +303,12 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         let scheduled = job(.pending, created: t0, runAt: later)
         #expect(JobManager.explain(scheduled, now: t0, workers: []) == "scheduled for \(later.iso8601), in 1h 0m")
         let retry = job(.failed, created: t0, runAt: later)
-        #expect(JobManager.explain(retry, now: t0, workers: []) == "failed (exit 1); waiting for retry 1 of 3 in 1h 0m")
+        #expect(JobManager.explain(retry, now: t0, workers: []) == "failed (exit 1); waiting for run 2 of 3 in 1h 0m")
     }
 
     @Test func aFailedJobWithoutRunAtIsDueWhateverItsCreatedAt() {
         let j = job(.failed, created: later)
-        #expect(JobManager.explain(j, now: t0, workers: []).hasPrefix("failed (exit 1); retry 1 of 3 is due, waiting for a free worker slot"))
+        #expect(JobManager.explain(j, now: t0, workers: []).hasPrefix("failed (exit 1); run 2 of 3 is due, waiting for a free worker slot"))
     }
 }
 
@@ -378,24 +378,27 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
     }
 
     @Test func lastRetryThenDead() throws {
-        var s = claimed(maxRetries: 3, attempts: 2)
+        // max_retries counts runs: the second failed run of three leaves one, the third is the last.
+        var s = claimed(maxRetries: 3, attempts: 1)
         _ = finish(&s, .exited(.exited(1)))
-        #expect(s.document.jobs[0].state == .failed)  // third failed run: the last retry remains
-        #expect(s.document.jobs[0].attempts == 3)
-        var last = claimed(maxRetries: 3, attempts: 3)
+        #expect(s.document.jobs[0].state == .failed)
+        #expect(s.document.jobs[0].attempts == 2)
+        var last = claimed(maxRetries: 3, attempts: 2)
         let t = try #require(finish(&last, .exited(.exited(1))))
         #expect(last.document.jobs[0].state == .dead)
-        #expect(last.document.jobs[0].attempts == 4)
+        #expect(last.document.jobs[0].attempts == 3)
         #expect(last.document.jobs[0].runAt == nil)
         #expect(t.retryInSeconds == nil)
     }
 
-    @Test func maxRetriesZeroGoesStraightToTheDLQ() {
-        var s = claimed(maxRetries: 0)
-        _ = finish(&s, .exited(.exited(2)))
-        #expect(s.document.jobs[0].state == .dead)
-        #expect(s.document.jobs[0].attempts == 1)
-        #expect(s.document.jobs[0].exitCode == 2)
+    @Test func maxRetriesZeroOrOneGoesStraightToTheDLQ() {
+        for runs in [0, 1] {
+            var s = claimed(maxRetries: runs)
+            _ = finish(&s, .exited(.exited(2)))
+            #expect(s.document.jobs[0].state == .dead)
+            #expect(s.document.jobs[0].attempts == 1)
+            #expect(s.document.jobs[0].exitCode == 2)
+        }
     }
 
     @Test func jobsOwnMaxRetriesDecidesNotTheConfig() {

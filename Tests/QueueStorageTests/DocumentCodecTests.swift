@@ -51,10 +51,10 @@ func decodeError(_ text: String, sourceLocation: SourceLocation = #_sourceLocati
     } catch { return error }
 }
 
-let minimalDocument = #"{"version": 1, "config": {}, "workers": [], "jobs": []}"#
+let minimalDocument = #"{"version": 2, "config": {}, "workers": [], "jobs": []}"#
 let minimalJob = #"{"id": "a", "command": "true", "state": "pending", "attempts": 0, "max_retries": 3, "created_at": "2025-11-04T10:30:00Z", "updated_at": "2025-11-04T10:30:00Z"}"#
 func document(jobs: [String], extraTop: String = "") -> String {
-    #"{"version": 1, "next_seq": 100, "config": {}, "workers": [], "jobs": ["# + jobs.joined(separator: ",") + "]" + extraTop + "}"
+    #"{"version": 2, "next_seq": 100, "config": {}, "workers": [], "jobs": ["# + jobs.joined(separator: ",") + "]" + extraTop + "}"
 }
 
 @Suite struct DocumentCodecTests {
@@ -100,7 +100,7 @@ func document(jobs: [String], extraTop: String = "") -> String {
         let d = sampleDocument()
         let bytes = DocumentCodec.encode(d)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
-        #expect(object["version"] as? Int == 1)
+        #expect(object["version"] as? Int == 2)
         let config = try #require(object["config"] as? [String: Any])
         #expect(config["max_retries"] as? Int == 5)
         #expect(config["backoff_base"] as? Double == 1.5)
@@ -148,7 +148,7 @@ func document(jobs: [String], extraTop: String = "") -> String {
              "created_at": "2025-11-04T10:30:00Z", "updated_at": "2025-11-04T10:30:00.5+05:30", "run_at": "2025-11-04T10:31:00.000Z",
              "last_error": c, "exit_code": 127, "duration_ms": 1234]
         }
-        let top: [String: Any] = ["version": 1, "next_seq": 1, "config": ["max_retries": 2, "backoff_base": 3.5, "max_backoff": 60, "worker_count": 2],
+        let top: [String: Any] = ["version": 2, "next_seq": 1, "config": ["max_retries": 2, "backoff_base": 3.5, "max_backoff": 60, "worker_count": 2],
                                   "workers": [["pid": 12, "start_time": 34, "slots": 2, "started_at": "2025-01-01T00:00:00Z"]], "jobs": jobs]
         for options: JSONSerialization.WritingOptions in [[], [.prettyPrinted], [.sortedKeys], [.withoutEscapingSlashes]] {
             let data = try JSONSerialization.data(withJSONObject: top, options: options)
@@ -196,9 +196,9 @@ func document(jobs: [String], extraTop: String = "") -> String {
         let e = decodeError(document(jobs: [typo]))
         #expect(e?.message.contains("comand") == true, "\(String(describing: e))")
         #expect(e?.message.contains("jobs[0]") == true)
-        let badConfig = #"{"version": 1, "config": {"max_retry": 3}, "workers": [], "jobs": []}"#
+        let badConfig = #"{"version": 2, "config": {"max_retry": 3}, "workers": [], "jobs": []}"#
         #expect(decodeError(badConfig)?.message.contains("max_retry") == true)
-        let badWorker = #"{"version": 1, "config": {}, "workers": [{"pid": 1, "start_time": 2, "slots": 1, "started_at": "2025-01-01T00:00:00Z", "host": "x"}], "jobs": []}"#
+        let badWorker = #"{"version": 2, "config": {}, "workers": [{"pid": 1, "start_time": 2, "slots": 1, "started_at": "2025-01-01T00:00:00Z", "host": "x"}], "jobs": []}"#
         #expect(decodeError(badWorker)?.message.contains("host") == true)
     }
 
@@ -221,10 +221,27 @@ func document(jobs: [String], extraTop: String = "") -> String {
     }
 
     @Test func newerVersionIsRefused() {
-        let e = decodeError(minimalDocument.replacingOccurrences(of: #""version": 1"#, with: #""version": 2"#))
+        let e = decodeError(minimalDocument.replacingOccurrences(of: #""version": 2"#, with: #""version": 3"#))
         #expect(e?.message.contains("newer") == true, "\(String(describing: e))")
-        #expect(decodeError(minimalDocument.replacingOccurrences(of: #""version": 1"#, with: #""version": 0"#)) != nil)
-        #expect(decodeError(minimalDocument.replacingOccurrences(of: #""version": 1"#, with: #""version": "1""#)) != nil)
+        #expect(decodeError(minimalDocument.replacingOccurrences(of: #""version": 2"#, with: #""version": 0"#)) != nil)
+        #expect(decodeError(minimalDocument.replacingOccurrences(of: #""version": 2"#, with: #""version": "1""#)) != nil)
+    }
+
+    @Test func aVersionOneFileIsReadWithOneMoreRunForEveryJobAndTheConfig() throws {
+        // Version 1 counted max_retries as retries after the first run: 2 meant three runs.
+        let v1 = #"{"version": 1, "next_seq": 3, "config": {"max_retries": 2}, "workers": [], "jobs": ["#
+            + #"{"id": "a", "command": "x", "state": "failed", "attempts": 1, "max_retries": 2, "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z"},"#
+            + #"{"id": "b", "command": "y", "state": "pending", "attempts": 0, "max_retries": 0, "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z"}]}"#
+        let d = try DocumentCodec.decode(Array(v1.utf8))
+        #expect(d.version == 2)
+        #expect(d.config.maxRetries == 3)
+        #expect(d.jobs.map(\.maxRetries) == [3, 1])
+        #expect(d.jobs.map(\.maxRuns) == [3, 1])
+        // Written back as version 2 with the runs it now counts, and read again unchanged.
+        let again = try DocumentCodec.decode(DocumentCodec.encode(d))
+        #expect(again.version == 2)
+        #expect(again.jobs.map(\.maxRetries) == [3, 1])
+        #expect(again.config.maxRetries == 3)
     }
 
     @Test func duplicateJobID() {
@@ -255,7 +272,7 @@ func document(jobs: [String], extraTop: String = "") -> String {
             #expect(job != minimalJob)
             #expect(decodeError(document(jobs: [job])) != nil, "\(to)")
         }
-        #expect(decodeError(#"{"version": 1, "config": {"backoff_base": 1e999}, "workers": [], "jobs": []}"#) != nil)
+        #expect(decodeError(#"{"version": 2, "config": {"backoff_base": 1e999}, "workers": [], "jobs": []}"#) != nil)
         #expect(decodeError("[]") != nil)
         #expect(decodeError("null") != nil)
     }
@@ -294,13 +311,13 @@ func document(jobs: [String], extraTop: String = "") -> String {
         #""worker_count": 0"#, #""worker_count": -3"#, #""max_retries": -1"#,
     ])
     func outOfRangeConfigIsRejected(member: String) {
-        let text = #"{"version": 1, "config": {"# + member + #"}, "workers": [], "jobs": []}"#
+        let text = #"{"version": 2, "config": {"# + member + #"}, "workers": [], "jobs": []}"#
         #expect(decodeError(text) != nil, "accepted config {\(member)}")
     }
 
     @Test func hugeBackoffInTheFileDoesNotCrashTheRetryArithmetic() async {
         await #expect(processExitsWith: .success) {
-            let text = #"{"version": 1, "config": {"max_backoff": 1e300, "backoff_base": 1e300}, "workers": [], "jobs": []}"#
+            let text = #"{"version": 2, "config": {"max_backoff": 1e300, "backoff_base": 1e300}, "workers": [], "jobs": []}"#
             guard let d = try? DocumentCodec.decode(Array(text.utf8)) else { return }  // rejected: fine
             // Accepted: the delay the policy computes must still be usable as a run_at.
             _ = Timestamp(milliseconds: 0).adding(seconds: d.config.maxBackoff)

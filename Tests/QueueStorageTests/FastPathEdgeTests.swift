@@ -39,7 +39,7 @@ import QueueSystem
     /// Such a file is refused when read, not accepted to trap later when the job is decoded whole.
     @Test func aDocumentWhoseFirstJobHasANulDateIsRefused() throws {
         let line = Self.withCreatedDate(Self.line(), [UInt8](repeating: 0, count: 10))
-        let text = Array("{\"version\": 1, \"next_seq\": 2, \"config\": {}, \"workers\": [], \"jobs\": [\n    ".utf8) + line + Array("\n  ]\n}\n".utf8)
+        let text = Array("{\"version\": 2, \"next_seq\": 2, \"config\": {}, \"workers\": [], \"jobs\": [\n    ".utf8) + line + Array("\n  ]\n}\n".utf8)
         var threw = false
         do { _ = try DocumentCodec.decode(text) } catch { threw = true }
         #expect(threw, "a job the general reader refuses was accepted (reading it later traps)")

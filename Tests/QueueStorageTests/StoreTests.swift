@@ -122,7 +122,7 @@ struct Boom: Error {}
         #expect(try t.store.read() == Document())
     }
 
-    @Test(arguments: ["{", "", "not json", #"{"version": 1, "config": {}, "workers": [], "jobs": [], "x": 1}"#, #"{"version": 9, "config": {}, "workers": [], "jobs": []}"#])
+    @Test(arguments: ["{", "", "not json", #"{"version": 2, "config": {}, "workers": [], "jobs": [], "x": 1}"#, #"{"version": 9, "config": {}, "workers": [], "jobs": []}"#])
     func corruptFileFailsBeforeTheBodyAndIsKept(content: String) throws {
         let t = TempDir()
         try addJob(t.store, "a")  // creates the directory with the right modes

@@ -2,7 +2,7 @@ import Testing
 @testable import RetryPolicy
 
 @Suite struct RetryPolicyDelayTests {
-    let standard = RetryPolicy(maxRetries: 3, backoffBase: 2, maxBackoff: 3600)
+    let standard = RetryPolicy(maxRuns: 3, backoffBase: 2, maxBackoff: 3600)
 
     @Test(arguments: [
         (1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 32.0), (6, 64.0), (7, 128.0),
@@ -16,19 +16,19 @@ import Testing
         // 2^12 = 4096 > 3600: capped. Every later run stays at the cap.
         #expect(standard.delay(afterFailedRuns: 12) == 3600)
         for n in 12...200 { #expect(standard.delay(afterFailedRuns: n) == 3600, "n = \(n)") }
-        let exact = RetryPolicy(maxRetries: 3, backoffBase: 2, maxBackoff: 8)
+        let exact = RetryPolicy(maxRuns: 3, backoffBase: 2, maxBackoff: 8)
         #expect(exact.delay(afterFailedRuns: 3) == 8)  // equal to the cap: not reduced
         #expect(exact.delay(afterFailedRuns: 4) == 8)
         #expect(exact.delay(afterFailedRuns: 2) == 4)
     }
 
     @Test func zeroMaxBackoffMeansNoDelay() {
-        let p = RetryPolicy(maxRetries: 3, backoffBase: 2, maxBackoff: 0)
+        let p = RetryPolicy(maxRuns: 3, backoffBase: 2, maxBackoff: 0)
         for n in 1...10 { #expect(p.delay(afterFailedRuns: n) == 0) }
     }
 
     @Test func fractionalBase() {
-        let p = RetryPolicy(maxRetries: 5, backoffBase: 1.5, maxBackoff: 3600)
+        let p = RetryPolicy(maxRuns: 5, backoffBase: 1.5, maxBackoff: 3600)
         #expect(abs(p.delay(afterFailedRuns: 1) - 1.5) < 1e-12)
         #expect(abs(p.delay(afterFailedRuns: 2) - 2.25) < 1e-12)
         #expect(abs(p.delay(afterFailedRuns: 3) - 3.375) < 1e-12)
@@ -36,14 +36,14 @@ import Testing
     }
 
     @Test func baseOneIsAlwaysOneSecond() {
-        let p = RetryPolicy(maxRetries: 5, backoffBase: 1, maxBackoff: 3600)
+        let p = RetryPolicy(maxRuns: 5, backoffBase: 1, maxBackoff: 3600)
         for n in [1, 2, 10, 1000, Int.max] { #expect(p.delay(afterFailedRuns: n) == 1) }
     }
 
     @Test(arguments: [64, 1024, 1_000_000, Int(Int32.max), Int.max])
     func overflowGivesTheCapNeverInfOrNaN(failedRuns: Int) {
         for base in [2.0, 10.0, 1.5, 1_000_000.0] {
-            let p = RetryPolicy(maxRetries: 3, backoffBase: base, maxBackoff: 3600)
+            let p = RetryPolicy(maxRuns: 3, backoffBase: base, maxBackoff: 3600)
             let d = p.delay(afterFailedRuns: failedRuns)
             #expect(d.isFinite)
             #expect(!d.isNaN)
@@ -64,37 +64,38 @@ import Testing
 
 @Suite struct RetryPolicyDecisionTests {
     @Test func successCompletesWhateverTheAttempts() {
-        let p = RetryPolicy(maxRetries: 3, backoffBase: 2, maxBackoff: 3600)
+        let p = RetryPolicy(maxRuns: 3, backoffBase: 2, maxBackoff: 3600)
         for n in [0, 1, 3, 4, 100] { #expect(p.decide(succeeded: true, failedRuns: n) == .complete) }
-        let none = RetryPolicy(maxRetries: 0, backoffBase: 2, maxBackoff: 3600)
+        let none = RetryPolicy(maxRuns: 0, backoffBase: 2, maxBackoff: 3600)
         #expect(none.decide(succeeded: true, failedRuns: 0) == .complete)
     }
 
-    @Test func maxRetriesThree_runsOneToThreeRetry_runFourIsDead() {
-        let p = RetryPolicy(maxRetries: 3, backoffBase: 2, maxBackoff: 3600)
+    @Test func maxRunsThree_runsOneAndTwoRetry_runThreeIsDead() {
+        let p = RetryPolicy(maxRuns: 3, backoffBase: 2, maxBackoff: 3600)
         #expect(p.decide(succeeded: false, failedRuns: 1) == .retry(afterSeconds: 2))
-        #expect(p.decide(succeeded: false, failedRuns: 2) == .retry(afterSeconds: 4))
-        #expect(p.decide(succeeded: false, failedRuns: 3) == .retry(afterSeconds: 8))  // the last retry
+        #expect(p.decide(succeeded: false, failedRuns: 2) == .retry(afterSeconds: 4))  // the last retry
+        #expect(p.decide(succeeded: false, failedRuns: 3) == .dead)
         #expect(p.decide(succeeded: false, failedRuns: 4) == .dead)
-        #expect(p.decide(succeeded: false, failedRuns: 5) == .dead)
     }
 
-    @Test func maxRetriesZero_firstFailureIsDead() {
-        let p = RetryPolicy(maxRetries: 0, backoffBase: 2, maxBackoff: 3600)
-        #expect(p.decide(succeeded: false, failedRuns: 1) == .dead)
+    @Test func maxRunsZeroOrOne_firstFailureIsDead() {
+        for runs in [0, 1] {
+            let p = RetryPolicy(maxRuns: runs, backoffBase: 2, maxBackoff: 3600)
+            #expect(p.decide(succeeded: false, failedRuns: 1) == .dead)
+        }
     }
 
     @Test func retryDelayIsCappedToo() {
-        let p = RetryPolicy(maxRetries: 50, backoffBase: 2, maxBackoff: 10)
+        let p = RetryPolicy(maxRuns: 50, backoffBase: 2, maxBackoff: 10)
         #expect(p.decide(succeeded: false, failedRuns: 3) == .retry(afterSeconds: 8))
         #expect(p.decide(succeeded: false, failedRuns: 4) == .retry(afterSeconds: 10))
-        #expect(p.decide(succeeded: false, failedRuns: 50) == .retry(afterSeconds: 10))
-        #expect(p.decide(succeeded: false, failedRuns: 51) == .dead)
+        #expect(p.decide(succeeded: false, failedRuns: 49) == .retry(afterSeconds: 10))
+        #expect(p.decide(succeeded: false, failedRuns: 50) == .dead)
     }
 
-    @Test func totalRunsAllowedIsOnePlusMaxRetries() {
-        for maxRetries in 0...10 {
-            let p = RetryPolicy(maxRetries: maxRetries, backoffBase: 2, maxBackoff: 3600)
+    @Test func totalRunsAllowedIsMaxRunsButAtLeastOne() {
+        for maxRuns in 0...10 {
+            let p = RetryPolicy(maxRuns: maxRuns, backoffBase: 2, maxBackoff: 3600)
             var runs = 0
             var failed = 0
             while true {
@@ -103,7 +104,7 @@ import Testing
                 if p.decide(succeeded: false, failedRuns: failed) == .dead { break }
                 #expect(runs < 100)
             }
-            #expect(runs == maxRetries + 1)
+            #expect(runs == max(1, maxRuns))
         }
     }
 }
