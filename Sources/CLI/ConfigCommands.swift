@@ -6,16 +6,27 @@ extension Commands {
         name: "config",
         summary: "Read or change the queue's settings.",
         discussion: "  Keys (either spelling, 'max-retries' or 'max_retries'):\n"
-            + ConfigKey.allCases.map { "    \($0.rawValue.padding(14))\($0.summary)" }.joined(separator: "\n"),
+            + ConfigKey.allCases.map { "    \($0.rawValue.padding(16))\($0.summary)" }.joined(separator: "\n")
+            + "\n  Also accepted: job_timeout_seconds, max_backoff_seconds, lock_lease_seconds (as job-timeout,\n"
+            + "  max-backoff, lease-seconds). 'queuectl set KEY VALUE' is 'config set'.",
         subcommands: [configGet, configSet.takingTheLock]
     )
 
     static let configGet = CommandSpec(
         name: "get",
-        summary: "Print one setting's value, or all of them.",
+        summary: "Print one setting's value, or all of them ('config show' and 'config list' too).",
         arguments: [ArgumentSpec(name: "key", help: "One of: \(ConfigKey.names).", optional: true)],
         options: [.flag("json", "Print a JSON object with snake_case keys.")],
+        aliases: ["show", "list"],
         run: runConfigGet
+    )
+
+    /// `queuectl set KEY VALUE`, as the earlier QueueCTL shell spelled it.
+    static let set = CommandSpec(
+        name: "set",
+        summary: "Change a setting (as 'queuectl config set').",
+        arguments: configSet.arguments,
+        run: runConfigSet
     )
 
     static let configSet = CommandSpec(
@@ -43,9 +54,9 @@ extension Commands {
             w.raw("}")
             context.print(String(decoding: w.bytes, as: UTF8.self))
         } else if let key {
-            context.print(ConfigManager.value(key, in: config))
+            context.print(ConfigManager.text(key, in: config))
         } else {
-            context.print(Output.table(["KEY", "VALUE", "MEANING"], keys.map { [$0.rawValue, ConfigManager.value($0, in: config), $0.summary] }))
+            context.print(Output.table(["KEY", "VALUE", "MEANING"], keys.map { [$0.rawValue, ConfigManager.text($0, in: config), $0.summary] }))
         }
         return 0
     }
@@ -58,7 +69,7 @@ extension Commands {
         try ConfigManager.set(key, to: text, in: &check)
         let value = try context.transaction { (s) throws(QueueError) in
             try ConfigManager.set(key, to: text, in: &s.document.config)
-            return ConfigManager.value(key, in: s.document.config)
+            return ConfigManager.text(key, in: s.document.config)
         }
         context.print("\(key.rawValue) = \(value)")
         return 0

@@ -42,7 +42,7 @@ extension Commands {
             context.print("The dead letter queue is empty.")
         } else {
             let rows = jobs.map { job in
-                [job.id, String(job.attempts), job.updatedAt.shortDisplay, job.lastError ?? "-", Output.oneLine(job.command)]
+                [job.id, String(job.attempts), job.updatedAt.shortDisplay, job.lastError ?? "-", Output.oneLine(job.commandLine)]
             }
             context.print(Output.table(["ID", "ATTEMPTS", "DIED (UTC)", "LAST ERROR", "COMMAND"], rows, flexible: 4, width: context.width))
         }
@@ -57,6 +57,7 @@ extension Commands {
             all ? try DLQManager.retryAll(in: &s) : try DLQManager.retry(args.positionals, in: &s)
         }
         for job in jobs { context.print(job.id) }
+        for job in jobs { Console.err("job \(job.id) moved from the DLQ back to pending\n") }
         return 0
     }
 

@@ -1,3 +1,4 @@
+import DLQManager
 import JobManager
 import QueueStorage
 import QueueSystem
@@ -15,8 +16,8 @@ extension Commands {
 
     static let retry = CommandSpec(
         name: "retry",
-        summary: "Run a failed job now instead of waiting for its backoff.",
-        discussion: "  Only a failed job waits for a retry; a dead one goes back with 'queuectl dlq retry'.",
+        summary: "Run a failed job now instead of waiting for its backoff; a dead one again from the DLQ.",
+        discussion: "  A dead job goes back to pending with its attempts reset, as with 'queuectl dlq retry'.",
         arguments: [jobArgument],
         run: runRetry
     )
@@ -64,7 +65,7 @@ extension Commands {
             return 0
         }
         var rows: [(String, String)] = [
-            ("id", job.id), ("state", job.state.rawValue), ("why", explanation), ("command", job.command),
+            ("id", job.id), ("state", job.state.rawValue), ("why", explanation), ("command", job.commandLine),
             ("runs", "\(job.attempts) failed of at most \(job.maxRuns)"),
             ("priority", String(job.priority)),
             ("timeout", job.timeout.map { "\(formatSeconds($0))s" } ?? "config job-timeout"),
@@ -107,8 +108,17 @@ extension Commands {
     }
 
     static func runRetry(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let job = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.retryNow(args.positionals[0], in: &s) }
-        context.print(job.id)
+        let id = args.positionals[0]
+        let fromDLQ = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) -> Bool in
+            if let i = s.document.index(of: id), s.document.jobs.summary(at: i).state == .dead {
+                _ = try DLQManager.retry([id], in: &s)
+                return true
+            }
+            _ = try JobManager.retryNow(id, in: &s)
+            return false
+        }
+        context.print(id)
+        Console.err(fromDLQ ? "job \(id) moved from the DLQ back to pending\n" : "job \(id) is due now; it runs when a worker slot is free\n")
         return 0
     }
 
@@ -117,6 +127,7 @@ extension Commands {
         switch result {
         case .removed(let job):
             context.print(job.id)
+            Console.err("job \(job.id) cancelled and removed\n")
         case .terminating(let job):
             // The worker terminates it too when it next looks; signalling here is quicker.
             if let child = job.child, child.groupIsStillItsOwn { Processes.signalGroup(child.pid, .terminate) }

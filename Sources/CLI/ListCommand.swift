@@ -35,7 +35,7 @@ extension Commands {
             context.print(state.map { "No \($0.rawValue) jobs." } ?? "No jobs. Add one with: queuectl enqueue '{\"command\":\"echo hello\"}'")
         } else {
             let rows = jobs.map { job in
-                [job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRuns)", job.updatedAt.shortDisplay, Output.oneLine(job.command)]
+                [job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRuns)", job.updatedAt.shortDisplay, Output.oneLine(job.commandLine)]
             }
             let style = Style.forStandardOutput()
             context.print(Output.table(["ID", "STATE", "ATTEMPTS", "UPDATED (UTC)", "COMMAND"], rows, flexible: 4, width: context.width,

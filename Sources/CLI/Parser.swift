@@ -51,6 +51,10 @@ struct CommandSpec: Sendable {
     var arguments: [ArgumentSpec] = []
     var options: [OptionSpec] = []
     var subcommands: [CommandSpec] = []
+    /// Other names it answers to (`config show` for `config get`), kept out of help and completion.
+    var aliases: [String] = []
+    /// The subcommand a group runs when an option follows it directly (`worker --count 2`).
+    var defaultSubcommand: String? = nil
     var run: (@Sendable (ParsedArguments, Context) throws(QueueError) -> Int32)? = nil
 }
 
@@ -86,7 +90,12 @@ enum Parser {
             if path.count == 1, word == "help" {
                 return .help(path: try resolve(Array(rest.dropFirst()), root: root))
             }
-            guard let sub = group.subcommands.first(where: { $0.name == word }) else {
+            if word.hasPrefix("-"), word != "--version", let name = group.defaultSubcommand,
+               let sub = group.subcommands.first(where: { $0.name == name }) {
+                path.append(sub)
+                continue
+            }
+            guard let sub = group.subcommands.first(where: { $0.name == word || $0.aliases.contains(word) }) else {
                 let known = group.subcommands.map(\.name)
                 if word.hasPrefix("-") {
                     throw UsageError(message: "unknown option '\(word)'", path: path)
@@ -157,7 +166,7 @@ enum Parser {
         // `help --help`: the help command's own help.
         if names.isEmpty, !words.isEmpty, let help = root.subcommands.first(where: { $0.name == "help" }) { return [root, help] }
         for word in names {
-            guard let sub = path.last!.subcommands.first(where: { $0.name == word }) else {
+            guard let sub = path.last!.subcommands.first(where: { $0.name == word || $0.aliases.contains(word) }) else {
                 throw UsageError(message: "no help for unknown command '\(words.joined(separator: " "))'", path: path)
             }
             path.append(sub)

@@ -94,7 +94,7 @@ extension Commands {
         if upcoming.isEmpty { lines.append("  nothing waiting for a time") }
         let upcomingRows = upcoming.map { job in
             [job.id, job.state.rawValue, "in " + describeDuration(milliseconds: (job.runAt ?? now).milliseconds - now.milliseconds),
-             job.state == .failed ? "run \(job.attempts + 1) of \(job.maxRuns): \(job.lastError ?? "")" : Output.oneLine(job.command)]
+             job.state == .failed ? "run \(job.attempts + 1) of \(job.maxRuns): \(job.lastError ?? "")" : Output.oneLine(job.commandLine)]
         }
         if !upcomingRows.isEmpty {
             lines += Output.table(["ID", "STATE", "DUE", "DETAIL"], upcomingRows, flexible: 3, width: width - 2,

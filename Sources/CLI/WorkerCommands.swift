@@ -6,8 +6,17 @@ import Worker
 extension Commands {
     static let worker = CommandSpec(
         name: "worker",
-        summary: "Run or stop worker processes.",
-        subcommands: [workerStart, workerStop]
+        summary: "Run, stop or list worker processes.",
+        discussion: "  'worker --count 2' is 'worker start --count 2'.",
+        subcommands: [workerStart, workerStop, workerStatus],
+        defaultSubcommand: "start"
+    )
+
+    static let workerStatus = CommandSpec(
+        name: "status",
+        summary: "List the running workers: pid, slots, since when, and the jobs each runs.",
+        options: [.flag("json", "Print the workers as 'status --json' does.")],
+        run: runWorkerStatus
     )
 
     static let workerStart = CommandSpec(
@@ -20,6 +29,7 @@ extension Commands {
           finish and record them, then exit 0. A second Ctrl+C: terminate the running jobs (SIGTERM,
           then SIGKILL after 5s), put them back to pending without using up a retry, and exit 130.
         """,
+        arguments: [ArgumentSpec(name: "count", help: "Jobs to run at once, as --count ('worker start 3').", optional: true)],
         options: [
             .value("count", short: "c", "n", "Jobs to run at once, 1 to 256.", default: "config worker-count"),
             .flag("drain", "Exit once nothing runs and no job is runnable now (for cron)."),
@@ -43,7 +53,10 @@ extension Commands {
 
     static func runWorkerStart(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var slots: Int?
-        if let text = args.value("count") { slots = try NumberInput.integer(text, for: "--count", in: QueueConfig.workerCountRange) }
+        if !args.positionals.isEmpty, args.value("count") != nil { throw .usage("give the count once: as <count> or as --count") }
+        if let text = args.value("count") ?? args.positionals.first {
+            slots = try NumberInput.integer(text, for: args.positionals.isEmpty ? "--count" : "<count>", in: QueueConfig.workerCountRange)
+        }
         var store = Store(home: try context.store().home, keepsLastDocument: true)
         // A worker never gives up on the lock (someone pausing a command must not stop it), but says who holds it.
         store.lockWaiting = LockWaiting(report: Commands.reportLockWait)
@@ -63,7 +76,7 @@ extension Commands {
         case .started(let record, let home):
             return time + "worker \(record.process.pid) started with \(record.slots) slot\(record.slots == 1 ? "" : "s") on \(home) (Ctrl+C to stop)"
         case .jobStarted(let job):
-            return time + "\(job.id) started (run \(job.attempts + 1) of \(job.maxRuns)): \(Output.oneLine(job.command))"
+            return time + "\(job.id) started (run \(job.attempts + 1) of \(job.maxRuns)): \(Output.oneLine(job.commandLine))"
         case .jobFinished(let t, let ms):
             let job = t.job
             if t.removed { return time + "\(job.id) ended and was removed (cancelled)" }

@@ -11,9 +11,21 @@ package enum ConfigKey: String, CaseIterable, Sendable {
     case keepCompleted = "keep-completed"
     case keepCompletedFor = "keep-completed-for"
     case leaseSeconds = "lease-seconds"
+    case schedulingMode = "scheduling-mode"
 
     package init?(spelling: String) {
-        self.init(rawValue: spelling.lowercased().replacing("_", with: "-"))
+        let name = spelling.lowercased().replacing("_", with: "-")
+        if let key = ConfigKey(rawValue: name) {
+            self = key
+            return
+        }
+        // The names an earlier QueueCTL tool gave the same settings.
+        switch name {
+        case "job-timeout-seconds": self = .jobTimeout
+        case "max-backoff-seconds": self = .maxBackoff
+        case "lock-lease-seconds": self = .leaseSeconds
+        default: return nil
+        }
     }
 
     /// The key as it appears in JSON output and the data file.
@@ -30,6 +42,7 @@ package enum ConfigKey: String, CaseIterable, Sendable {
         case .keepCompleted: return "completed jobs kept, newest first, as workers finish more; 0 keeps all"
         case .keepCompletedFor: return "how long a completed job is kept (seconds, or 30m, 12h, 7d); 0 keeps it"
         case .leaseSeconds: return "how long a worker in another PID namespace counts as alive after its last heartbeat (2 to 3600)"
+        case .schedulingMode: return "claim order: priority (higher first, then enqueue order) or fifo (enqueue order alone)"
         }
     }
 
@@ -50,8 +63,14 @@ package enum ConfigManager {
         case .keepCompleted: w.int(config.keepCompleted)
         case .keepCompletedFor: w.double(config.keepCompletedFor)
         case .leaseSeconds: w.double(config.leaseSeconds)
+        case .schedulingMode: w.string(config.schedulingMode.rawValue)
         }
         return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    /// The value as a person reads it: a name without the quotes JSON gives it.
+    package static func text(_ key: ConfigKey, in config: QueueConfig) -> String {
+        key == .schedulingMode ? config.schedulingMode.rawValue : value(key, in: config)
     }
 
     package static func key(_ spelling: String) throws(QueueError) -> ConfigKey {
@@ -73,6 +92,11 @@ package enum ConfigManager {
         case .keepCompleted: config.keepCompleted = try integer(text, key, QueueConfig.keepCompletedRange)
         case .keepCompletedFor: config.keepCompletedFor = try age(text, key)
         case .leaseSeconds: config.leaseSeconds = try number(text, key, QueueConfig.leaseSecondsRange)
+        case .schedulingMode:
+            guard let mode = SchedulingMode(rawValue: text.lowercased()) else {
+                throw .usage("invalid value '\(text)' for \(key.rawValue): expected \(SchedulingMode.names)")
+            }
+            config.schedulingMode = mode
         }
     }
 

@@ -10,8 +10,16 @@ package struct JobInput: Equatable, Sendable {
     package var runAt: Timestamp?
     package var timeout: Double?
     package var cwd: String?
+    /// The program's arguments when `command` is run directly, without a shell; nil: a shell line.
+    package var arguments: [String]?
+    package var backoffBase: Double?
+    package var maxBackoff: Double?
 
-    package static let fields = ["id", "command", "max_retries", "priority", "run_at", "timeout", "cwd"]
+    package static let fields = ["id", "command", "args", "max_retries", "priority", "run_at", "timeout", "cwd", "backoff_base",
+                                 "max_backoff"]
+    /// Fields of a whole job record (as the earlier QueueCTL tools document it), accepted when they
+    /// describe a job that has not run yet.
+    package static let recordFields = ["state", "attempts", "created_at", "updated_at", "next_retry_at"]
     package static let priorityRange = -1000...1000
     package static let maximumTimeout = 31_536_000.0
     package static let maximumCommandBytes = 65_536
@@ -38,8 +46,43 @@ package struct JobInput: Equatable, Sendable {
                 guard case .string(let s) = value else { throw .usage("field 'command' must be a string, not \(value.typeName)") }
                 command = s
             case "id":
+                // A whole number names a job as well as a string of its digits does.
+                if case .number(let text) = value, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+                    id = text
+                    continue
+                }
                 guard case .string(let s) = value else { throw .usage("field 'id' must be a string, not \(value.typeName)") }
                 id = s
+            case "args":
+                guard case .array(let items) = value else {
+                    throw .usage("field 'args' must be an array of strings, like [\"-c\", \"print(1)\"], not \(value.typeName)")
+                }
+                var words: [String] = []
+                for (i, item) in items.enumerated() {
+                    guard case .string(let s) = item else { throw .usage("field 'args' item \(i + 1) must be a string, not \(item.typeName)") }
+                    words.append(s)
+                }
+                arguments = words.isEmpty ? nil : words
+            case "backoff_base":
+                backoffBase = try Self.decimal(value, "backoff_base", QueueConfig.backoffBaseRange)
+            case "max_backoff":
+                maxBackoff = try Self.decimal(value, "max_backoff", QueueConfig.secondsRange)
+            case "state":
+                guard case .string(let s) = value, s == JobState.pending.rawValue else {
+                    let given = if case .string(let s) = value { "'\(s)'" } else { value.typeName }
+                    throw .usage("field 'state' of a new job can only be \"pending\", not \(given); a job's state is the queue's to change")
+                }
+            case "attempts":
+                guard case .number(let text) = value, text == "0" else {
+                    throw .usage("field 'attempts' of a new job can only be 0: a job starts with no failed runs")
+                }
+            case "created_at", "updated_at":
+                guard case .string(let s) = value else { throw .usage("field '\(key)' must be a string, not \(value.typeName)") }
+                _ = try Self.time(s, "field '\(key)'")
+            case "next_retry_at":
+                guard case .null = value else {
+                    throw .usage("field 'next_retry_at' of a new job can only be null; to run it later, give 'run_at'")
+                }
             case "max_retries":
                 maxRetries = try Self.integer(value, "max_retries", 0...1000)
             case "priority":
@@ -56,7 +99,7 @@ package struct JobInput: Equatable, Sendable {
                 guard case .string(let s) = value else { throw .usage("field 'cwd' must be a string, not \(value.typeName)") }
                 cwd = s
             default:
-                let hint = closestMatch(key, among: Self.fields).map { "; did you mean '\($0)'?" } ?? "; known fields: \(Self.fields.joined(separator: ", "))"
+                let hint = closestMatch(key, among: Self.fields + Self.recordFields).map { "; did you mean '\($0)'?" } ?? "; known fields: \(Self.fields.joined(separator: ", "))"
                 throw .usage("unknown field '\(key)' in job\(hint)")
             }
         }
@@ -76,13 +119,30 @@ package struct JobInput: Equatable, Sendable {
         return n
     }
 
+    private static func decimal(_ value: JSONValue, _ name: String, _ range: ClosedRange<Double>) throws(QueueError) -> Double {
+        guard case .number(let text) = value, let n = Double(text), n.isFinite else {
+            throw .usage("field '\(name)' must be a number, not \(value.typeName)")
+        }
+        guard range.contains(n) else {
+            throw .usage("field '\(name)' must be between \(formatNumber(range.lowerBound)) and \(formatNumber(range.upperBound)), not \(text)")
+        }
+        return n
+    }
+
+    private static func formatNumber(_ n: Double) -> String { n == n.rounded() ? String(Int(n)) : String(n) }
+
     /// Checks the command and id; the same rules apply however the job was given.
     package func validate() throws(QueueError) {
         if command.allSatisfy(\.isWhitespace) { throw .usage("field 'command' must not be empty") }
-        if command.utf8.count > Self.maximumCommandBytes {
-            throw .usage("field 'command' is \(command.utf8.count) bytes; the limit is \(Self.maximumCommandBytes)")
+        let bytes = command.utf8.count + (arguments ?? []).reduce(0) { $0 + $1.utf8.count + 1 }
+        if bytes > Self.maximumCommandBytes {
+            throw .usage("field 'command'\(arguments == nil ? "" : " with its args") is \(bytes) bytes; the limit is \(Self.maximumCommandBytes)")
         }
         if command.utf8.contains(0) { throw .usage("field 'command' must not contain a NUL character") }
+        if let arguments {
+            if arguments.contains(where: { $0.utf8.contains(0) }) { throw .usage("field 'args' must not contain a NUL character") }
+            if command.hasPrefix("-") { throw .usage("with 'args', field 'command' is the program to run and must not start with '-'") }
+        }
         if let id { try Self.validateID(id) }
         if let cwd, !cwd.hasPrefix("/") || cwd.utf8.contains(0) {
             throw .usage("field 'cwd' must be an absolute path, not '\(cwd)'")

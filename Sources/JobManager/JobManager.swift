@@ -74,7 +74,7 @@ package enum JobManager {
                 guard !exists(given) else { throw .failure("a job with id '\(given)' already exists") }
                 id = given
             } else {
-                id = newID(avoiding: exists)
+                id = newID(sequence: snapshot.document.nextSequence + Int64(added.count), avoiding: exists)
             }
             taken.insert(id)
             var job = Job(id: id, command: input.command, maxRetries: input.maxRetries ?? snapshot.document.config.maxRetries,
@@ -83,12 +83,19 @@ package enum JobManager {
             job.runAt = input.runAt
             job.timeout = input.timeout
             job.cwd = input.cwd
+            job.arguments = input.arguments
+            job.backoffBase = input.backoffBase
+            job.maxBackoff = input.maxBackoff
             added.append(job)
         }
         return added
     }
 
-    static func newID(avoiding exists: (String) -> Bool) -> String {
+    /// A job given no id is named by its enqueue number (`1`, `2`, ...), short to type as pueue's and
+    /// task-spooler's are; numbers are never reused, as `next_seq` only grows. If a job was given
+    /// that number as its id, `job-<n>`, else a random one.
+    static func newID(sequence: Int64, avoiding exists: (String) -> Bool) -> String {
+        for candidate in [String(sequence), "job-\(sequence)"] where !exists(candidate) { return candidate }
         var generator = SystemRandomNumberGenerator()
         while true {
             let id = "job-" + String(generator.next() as UInt32, radix: 16).leftPadded(to: 8)
@@ -150,7 +157,7 @@ package enum JobManager {
         guard limit > 0 else { return [] }
         let now = snapshot.now
         var claimed: [Job] = []
-        for i in best(limit, runnableAt: now, in: snapshot.document.jobs) {
+        for i in best(limit, runnableAt: now, in: snapshot.document.jobs, by: snapshot.document.config.schedulingMode) {
             var job = snapshot.document.jobs[i]
             original(job)
             job.state = .processing
@@ -178,20 +185,21 @@ package enum JobManager {
     /// Claim order among runnable jobs: higher priority first, then enqueue order (`seq`). A wall-clock
     /// time never orders claims: `created_at` moves with the clock, and ordering by `run_at` would let
     /// a stream of new plain jobs starve a retry or a scheduled job whose time has long come.
-    package static func claimsBefore(_ a: JobSummary, _ b: JobSummary) -> Bool {
-        if a.priority != b.priority { return a.priority > b.priority }
+    /// In `fifo` mode, enqueue order alone.
+    package static func claimsBefore(_ a: JobSummary, _ b: JobSummary, by mode: SchedulingMode = .priority) -> Bool {
+        if mode == .priority, a.priority != b.priority { return a.priority > b.priority }
         return a.sequence < b.sequence
     }
 
     /// The indices of the best `limit` jobs runnable at `now`, in claim order, kept sorted as the
     /// summaries go by rather than sorting them all. (The table is borrowed, so no copy of it outlives
     /// this call to make the caller's change to it copy the whole table.)
-    static func best(_ limit: Int, runnableAt now: Timestamp, in jobs: JobTable) -> [Int] {
+    static func best(_ limit: Int, runnableAt now: Timestamp, in jobs: JobTable, by mode: SchedulingMode) -> [Int] {
         var best: [Int] = []
         for i in jobs.indices where jobs.summary(at: i).isRunnable(at: now) {
             let summary = jobs.summary(at: i)
-            if best.count == limit, !claimsBefore(summary, jobs.summary(at: best[limit - 1])) { continue }
-            let position = best.firstIndex { claimsBefore(summary, jobs.summary(at: $0)) } ?? best.count
+            if best.count == limit, !claimsBefore(summary, jobs.summary(at: best[limit - 1]), by: mode) { continue }
+            let position = best.firstIndex { claimsBefore(summary, jobs.summary(at: $0), by: mode) } ?? best.count
             best.insert(i, at: position)
             if best.count > limit { best.removeLast() }
         }
@@ -293,8 +301,10 @@ package enum JobManager {
         job.finishedAt = now
         job.updatedAt = now
         var retryIn: Double?
-        // The job's own max_retries decides (set from the config when it was enqueued).
-        let policy = RetryPolicy(maxRuns: job.maxRetries, backoffBase: config.backoffBase, maxBackoff: config.maxBackoff)
+        // The job's own max_retries decides (set from the config when it was enqueued), and its own
+        // backoff settings where it has them.
+        let policy = RetryPolicy(maxRuns: job.maxRetries, backoffBase: job.backoffBase ?? config.backoffBase,
+                                 maxBackoff: job.maxBackoff ?? config.maxBackoff)
         switch policy.decide(succeeded: succeeded, failedRuns: job.attempts) {
         case .complete:
             job.state = .completed

@@ -160,6 +160,16 @@ package enum DocumentCodec {
         if let v = job.timeout { w.key("timeout"); w.double(v) }
         if let v = job.cwd { w.key("cwd"); w.string(v) }
         if job.cancelRequested { w.key("cancel_requested"); w.bool(true) }
+        if let v = job.arguments {
+            w.key("args"); w.raw("[")
+            for (i, a) in v.enumerated() {
+                if i > 0 { w.raw(", ") }
+                w.string(a)
+            }
+            w.raw("]")
+        }
+        if let v = job.backoffBase { w.key("backoff_base"); w.double(v) }
+        if let v = job.maxBackoff { w.key("max_backoff"); w.double(v) }
         w.raw("}")
     }
 
@@ -174,6 +184,7 @@ package enum DocumentCodec {
         w.key("keep_completed"); w.int(c.keepCompleted)
         w.key("keep_completed_for"); w.double(c.keepCompletedFor)
         w.key("lease_seconds"); w.double(c.leaseSeconds)
+        w.key("scheduling_mode"); w.string(c.schedulingMode.rawValue)
         w.raw("}")
     }
 
@@ -271,7 +282,7 @@ package enum DocumentCodec {
     enum JobField: Int, CaseIterable {
         case id, command, state, attempts, maxRetries, priority, seq, createdAt, updatedAt, runAt, exitCode, lastError
         case startedAt, finishedAt, durationMs, workerPid, workerStartTime, childPid, childStartTime
-        case timeout, cwd, cancelRequested
+        case timeout, cwd, cancelRequested, args, backoffBase, maxBackoff
 
         var name: String {
             switch self {
@@ -297,6 +308,9 @@ package enum DocumentCodec {
             case .timeout: return "timeout"
             case .cwd: return "cwd"
             case .cancelRequested: return "cancel_requested"
+            case .args: return "args"
+            case .backoffBase: return "backoff_base"
+            case .maxBackoff: return "max_backoff"
             }
         }
 
@@ -372,6 +386,24 @@ package enum DocumentCodec {
             case .timeout: job.timeout = try r.readDouble()
             case .cwd: if whole { job.cwd = try r.readString() } else { try r.skipString() }
             case .cancelRequested: job.cancelRequested = try r.readBool()
+            case .args:
+                var arguments: [String] = []
+                try r.readArray { (r, _) throws(JSONError) in arguments.append(try r.readString()) }
+                if whole { job.arguments = arguments }
+            case .backoffBase:
+                let start = r.offset
+                job.backoffBase = try r.readDouble()
+                guard QueueConfig.backoffBaseRange.contains(job.backoffBase!) else {
+                    r.offset = start
+                    throw r.error("\(context()).backoff_base: out of range")
+                }
+            case .maxBackoff:
+                let start = r.offset
+                job.maxBackoff = try r.readDouble()
+                guard QueueConfig.secondsRange.contains(job.maxBackoff!) else {
+                    r.offset = start
+                    throw r.error("\(context()).max_backoff: out of range")
+                }
             }
         }
         for field in JobField.required where seen & (1 << field.rawValue) == 0 {
@@ -424,6 +456,13 @@ package enum DocumentCodec {
             case "keep_completed": c.keepCompleted = try r.readInt()
             case "keep_completed_for": c.keepCompletedFor = try r.readDouble()
             case "lease_seconds": c.leaseSeconds = try r.readDouble()
+            case "scheduling_mode":
+                let start = r.offset
+                guard let mode = SchedulingMode(rawValue: try r.readString()) else {
+                    r.offset = start
+                    throw r.error("config: scheduling_mode must be \(SchedulingMode.names)")
+                }
+                c.schedulingMode = mode
             default: throw r.error("config: unknown field \"\(key)\"")
             }
         }

@@ -29,6 +29,12 @@ package struct Job: Equatable, Sendable {
     package var maxRetries: Int
     /// The most runs the job gets.
     package var maxRuns: Int { max(1, maxRetries) }
+    /// What it runs, as one line a shell would read the same way: the command, and its arguments
+    /// quoted where they need it.
+    package var commandLine: String {
+        guard let arguments else { return command }
+        return ([command] + arguments).map(shellQuoted).joined(separator: " ")
+    }
     package var priority: Int
     /// Enqueue order, for FIFO within a priority (never a wall-clock time, which can step back).
     package var sequence: Int64
@@ -51,6 +57,12 @@ package struct Job: Equatable, Sendable {
     package var cwd: String?
     /// `cancel` was asked while the job ran: it is removed, not retried, when the run ends.
     package var cancelRequested = false
+    /// With arguments, `command` is a program run directly with them: no shell parses the words.
+    /// Nil: `command` is a shell command line.
+    package var arguments: [String]?
+    /// The job's own backoff settings; nil: the config's.
+    package var backoffBase: Double?
+    package var maxBackoff: Double?
 
     package init(id: String, command: String, maxRetries: Int, priority: Int = 0, sequence: Int64, now: Timestamp) {
         self.id = id
@@ -82,6 +94,8 @@ package struct QueueConfig: Equatable, Sendable {
     package var keepCompletedFor: Double = 0
     /// Seconds a worker in another PID namespace counts as alive after its last heartbeat.
     package var leaseSeconds: Double = 30
+    /// How runnable jobs are ordered for claiming.
+    package var schedulingMode = SchedulingMode.priority
     package init() {}
 
     // The accepted ranges, for `config set` and for reading the data file alike.
@@ -107,6 +121,16 @@ package struct QueueConfig: Equatable, Sendable {
         if !Self.leaseSecondsRange.contains(leaseSeconds) { return "lease_seconds" }
         return nil
     }
+}
+
+/// The claim order among runnable jobs.
+package enum SchedulingMode: String, CaseIterable, Sendable {
+    /// Higher priority first, then enqueue order.
+    case priority
+    /// Enqueue order alone; priorities are kept but not used.
+    case fifo
+
+    package static let names = allCases.map(\.rawValue).joined(separator: " or ")
 }
 
 /// A worker process that has registered itself.
@@ -153,4 +177,13 @@ package struct Document: Equatable, Sendable {
     package init() {}
 
     package func index(of id: String) -> Int? { jobs.index(of: id) }
+}
+
+/// `word` as a POSIX shell reads it back: as it is when it holds only safe characters, else in single
+/// quotes (a quote inside written as '\'').
+package func shellQuoted(_ word: String) -> String {
+    let safe = !word.isEmpty && word.utf8.allSatisfy { b in
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || "-_./=:,+@%".utf8.contains(b)
+    }
+    return safe ? word : "'" + word.replacing("'", with: "'\\''") + "'"
 }

@@ -165,8 +165,10 @@ package enum Processes {
     /// Starts `/bin/sh -c command` in a process group of its own, with default signal dispositions,
     /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `outputFD` (or `/dev/null`),
     /// in `directory`, with `environment` added to this process's own. Wraps `posix_spawn(3)`.
+    /// With `arguments`, `command` is a program the shell only looks up in PATH and execs with them
+    /// (`exec "$0" "$@"`): no shell parses a word, and a program not found exits 127 as a shell line's does.
     package static func spawnShell(
-        _ command: String, directory: String?, environment: [String: String], outputFD: Int32?
+        _ command: String, arguments: [String]? = nil, directory: String?, environment: [String: String], outputFD: Int32?
     ) throws(Errno) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -209,7 +211,7 @@ package enum Processes {
         }
         for (key, value) in environment { env.append("\(key)=\(value)") }
 
-        let argv = ["/bin/sh", "-c", command]
+        let argv = arguments.map { ["/bin/sh", "-c", "exec \"$0\" \"$@\"", command] + $0 } ?? ["/bin/sh", "-c", command]
         var pid: pid_t = 0
         let result = withCStrings(argv) { argvPointers in
             withCStrings(env) { envPointers in

@@ -307,7 +307,7 @@ package final class Worker {
     private func start(_ job: Job) -> WorkerCore.Input {
         let startedAt = Timestamp.now()
         let run = job.attempts + 1
-        let header = "=== queuectl: run \(run) of \(job.maxRetries + 1), started \(startedAt.iso8601) ===\n"
+        let header = "=== queuectl: run \(run) of \(job.maxRuns), started \(startedAt.iso8601) ===\n"
         let path = store.home.logPath(for: job.id)
         var note: String?
         do {
@@ -323,7 +323,7 @@ package final class Worker {
         }
         do {
             let marker = JobManager.runMarker(worker: me, jobID: job.id)
-            let pid = try Processes.spawnShell(job.command, directory: job.cwd, environment: [
+            let pid = try Processes.spawnShell(job.command, arguments: job.arguments, directory: job.cwd, environment: [
                 "QUEUECTL_JOB_ID": job.id,
                 "QUEUECTL_ATTEMPT": String(run),
                 marker.name: marker.value,

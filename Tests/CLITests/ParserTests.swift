@@ -89,7 +89,7 @@ func expectHelp(_ argv: [String], path: String, sourceLocation: SourceLocation =
     @Test func unknownOptionBeforeASubcommand() {
         expectError(["--json", "list"], "unknown option '--json'")
         expectError(["-x"], "unknown option")
-        expectError(["worker", "--count", "3"], "unknown option")
+        expectError(["dlq", "--json"], "unknown option '--json'")
     }
 }
 
@@ -171,8 +171,8 @@ func expectHelp(_ argv: [String], path: String, sourceLocation: SourceLocation =
     @Test func extraPositionals() {
         expectError(["config", "set", "max-retries", "5", "6"], "unexpected argument '6'")
         expectError(["config", "get", "a", "b"], "unexpected argument 'b'")
-        expectError(["status", "now"], "unexpected argument 'now'")
-        expectError(["worker", "start", "4"], "unexpected argument '4'")
+        expectError(["status", "a", "b"], "unexpected argument 'b'")
+        expectError(["worker", "start", "4", "5"], "unexpected argument '5'")
         expectError(["enqueue", "{}", "{}"], "unexpected argument")
         expectError(["list", "dead"], "unexpected argument 'dead'")
     }
@@ -284,5 +284,34 @@ func expectHelp(_ argv: [String], path: String, sourceLocation: SourceLocation =
         #expect(text.hasPrefix("Error: bad thing\n"))
         #expect(text.contains("Usage: queuectl list"))
         #expect(text.contains("queuectl list --help"))
+    }
+}
+
+/// The spellings the earlier QueueCTL tools taught their users.
+@Suite struct ParserSeedSpellingTests {
+    @Test func workerWithAnOptionIsWorkerStart() {
+        expectRun(["worker", "--count", "2"], path: "queuectl worker start", values: ["count": "2"])
+        expectRun(["worker", "-c", "2", "--drain"], path: "queuectl worker start", values: ["count": "2"], flags: ["drain"])
+        // Help still asks for the group's help, and a bare `worker` still names its subcommands.
+        guard case .help = parse(["worker", "--help"]) else { Issue.record("worker --help did not ask for help"); return }
+        expectError(["worker"], "missing subcommand")
+    }
+
+    @Test func workerStartTakesTheCountAsAPositional() {
+        expectRun(["worker", "start", "3"], path: "queuectl worker start", positionals: ["3"])
+    }
+
+    @Test func configShowAndListAreConfigGet() {
+        expectRun(["config", "show"], path: "queuectl config get")
+        expectRun(["config", "list", "--json"], path: "queuectl config get", flags: ["json"])
+    }
+
+    @Test func setAtTheTopLevelIsConfigSet() {
+        expectRun(["set", "max-retries", "5"], path: "queuectl set", positionals: ["max-retries", "5"])
+    }
+
+    @Test func statusAndWorkerStatusTakeWhatTheyShow() {
+        expectRun(["status", "job1"], path: "queuectl status", positionals: ["job1"])
+        expectRun(["worker", "status"], path: "queuectl worker status")
     }
 }

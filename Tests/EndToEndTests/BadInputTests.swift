@@ -146,7 +146,8 @@ let badInputRows: [BadInputRow] = [
     .init("command is a number", ["enqueue", #"{"command": 5}"#], exitUsage, ["command"]),
     .init("command is null", ["enqueue", #"{"command": null}"#], exitUsage, ["command"]),
     .init("command is an array", ["enqueue", #"{"command": ["echo", "a"]}"#], exitUsage, ["command"]),
-    .init("id is a number", ["enqueue", #"{"id": 7, "command": "echo"}"#], exitUsage, ["id"]),
+    .init("id is a fraction", ["enqueue", #"{"id": 7.5, "command": "echo"}"#], exitUsage, ["id"]),
+    .init("id is a negative number", ["enqueue", #"{"id": -7, "command": "echo"}"#], exitUsage, ["id"]),
     .init("max_retries is a string", ["enqueue", #"{"command": "echo", "max_retries": "3"}"#], exitUsage, ["max_retries"]),
     .init("max_retries is negative", ["enqueue", #"{"command": "echo", "max_retries": -1}"#], exitUsage, ["max_retries"]),
     .init("max_retries is fractional", ["enqueue", #"{"command": "echo", "max_retries": 1.5}"#], exitUsage, ["max_retries"]),
@@ -292,7 +293,9 @@ let badInputRows: [BadInputRow] = [
     .init("list -z", ["list", "-z"], exitUsage, ["-z"]),
     .init("list --json=yes", ["list", "--json=yes"], exitUsage, ["--json"]),
     .init("list with an argument", ["list", "pending"], exitUsage, ["pending"]),
-    .init("status with an argument", ["status", "now"], exitUsage, ["now"]),
+    .init("status with two arguments", ["status", "a", "b"], exitUsage, ["b"]),
+    .init("worker start with two counts", ["worker", "start", "2", "--count", "3"], exitUsage, ["count"]),
+    .init("worker start with a count of zero", ["worker", "start", "0"], exitUsage, ["count"]),
     .init("status --bogus", ["status", "--bogus"], exitUsage, ["--bogus"]),
 
     // commands and subcommands

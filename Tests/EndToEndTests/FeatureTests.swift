@@ -64,7 +64,7 @@ import TestSupport
     @Test func outputGoesToABoundedLogThatKeepsTheStartAndTheEnd() throws {
         let q = QueueSandbox()
         q.ok("config", "set", "max-log-bytes", "4096")
-        q.ok("enqueue", #"{"id":"chatty","command":"echo FIRST; head -c 200000 /dev/zero | tr '\\0' x; echo; echo LAST >&2; exit 1","max_retries":1}"#)
+        q.ok("enqueue", #"{"id":"chatty","command":"echo FIRST; head -c 200000 /dev/zero | tr '\\0' x; echo; echo LAST >&2; exit 1","max_retries":2}"#)
         q.fastRetries()
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
         let log = q.ok("logs", "chatty")

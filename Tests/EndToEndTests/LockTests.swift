@@ -166,7 +166,7 @@ final class LockHolderProcess {
         let wait = q.bounded(["wait", "orphan", "--timeout", "0.3"], seconds: 5)
         #expect(wait.status == 124 && wait.stderr.hasPrefix("job 'orphan' is running, but its worker (pid \(gone.pid)) is gone"), "\(wait)")
         let status = q.bounded(["status"], seconds: 5)
-        #expect(status.status == 0 && status.stdout.contains("No workers are running"), "only live workers are shown: \(status)")
+        #expect(status.status == 0 && status.stdout.contains("Workers: 0 active"), "only live workers are shown: \(status)")
         #expect(q.dataBytes() == before, "read-only commands recovered nothing")
 
         #expect(q.run(["prune", "--dry-run"]).status == 0)
@@ -178,7 +178,7 @@ final class LockHolderProcess {
         let q = QueueSandbox()
         #expect(!FileManager.default.fileExists(atPath: q.home))
         let r = q.bounded(["status"])
-        #expect(r.status == 0 && r.stdout.contains("pending     0") && r.stdout.contains("No workers are running"), "\(r)")
+        #expect(r.status == 0 && r.stdout.contains("    Pending: 0\n") && r.stdout.contains("Workers: 0 active"), "\(r)")
         for (args, status) in [
             (["status", "--json"], 0), (["list"], 0), (["stats"], 0), (["dlq", "list"], 0), (["config", "get"], 0),
             (["config", "get", "max-retries"], 0), (["show", "x"], 1), (["logs", "x"], 1), (["wait", "x"], 1), (["worker", "stop"], 0),

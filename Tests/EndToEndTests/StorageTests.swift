@@ -11,7 +11,7 @@ import TestSupport
         q.fastRetries()
         q.ok("enqueue", #"{"id":"silent","command":"true"}"#)
         // Silent on its first run, failing; it prints on its second.
-        q.ok("enqueue", #"{"id":"later","command":"[ $QUEUECTL_ATTEMPT = 1 ] && exit 3; echo second","max_retries":2}"#)
+        q.ok("enqueue", #"{"id":"later","command":"[ $QUEUECTL_ATTEMPT = 1 ] && exit 3; echo second","max_retries":3}"#)
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
         #expect(q.state(of: "silent") == "completed" && q.state(of: "later") == "completed")
         #expect(!FileManager.default.fileExists(atPath: q.home + "/logs/silent.log"), "a job that printed nothing has no log")

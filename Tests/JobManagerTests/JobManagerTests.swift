@@ -64,7 +64,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         (#"{"command": "   \n\t"}"#, "command"),
         (#"{"command": 5}"#, "command"),
         (#"{"command": null}"#, "command"),
-        (#"{"command": "x", "id": 5}"#, "id"),
+        (#"{"command": "x", "id": 5.5}"#, "id"),
         (#"{"command": "x", "id": ""}"#, "id"),
         (#"{"command": "x", "id": "a/b"}"#, "a/b"),
         (#"{"command": "x", "max_retries": -1}"#, "max_retries"),
