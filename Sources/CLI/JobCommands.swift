@@ -53,7 +53,7 @@ extension Commands {
         let home = try context.store().home
         let document = try context.read()
         let job = try JobManager.job(id, in: document)
-        var explanation = JobManager.explain(job, now: Timestamp.now(), workers: document.workers)
+        var explanation = JobManager.explain(job, now: Timestamp.now(), in: document)
         if let owner = ownerNote(of: job, in: document, home: home) { explanation += owner }
         if args.has("json") {
             var w = JSONWriter()

@@ -130,7 +130,9 @@ extension JobManager {
     /// Removes what `retention` says has expired; returns the removed jobs' ids (their logs go too).
     @discardableResult
     package static func prune(_ retention: Retention, in snapshot: inout Snapshot) -> [String] {
-        let doomed = Set(expired(retention, in: snapshot.document.jobs, now: snapshot.now).map(\.id))
+        // A completed job that another still waits for stays until that one has run.
+        let awaited = awaitedIDs(in: snapshot.document.jobs)
+        let doomed = Set(expired(retention, in: snapshot.document.jobs, now: snapshot.now).map(\.id)).subtracting(awaited)
         if !doomed.isEmpty { snapshot.document.jobs.removeAll { doomed.contains($0.id) } }
         return Array(doomed)
     }

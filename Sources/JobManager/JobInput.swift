@@ -14,9 +14,13 @@ package struct JobInput: Equatable, Sendable {
     package var arguments: [String]?
     package var backoffBase: Double?
     package var maxBackoff: Double?
+    /// The named queue; nil: `default`.
+    package var queue: String?
+    /// Ids of jobs that must complete first.
+    package var after: [String]?
 
     package static let fields = ["id", "command", "args", "max_retries", "priority", "run_at", "timeout", "cwd", "backoff_base",
-                                 "max_backoff"]
+                                 "max_backoff", "queue", "after"]
     /// Fields of a whole job record (as the earlier QueueCTL tools document it), accepted when they
     /// describe a job that has not run yet.
     package static let recordFields = ["state", "attempts", "created_at", "updated_at", "next_retry_at"]
@@ -63,6 +67,17 @@ package struct JobInput: Equatable, Sendable {
                     words.append(s)
                 }
                 arguments = words.isEmpty ? nil : words
+            case "queue":
+                guard case .string(let s) = value else { throw .usage("field 'queue' must be a string, not \(value.typeName)") }
+                queue = s
+            case "after":
+                guard case .array(let items) = value else { throw .usage("field 'after' must be an array of job ids, not \(value.typeName)") }
+                var ids: [String] = []
+                for item in items {
+                    guard case .string(let s) = item else { throw .usage("field 'after' must hold job ids (strings), not \(item.typeName)") }
+                    ids.append(s)
+                }
+                after = ids
             case "backoff_base":
                 backoffBase = try Self.decimal(value, "backoff_base", QueueConfig.backoffBaseRange)
             case "max_backoff":
@@ -144,6 +159,8 @@ package struct JobInput: Equatable, Sendable {
             if command.hasPrefix("-") { throw .usage("with 'args', field 'command' is the program to run and must not start with '-'") }
         }
         if let id { try Self.validateID(id) }
+        if let queue { try JobManager.validateQueueName(queue, "field 'queue'") }
+        for id in after ?? [] { try Self.validateID(id) }
         if let cwd, !cwd.hasPrefix("/") || cwd.utf8.contains(0) {
             throw .usage("field 'cwd' must be an absolute path, not '\(cwd)'")
         }

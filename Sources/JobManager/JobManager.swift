@@ -55,6 +55,8 @@ package enum JobManager {
         let added = try newJobs(inputs, in: snapshot)
         snapshot.document.nextSequence += Int64(added.count)
         snapshot.document.jobs.append(contentsOf: added)
+        // A job that waits for a dead job is dead from the start.
+        if added.contains(where: { $0.after != nil }) { settleDependencies(in: &snapshot) }
         return added
     }
 
@@ -86,8 +88,11 @@ package enum JobManager {
             job.arguments = input.arguments
             job.backoffBase = input.backoffBase
             job.maxBackoff = input.maxBackoff
+            job.queue = input.queue == Job.defaultQueue ? nil : input.queue
+            job.after = input.after.flatMap { $0.isEmpty ? nil : $0 }
             added.append(job)
         }
+        try checkDependencies(added, existing: { jobs.index(of: $0) != nil })
         return added
     }
 
@@ -151,13 +156,15 @@ package enum JobManager {
     }
 
     /// Marks up to `limit` runnable jobs as processing by `worker`, best first, and returns them.
+    /// Only jobs of `queues` (nil: every queue) that are not paused, whose dependencies have all
+    /// completed, and that the home's and their queue's limits of jobs running at once leave room for.
     /// `original` sees each job as it was just before it is claimed.
-    package static func claim(limit: Int, for worker: ProcessIdentity, in snapshot: inout Snapshot,
+    package static func claim(limit: Int, for worker: ProcessIdentity, queues: [String]? = nil, in snapshot: inout Snapshot,
                              original: (Job) -> Void = { _ in }) -> [Job] {
-        guard limit > 0 else { return [] }
+        guard limit > 0, !snapshot.document.paused else { return [] }
         let now = snapshot.now
         var claimed: [Job] = []
-        for i in best(limit, runnableAt: now, in: snapshot.document.jobs, by: snapshot.document.config.schedulingMode) {
+        for i in best(limit, runnableAt: now, in: snapshot.document, queues: queues) {
             var job = snapshot.document.jobs[i]
             original(job)
             job.state = .processing
@@ -191,12 +198,49 @@ package enum JobManager {
         return a.sequence < b.sequence
     }
 
-    /// The indices of the best `limit` jobs runnable at `now`, in claim order, kept sorted as the
-    /// summaries go by rather than sorting them all. (The table is borrowed, so no copy of it outlives
-    /// this call to make the caller's change to it copy the whole table.)
-    static func best(_ limit: Int, runnableAt now: Timestamp, in jobs: JobTable, by mode: SchedulingMode) -> [Int] {
+    /// The indices of the best `limit` jobs that may be claimed at `now`, in claim order. Without
+    /// limits on jobs running at once, the best are kept sorted as the summaries go by rather than
+    /// sorting them all; with limits, every candidate is ordered and taken while its queue has room.
+    /// (The document is borrowed, so no copy of its table outlives this call to make the caller's
+    /// change to it copy the whole table.)
+    static func best(_ limit: Int, runnableAt now: Timestamp, in document: Document, queues: [String]?) -> [Int] {
+        let jobs = document.jobs
+        let mode = document.config.schedulingMode
+        var room = ClaimRoom(queues: queues, document: document)
+        if room.isFull { return [] }
+        let filtered = room.queues != nil || !document.pausedQueues.isEmpty
+        var waiting: [Int] = []
+        func eligible(_ s: JobSummary) -> Bool {
+            guard s.isRunnable(at: now) else { return false }
+            if filtered || s.hasExtras {
+                let queue = s.queue
+                if let allowed = room.queues, !allowed.contains(queue) { return false }
+                if document.pausedQueues.contains(queue) { return false }
+            }
+            return true
+        }
+        var candidates: [Int] = []
+        for i in jobs.indices where eligible(jobs.summary(at: i)) {
+            if jobs.summary(at: i).hasExtras, !jobs.summary(at: i).after.isEmpty { waiting.append(i) } else { candidates.append(i) }
+        }
+        if !waiting.isEmpty {
+            let states = dependencyStates(of: waiting.map { jobs.summary(at: $0) }, in: jobs)
+            // A dependency that is gone was cancelled or deleted (retention keeps awaited jobs): not met.
+            candidates += waiting.filter { unmetDependency(of: jobs.summary(at: $0).after, states: { states[$0] }) == nil }
+        }
+        if room.limits {
+            candidates.sort { claimsBefore(jobs.summary(at: $0), jobs.summary(at: $1), by: mode) }
+            var chosen: [Int] = []
+            for i in candidates where chosen.count < limit {
+                let queue = jobs.summary(at: i).queue
+                guard room.admits(queue) else { continue }
+                room.take(queue)
+                chosen.append(i)
+            }
+            return chosen
+        }
         var best: [Int] = []
-        for i in jobs.indices where jobs.summary(at: i).isRunnable(at: now) {
+        for i in candidates {
             let summary = jobs.summary(at: i)
             if best.count == limit, !claimsBefore(summary, jobs.summary(at: best[limit - 1]), by: mode) { continue }
             let position = best.firstIndex { claimsBefore(summary, jobs.summary(at: $0), by: mode) } ?? best.count
@@ -396,6 +440,8 @@ package enum JobManager {
             // A worker killed with -9 left its lease behind.
             if let home { for worker in gone { home.removeLease(for: worker) } }
         }
+        // A job recovered into the DLQ takes the jobs that wait for it along.
+        settleDependencies(in: &snapshot)
         return recovered
     }
 

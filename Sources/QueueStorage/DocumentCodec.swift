@@ -65,6 +65,8 @@ package enum DocumentCodec {
         w.raw("{\n  \"version\": "); w.int(document.version)
         w.raw(",\n  \"next_seq\": "); w.int(document.nextSequence)
         if let boot = document.bootID { w.raw(",\n  \"boot_id\": "); w.string(boot) }
+        if document.paused { w.raw(",\n  \"paused\": true") }
+        if !document.pausedQueues.isEmpty { w.raw(",\n  \"paused_queues\": "); writeStrings(document.pausedQueues, to: &w) }
         w.raw(",\n  \"config\": "); writeConfig(document.config, to: &w)
         w.raw(",\n  \"stats\": {")
         w.key("runs", first: true); w.int(document.counters.runs)
@@ -160,17 +162,22 @@ package enum DocumentCodec {
         if let v = job.timeout { w.key("timeout"); w.double(v) }
         if let v = job.cwd { w.key("cwd"); w.string(v) }
         if job.cancelRequested { w.key("cancel_requested"); w.bool(true) }
-        if let v = job.arguments {
-            w.key("args"); w.raw("[")
-            for (i, a) in v.enumerated() {
-                if i > 0 { w.raw(", ") }
-                w.string(a)
-            }
-            w.raw("]")
-        }
+        if let v = job.arguments { w.key("args"); writeStrings(v, to: &w) }
         if let v = job.backoffBase { w.key("backoff_base"); w.double(v) }
         if let v = job.maxBackoff { w.key("max_backoff"); w.double(v) }
+        if let v = job.queue { w.key("queue"); w.string(v) }
+        if let v = job.after { w.key("after"); writeStrings(v, to: &w) }
+        if let v = job.dependencyDied { w.key("dependency_died"); w.string(v) }
         w.raw("}")
+    }
+
+    static func writeStrings(_ strings: [String], to w: inout JSONWriter) {
+        w.raw("[")
+        for (i, s) in strings.enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.string(s)
+        }
+        w.raw("]")
     }
 
     package static func writeConfig(_ c: QueueConfig, to w: inout JSONWriter) {
@@ -185,6 +192,15 @@ package enum DocumentCodec {
         w.key("keep_completed_for"); w.double(c.keepCompletedFor)
         w.key("lease_seconds"); w.double(c.leaseSeconds)
         w.key("scheduling_mode"); w.string(c.schedulingMode.rawValue)
+        w.key("max_running"); w.int(c.maxRunning)
+        if !c.queueMaxRunning.isEmpty {
+            w.key("queue_max_running"); w.raw("{")
+            for (i, (name, limit)) in c.queueMaxRunning.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { w.raw(", ") }
+                w.string(name); w.raw(": "); w.int(limit)
+            }
+            w.raw("}")
+        }
         w.raw("}")
     }
 
@@ -216,6 +232,9 @@ package enum DocumentCodec {
                 }
             case "next_seq": d.nextSequence = try r.readInt64()
             case "boot_id": d.bootID = try r.readString()
+            case "paused": d.paused = try r.readBool()
+            case "paused_queues":
+                try r.readArray { (r, _) throws(JSONError) in d.pausedQueues.append(try r.readString()) }
             case "config": d.config = try readConfig(&r)
             case "stats": d.counters = try readCounters(&r)
             case "workers":
@@ -282,7 +301,7 @@ package enum DocumentCodec {
     enum JobField: Int, CaseIterable {
         case id, command, state, attempts, maxRetries, priority, seq, createdAt, updatedAt, runAt, exitCode, lastError
         case startedAt, finishedAt, durationMs, workerPid, workerStartTime, childPid, childStartTime
-        case timeout, cwd, cancelRequested, args, backoffBase, maxBackoff
+        case timeout, cwd, cancelRequested, args, backoffBase, maxBackoff, queue, after, dependencyDied
 
         var name: String {
             switch self {
@@ -311,6 +330,9 @@ package enum DocumentCodec {
             case .args: return "args"
             case .backoffBase: return "backoff_base"
             case .maxBackoff: return "max_backoff"
+            case .queue: return "queue"
+            case .after: return "after"
+            case .dependencyDied: return "dependency_died"
             }
         }
 
@@ -404,6 +426,13 @@ package enum DocumentCodec {
                     r.offset = start
                     throw r.error("\(context()).max_backoff: out of range")
                 }
+            // Read whole or not: the summary keeps these (claims need them).
+            case .queue: job.queue = try r.readString()
+            case .after:
+                var ids: [String] = []
+                try r.readArray { (r, _) throws(JSONError) in ids.append(try r.readString()) }
+                job.after = ids
+            case .dependencyDied: job.dependencyDied = try r.readString()
             }
         }
         for field in JobField.required where seen & (1 << field.rawValue) == 0 {
@@ -463,6 +492,9 @@ package enum DocumentCodec {
                     throw r.error("config: scheduling_mode must be \(SchedulingMode.names)")
                 }
                 c.schedulingMode = mode
+            case "max_running": c.maxRunning = try r.readInt()
+            case "queue_max_running":
+                try r.readObject { (r, name) throws(JSONError) in c.queueMaxRunning[name] = try r.readInt() }
             default: throw r.error("config: unknown field \"\(key)\"")
             }
         }

@@ -15,15 +15,33 @@ package struct JobSummary: Equatable, Sendable {
     private let priority32: Int32
     package let state: JobState
     package let cancelRequested: Bool
+    /// Its queue and dependencies, for the few jobs that have them (one pointer for the rest).
+    private let extras: Extras?
+
+    final class Extras: Equatable, Sendable {
+        let queue: String?
+        let after: [String]
+        let dependencyDied: String?
+
+        init(queue: String?, after: [String], dependencyDied: String?) {
+            self.queue = queue
+            self.after = after
+            self.dependencyDied = dependencyDied
+        }
+
+        static func == (a: Extras, b: Extras) -> Bool { a.queue == b.queue && a.after == b.after && a.dependencyDied == b.dependencyDied }
+    }
 
     package init(_ job: Job) {
+        let plain = job.queue == nil && job.after == nil && job.dependencyDied == nil
         self.init(id: job.id, sequence: job.sequence, runAt: job.runAt,
                   finishedAt: job.finishedAt ?? Timestamp(milliseconds: 0), worker: job.worker,
-                  priority: Int32(clamping: job.priority), state: job.state, cancelRequested: job.cancelRequested)
+                  priority: Int32(clamping: job.priority), state: job.state, cancelRequested: job.cancelRequested,
+                  extras: plain ? nil : Extras(queue: job.queue, after: job.after ?? [], dependencyDied: job.dependencyDied))
     }
 
     init(id: String, sequence: Int64, runAt: Timestamp?, finishedAt: Timestamp, worker: ProcessIdentity?,
-         priority: Int32, state: JobState, cancelRequested: Bool) {
+         priority: Int32, state: JobState, cancelRequested: Bool, extras: Extras? = nil) {
         self.id = id
         self.sequence = sequence
         runAtMilliseconds = runAt?.milliseconds ?? .min
@@ -33,9 +51,16 @@ package struct JobSummary: Equatable, Sendable {
         priority32 = priority
         self.state = state
         self.cancelRequested = cancelRequested
+        self.extras = extras
     }
 
     package var priority: Int { Int(priority32) }
+    package var queue: String { extras?.queue ?? Job.defaultQueue }
+    /// The jobs it waits for.
+    package var after: [String] { extras?.after ?? [] }
+    package var dependencyDied: String? { extras?.dependencyDied }
+    /// True when it has a queue other than the default or dependencies (or died of one).
+    package var hasExtras: Bool { extras != nil }
     package var worker: ProcessIdentity? { workerPid > 0 ? ProcessIdentity(pid: workerPid, startTime: workerStartTime) : nil }
     /// Not claimed before this time, if set.
     package var runAt: Timestamp? { runAtMilliseconds == .min ? nil : Timestamp(milliseconds: runAtMilliseconds) }

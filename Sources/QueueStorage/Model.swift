@@ -63,6 +63,17 @@ package struct Job: Equatable, Sendable {
     /// The job's own backoff settings; nil: the config's.
     package var backoffBase: Double?
     package var maxBackoff: Double?
+    /// The named queue it belongs to; nil: `default`.
+    package var queue: String?
+    /// Jobs that must have completed before this one is claimed (`--after`).
+    package var after: [String]?
+    /// The dependency whose death (or cancellation) made this job dead with it; it comes back to
+    /// pending when that dependency is retried.
+    package var dependencyDied: String?
+
+    package static let defaultQueue = "default"
+    /// Its queue's name.
+    package var queueName: String { queue ?? Job.defaultQueue }
 
     package init(id: String, command: String, maxRetries: Int, priority: Int = 0, sequence: Int64, now: Timestamp) {
         self.id = id
@@ -94,6 +105,10 @@ package struct QueueConfig: Equatable, Sendable {
     package var keepCompletedFor: Double = 0
     /// Seconds a worker in another PID namespace counts as alive after its last heartbeat.
     package var leaseSeconds: Double = 30
+    /// Jobs running at once across every worker of the home; 0: no limit beyond the workers' slots.
+    package var maxRunning = 0
+    /// Jobs of a queue running at once across every worker (`queue.NAME.max-running`).
+    package var queueMaxRunning: [String: Int] = [:]
     /// How runnable jobs are ordered for claiming.
     package var schedulingMode = SchedulingMode.priority
     package init() {}
@@ -107,6 +122,7 @@ package struct QueueConfig: Equatable, Sendable {
     package static let keepCompletedRange = 0...100_000_000
     package static let keepCompletedForRange = 0.0...3_153_600_000  // a century
     package static let leaseSecondsRange = 2.0...3600
+    package static let maxRunningRange = 0...100_000
 
     /// The first setting out of its range, named as in the data file, or nil if all are fine.
     package var firstInvalidSetting: String? {
@@ -119,6 +135,8 @@ package struct QueueConfig: Equatable, Sendable {
         if !Self.keepCompletedRange.contains(keepCompleted) { return "keep_completed" }
         if !Self.keepCompletedForRange.contains(keepCompletedFor) { return "keep_completed_for" }
         if !Self.leaseSecondsRange.contains(leaseSeconds) { return "lease_seconds" }
+        if !Self.maxRunningRange.contains(maxRunning) { return "max_running" }
+        if queueMaxRunning.values.contains(where: { !Self.maxRunningRange.contains($0) }) { return "queue_max_running" }
         return nil
     }
 }
@@ -174,7 +192,14 @@ package struct Document: Equatable, Sendable {
     package var counters = Counters()
     package var workers: [WorkerRecord] = []
     package var jobs = JobTable()
+    /// `pause`: no worker of this home claims a job (running ones go on).
+    package var paused = false
+    /// Queues paused by `pause --queue`.
+    package var pausedQueues: [String] = []
     package init() {}
+
+    /// Whether workers may claim jobs of `queue` now.
+    package func isPaused(_ queue: String) -> Bool { paused || pausedQueues.contains(queue) }
 
     package func index(of id: String) -> Int? { jobs.index(of: id) }
 }

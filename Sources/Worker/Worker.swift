@@ -53,9 +53,13 @@ package final class Worker {
     private var maxLogBytes = 1 << 20
     private var ageCheckDue: Int64 = 0
 
+    /// The queues it claims from; nil: every queue.
+    private let queues: [String]?
+
     /// With `drain`, the worker exits once nothing is running and no job is runnable now.
-    package init(store: Store, slots: Int, drain: Bool = false, emit: @escaping (WorkerEvent) -> Void) {
+    package init(store: Store, slots: Int, drain: Bool = false, queues: [String]? = nil, emit: @escaping (WorkerEvent) -> Void) {
         self.store = store
+        self.queues = queues
         settings = WorkerCore.Settings(slots: slots, drain: drain)
         self.emit = emit
     }
@@ -263,7 +267,7 @@ package final class Worker {
             // The store removes the logs of the jobs pruned (and of cancelled runs that ended).
             if !request.results.isEmpty { _ = JobManager.pruneIfDue(in: &s, checkAge: ageDue) }
             var reply = WorkerCore.Reply()
-            reply.claimed = JobManager.claim(limit: signals.stopRequestCount == 0 ? request.claim : 0, for: me, in: &s) {
+            reply.claimed = JobManager.claim(limit: signals.stopRequestCount == 0 ? request.claim : 0, for: me, queues: queues, in: &s) {
                 before[$0.id] = $0
             }
             reply.cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
