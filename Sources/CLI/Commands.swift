@@ -9,7 +9,7 @@ enum Commands {
         """,
         options: [.flag("version", "Show the version.")],
         subcommands: [enqueue.takingTheLock, worker, status, top, list, show, logs, output, wait, retry.takingTheLock, cancel.takingTheLock,
-                      prune.takingTheLock, stats, dlq, config, set.takingTheLock, shell, help]
+                      prune.takingTheLock, pause.takingTheLock, resume.takingTheLock, stats, dlq, config, set.takingTheLock, shell, help]
     )
 
     /// Listed so the root help shows it; the parser answers `help <command>` itself.

@@ -1,4 +1,5 @@
 import ConfigManager
+import JobManager
 import QueueStorage
 
 extension Commands {
@@ -40,6 +41,17 @@ extension Commands {
     )
 
     static func runConfigGet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
+        if let name = args.positionals.first.flatMap(ConfigManager.queueLimitName) {
+            let limit = try context.read().config.queueMaxRunning[name] ?? 0
+            guard args.has("json") else {
+                context.print(String(limit))
+                return 0
+            }
+            var w = JSONWriter()
+            w.raw("{\"queue_max_running\": {"); w.string(name); w.raw(": "); w.int(limit); w.raw("}}")
+            context.print(String(decoding: w.bytes, as: UTF8.self))
+            return 0
+        }
         let key = try args.positionals.first.map { (k) throws(QueueError) in try ConfigManager.key(k) }
         let config = try context.read().config
         let keys = key.map { [$0] } ?? ConfigKey.allCases
@@ -51,19 +63,42 @@ extension Commands {
                 w.string(k.snakeCase); w.raw(": ")
                 w.bytes.append(contentsOf: ConfigManager.value(k, in: config).utf8)
             }
+            if key == nil, !config.queueMaxRunning.isEmpty {
+                w.raw(", \"queue_max_running\": {")
+                for (i, (name, limit)) in config.queueMaxRunning.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if i > 0 { w.raw(", ") }
+                    w.string(name); w.raw(": "); w.int(limit)
+                }
+                w.raw("}")
+            }
             w.raw("}")
             context.print(String(decoding: w.bytes, as: UTF8.self))
         } else if let key {
             context.print(ConfigManager.text(key, in: config))
         } else {
-            context.print(Output.table(["KEY", "VALUE", "MEANING"], keys.map { [$0.rawValue, ConfigManager.text($0, in: config), $0.summary] }))
+            let queueRows = config.queueMaxRunning.sorted(by: { $0.key < $1.key }).map { name, limit in
+                ["queue.\(name).max-running", String(limit), "jobs of queue '\(name)' running at once across every worker"]
+            }
+            context.print(Output.table(["KEY", "VALUE", "MEANING"],
+                                       keys.map { [$0.rawValue, ConfigManager.text($0, in: config), $0.summary] } + queueRows))
         }
         return 0
     }
 
     static func runConfigSet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let key = try ConfigManager.key(args.positionals[0])
         let text = args.positionals[1]
+        if let name = ConfigManager.queueLimitName(args.positionals[0]) {
+            try JobManager.validateQueueName(name, "queue")
+            var check = QueueConfig()
+            try ConfigManager.setQueueLimit(name, to: text, in: &check)
+            let limit = try context.transaction { (s) throws(QueueError) in
+                try ConfigManager.setQueueLimit(name, to: text, in: &s.document.config)
+                return s.document.config.queueMaxRunning[name] ?? 0
+            }
+            context.print("queue.\(name).max-running = \(limit)")
+            return 0
+        }
+        let key = try ConfigManager.key(args.positionals[0])
         // A bad value is refused before the queue is opened (or created).
         var check = QueueConfig()
         try ConfigManager.set(key, to: text, in: &check)

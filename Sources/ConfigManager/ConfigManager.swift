@@ -12,6 +12,7 @@ package enum ConfigKey: String, CaseIterable, Sendable {
     case keepCompletedFor = "keep-completed-for"
     case leaseSeconds = "lease-seconds"
     case schedulingMode = "scheduling-mode"
+    case maxRunning = "max-running"
 
     package init?(spelling: String) {
         let name = spelling.lowercased().replacing("_", with: "-")
@@ -43,6 +44,7 @@ package enum ConfigKey: String, CaseIterable, Sendable {
         case .keepCompletedFor: return "how long a completed job is kept (seconds, or 30m, 12h, 7d); 0 keeps it"
         case .leaseSeconds: return "how long a worker in another PID namespace counts as alive after its last heartbeat (2 to 3600)"
         case .schedulingMode: return "claim order: priority (higher first, then enqueue order) or fifo (enqueue order alone)"
+        case .maxRunning: return "jobs running at once across every worker of this home; 0: only the workers' slots limit it"
         }
     }
 
@@ -64,6 +66,7 @@ package enum ConfigManager {
         case .keepCompletedFor: w.double(config.keepCompletedFor)
         case .leaseSeconds: w.double(config.leaseSeconds)
         case .schedulingMode: w.string(config.schedulingMode.rawValue)
+        case .maxRunning: w.int(config.maxRunning)
         }
         return String(decoding: w.bytes, as: UTF8.self)
     }
@@ -73,9 +76,25 @@ package enum ConfigManager {
         key == .schedulingMode ? config.schedulingMode.rawValue : value(key, in: config)
     }
 
+    /// The queue named by a `queue.NAME.max-running` key (either spelling), or nil for any other key.
+    package static func queueLimitName(_ spelling: String) -> String? {
+        guard spelling.hasPrefix("queue."), spelling.count > 6 else { return nil }
+        for suffix in [".max-running", ".max_running"] where spelling.hasSuffix(suffix) {
+            let name = String(spelling.dropFirst(6).dropLast(suffix.count))
+            return name.isEmpty ? nil : name
+        }
+        return nil
+    }
+
+    /// Sets a queue's limit of jobs running at once; 0 removes it.
+    package static func setQueueLimit(_ name: String, to text: String, in config: inout QueueConfig) throws(QueueError) {
+        let limit = try NumberInput.integer(text, for: "queue.\(name).max-running", in: QueueConfig.maxRunningRange)
+        config.queueMaxRunning[name] = limit == 0 ? nil : limit
+    }
+
     package static func key(_ spelling: String) throws(QueueError) -> ConfigKey {
         guard let key = ConfigKey(spelling: spelling) else {
-            throw .usage("unknown config key '\(spelling)'; valid keys: \(ConfigKey.names)")
+            throw .usage("unknown config key '\(spelling)'; valid keys: \(ConfigKey.names), queue.NAME.max-running")
         }
         return key
     }
@@ -97,6 +116,7 @@ package enum ConfigManager {
                 throw .usage("invalid value '\(text)' for \(key.rawValue): expected \(SchedulingMode.names)")
             }
             config.schedulingMode = mode
+        case .maxRunning: config.maxRunning = try integer(text, key, QueueConfig.maxRunningRange)
         }
     }
 
