@@ -164,11 +164,13 @@ package enum Processes {
 
     /// Starts `/bin/sh -c command` in a process group of its own, with default signal dispositions,
     /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `outputFD` (or `/dev/null`),
-    /// in `directory`, with `environment` added to this process's own. Wraps `posix_spawn(3)`.
+    /// in `directory`, with `environment` added to this process's own (or, with `inheriting` false,
+    /// as its whole environment). Wraps `posix_spawn(3)`.
     /// With `arguments`, `command` is a program the shell only looks up in PATH and execs with them
     /// (`exec "$0" "$@"`): no shell parses a word, and a program not found exits 127 as a shell line's does.
     package static func spawnShell(
-        _ command: String, arguments: [String]? = nil, directory: String?, environment: [String: String], outputFD: Int32?
+        _ command: String, arguments: [String]? = nil, directory: String?, environment: [String: String], inheriting: Bool = true,
+        outputFD: Int32?
     ) throws(Errno) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -203,7 +205,7 @@ package enum Processes {
 
         var env: [String] = []
         var index = 0
-        while let entry = environ[index] {
+        while inheriting, let entry = environ[index] {
             let text = String(cString: entry)
             let name = text.prefix { $0 != "=" }
             if environment[String(name)] == nil { env.append(text) }
