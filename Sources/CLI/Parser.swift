@@ -50,6 +50,17 @@ struct ParsedArguments: Sendable {
     func has(_ flag: String) -> Bool { flags.contains(flag) }
     func value(_ name: String) -> String? { values[name] }
     func all(_ name: String) -> [String] { repeated[name] ?? [] }
+
+    /// Words that parse back to these arguments, less the options in `excluded` (to run the same
+    /// command again in another process).
+    func words(excluding excluded: Set<String>) -> [String] {
+        var words = flags.subtracting(excluded).sorted().map { "--\($0)" }
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) where !excluded.contains(name) { words.append("--\(name)=\(value)") }
+        for (name, list) in repeated.sorted(by: { $0.key < $1.key }) where !excluded.contains(name) {
+            words += list.map { "--\(name)=\($0)" }
+        }
+        return positionals.isEmpty ? words : words + ["--"] + positionals
+    }
 }
 
 /// A command or a group of subcommands. A command's `run` gets its parsed arguments.
