@@ -8,7 +8,7 @@ extension Commands {
     /// Starts `queuectl worker start <arguments>` in the background, detached from the terminal (a
     /// session of its own, stdin from /dev/null), its event lines appended to
     /// `$QUEUECTL_HOME/worker.log`. Returns its pid once it has registered, so `status` shows it;
-    /// a worker that exits at once is an error that quotes what it wrote.
+    /// a worker that fails at once is an error that quotes what it wrote.
     static func startDetachedWorker(_ arguments: [String], _ context: Context) throws(QueueError) -> Int32 {
         let store = try context.store()
         let home = try store.home.openCreating()
@@ -28,6 +28,8 @@ extension Commands {
         let deadline = monotonicMilliseconds() + 10_000
         while monotonicMilliseconds() < deadline {
             if let status = Processes.reapIfExited(pid) {
+                // A --drain worker that found nothing to do has done its work.
+                if status == .exited(0) { return pid }
                 let written = ((try? home.readFile(workerLogName)) ?? nil)?.dropFirst(logStart) ?? []
                 let said = String(decoding: written, as: UTF8.self).trimmingWhitespace()
                 throw .failure("the worker exited at once (\(status))" + (said.isEmpty ? "" : ":\n" + said))
