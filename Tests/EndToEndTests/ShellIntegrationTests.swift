@@ -33,13 +33,18 @@ import TestSupport
 
     func write(_ text: String, to path: String) throws { try text.write(toFile: path, atomically: true, encoding: .utf8) }
 
-    /// The commands as the binary's own help lists them, walked down to each leaf.
-    func commandPaths(_ q: QueueSandbox, under path: [String] = []) -> [[String]] {
+    /// The subcommands of the group at `path`, as the binary's own help lists them (without `help`).
+    func subcommands(_ q: QueueSandbox, _ path: [String]) -> [String] {
         let help = output(q, path + ["--help"])
-        guard let section = help.components(separatedBy: "SUBCOMMANDS:\n").dropFirst().first else { return [path] }
-        let names = section.split(separator: "\n").prefix { !$0.drop { $0 == " " }.hasPrefix("See ") }
+        guard let section = help.components(separatedBy: "SUBCOMMANDS:\n").dropFirst().first else { return [] }
+        return section.split(separator: "\n").prefix { !$0.drop { $0 == " " }.hasPrefix("See ") }
             .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0 != "help" }
-        return names.flatMap { commandPaths(q, under: path + [$0]) }
+    }
+
+    /// Every command the help names, walked down to each leaf.
+    func commandPaths(_ q: QueueSandbox, under path: [String] = []) -> [[String]] {
+        let names = subcommands(q, path)
+        return names.isEmpty ? [path] : names.flatMap { commandPaths(q, under: path + [$0]) }
     }
 
     /// The long options a command's help lists.
@@ -83,7 +88,8 @@ import TestSupport
         guard lines.count >= 15 else { return }
         #expect(lines[0] == "complete -F _queuectl queuectl")
         #expect(lines[1] == "worker")
-        #expect(lines[2] == "start stop")
+        #expect(lines[2] == subcommands(q, ["worker"]).joined(separator: " "))
+        #expect(lines[2].hasPrefix("start stop"))
         #expect(lines[3] == "--drain --detach")
         #expect(lines[4] == "pending processing")
         #expect(lines[5] == "failed")
@@ -144,9 +150,14 @@ import TestSupport
         """
         let (status, out, err) = shell(q, zsh, ["-f", "-c", driver])
         #expect(status == 0, "\(err)")
-        #expect(out.split(separator: "\n").map(String.init) == [
+        var lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6, "\(out)")
+        guard lines.count == 6 else { return }
+        #expect(lines[1].hasPrefix("describe start:Run jobs in this terminal until Ctrl+C. stop:Ask every running worker of this queue to stop gracefully."))
+        for name in subcommands(q, ["worker"]) { #expect(lines[1].contains(" \(name):") || lines[1].hasPrefix("describe \(name):"), "\(name)") }
+        lines.remove(at: 1)
+        #expect(lines == [
             "compdef _queuectl queuectl",
-            "describe start:Run jobs in this terminal until Ctrl+C. stop:Ask every running worker of this queue to stop gracefully.",
             "compadd -- --count -c --drain --detach --help -h",
             "compadd -- alpha",
             "compadd -- pending processing completed failed dead",
@@ -173,7 +184,9 @@ import TestSupport
         let parts = out.components(separatedBy: "==\n")
         #expect(parts.count == 4, "\(out)")
         guard parts.count == 4 else { return }
-        #expect(parts[0] == "start\tRun jobs in this terminal until Ctrl+C.\nstop\tAsk every running worker of this queue to stop gracefully.\n")
+        #expect(parts[0].split(separator: "\n").map { String($0.split(separator: "\t")[0]) }.sorted() == subcommands(q, ["worker"]).sorted())
+        #expect(parts[0].contains("start\tRun jobs in this terminal until Ctrl+C.\n"))
+        #expect(parts[0].contains("stop\tAsk every running worker of this queue to stop gracefully.\n"))
         #expect(parts[1].hasPrefix("--detach\tRun in the background") && parts[1].contains("--drain\tExit once nothing runs"))
         #expect(parts[2] == "alpha\n")
         #expect(parts[3].split(separator: "\n").map { $0.split(separator: "\t")[0] } == ["completed", "dead", "failed", "pending", "processing"])
