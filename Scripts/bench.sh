@@ -94,6 +94,18 @@ for size, target_ms in [(1000, 6), (10000, 12), (100000, 80)]:
         record("list, all 100,000 rows", timed(h, "list", n=3), "ms", "-")
         record("stats, 100,000 jobs", timed(h, "stats", n=3), "ms", "-")
 
+# `add` and `enqueue` add one job the same way once parsed: the same transaction, the same write.
+# Taken in turn on the same file, so a busy moment of the machine falls on both alike.
+h = home("add-vs-enqueue")
+seed(h, completed=1000)
+adds, enqueues = [], []
+for _ in range(RUNS * 2):
+    enqueues += timed(h, "enqueue", '{"command":"echo one job"}', n=1)
+    adds += timed(h, "add", "echo", "one", "job", n=1)
+record("enqueue one job (JSON), 1,000 jobs, in turn with add", enqueues, "ms", "-")
+record("add one job (plain words), 1,000 jobs, in turn with enqueue", adds, "ms", "-")
+record("add / enqueue, one job (same round)", [a / e for a, e in zip(adds, enqueues)], "x", "0.9 to 1.1", 2)
+
 def drain(completed, n=3):
     rates = []
     for _ in range(n):

@@ -5,10 +5,18 @@ cd "$(dirname "$0")/.."
 # The clock tests run a command under Debian's faketime (a clock set past year 9999). Tests install
 # nothing themselves: it is installed here when missing, and under CI (CI=true) a test that finds it
 # missing fails rather than being skipped.
-if ! command -v faketime >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "installing faketime for the clock tests" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime; } >/dev/null 2>&1 \
-        || echo "warning: could not install faketime; the clock test that needs it will be skipped (failed under CI)" >&2
+# The shell-integration tests load the completion scripts in zsh and fish and render the manual
+# page with groff and man, installed the same way.
+missing=()
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v fish >/dev/null 2>&1 || missing+=(fish)
+command -v groff >/dev/null 2>&1 || missing+=(groff-base)
+command -v man >/dev/null 2>&1 || missing+=(man-db)
+if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing ${missing[*]} for the clock and shell-integration tests" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1 \
+        || echo "warning: could not install ${missing[*]}; the tests that need them will be skipped (failed under CI)" >&2
 fi
 swift build --build-tests
 swift test --skip-build "$@"

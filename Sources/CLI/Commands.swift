@@ -7,9 +7,10 @@ enum Commands {
           Jobs are shell commands. Enqueue them, run workers in a terminal until Ctrl+C, and check on them.
           Data lives in $QUEUECTL_HOME/data.json (default: ~/.queuectl).
         """,
-        options: [.flag("version", "Show the version.")],
-        subcommands: [enqueue.takingTheLock, worker, status, top, list, show, logs, output, wait, retry.takingTheLock, cancel.takingTheLock,
-                      prune.takingTheLock, pause.takingTheLock, resume.takingTheLock, stats, dlq, config, set.takingTheLock, shell, help]
+        options: [.flag("version", short: "V", "Show the version.")],
+        subcommands: [enqueue.takingTheLock, add.takingTheLock, worker, status, top, list, show, logs, output, wait, retry.takingTheLock,
+                      cancel.takingTheLock, prune.takingTheLock, pause.takingTheLock, resume.takingTheLock, stats, dlq, config,
+                      set.takingTheLock, shell, completions, manpage, help]
     )
 
     /// Listed so the root help shows it; the parser answers `help <command>` itself.

@@ -79,6 +79,7 @@ extension Commands {
         if let v = job.lastError { rows.append(("last error", v)) }
         if let v = job.worker { rows.append(("worker", String(v.pid))) }
         if let v = job.child { rows.append(("process", "\(v.pid) (its own process group)")) }
+        if let v = job.environment { rows.append(("env", describe(v))) }
         if home.hasLog(job.id) { rows.append(("log", home.logPath(for: job.id))) }
         for (label, value) in rows { context.print(label.padding(12) + value) }
         return 0

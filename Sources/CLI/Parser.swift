@@ -8,6 +8,8 @@ struct OptionSpec: Sendable {
     let valueName: String?
     let help: String
     let defaultText: String?
+    /// A value option that may be given more than once; its values are `ParsedArguments.all(name)`.
+    var repeats = false
 
     static func flag(_ name: String, short: Character? = nil, _ help: String) -> OptionSpec {
         OptionSpec(name: name, short: short, valueName: nil, help: help, defaultText: nil)
@@ -17,7 +19,11 @@ struct OptionSpec: Sendable {
         OptionSpec(name: name, short: short, valueName: valueName, help: help, defaultText: defaultText)
     }
 
-    var usage: String { "--\(name)" + (valueName.map { " <\($0)>" } ?? "") }
+    static func repeating(_ name: String, short: Character? = nil, _ valueName: String, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, short: short, valueName: valueName, help: help, defaultText: nil, repeats: true)
+    }
+
+    var usage: String { "--\(name)" + (valueName.map { " <\($0)>" } ?? "") + (repeats ? " ..." : "") }
 }
 
 /// A positional argument.
@@ -37,10 +43,24 @@ struct ArgumentSpec: Sendable {
 struct ParsedArguments: Sendable {
     var positionals: [String] = []
     var values: [String: String] = [:]
+    /// The values of options that may repeat, in the order given.
+    var repeated: [String: [String]] = [:]
     var flags: Set<String> = []
 
     func has(_ flag: String) -> Bool { flags.contains(flag) }
     func value(_ name: String) -> String? { values[name] }
+    func all(_ name: String) -> [String] { repeated[name] ?? [] }
+
+    /// Words that parse back to these arguments, less the options in `excluded` (to run the same
+    /// command again in another process).
+    func words(excluding excluded: Set<String>) -> [String] {
+        var words = flags.subtracting(excluded).sorted().map { "--\($0)" }
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) where !excluded.contains(name) { words.append("--\(name)=\(value)") }
+        for (name, list) in repeated.sorted(by: { $0.key < $1.key }) where !excluded.contains(name) {
+            words += list.map { "--\(name)=\($0)" }
+        }
+        return positionals.isEmpty ? words : words + ["--"] + positionals
+    }
 }
 
 /// A command or a group of subcommands. A command's `run` gets its parsed arguments.
@@ -55,6 +75,9 @@ struct CommandSpec: Sendable {
     var aliases: [String] = []
     /// The subcommand a group runs when an option follows it directly (`worker --count 2`).
     var defaultSubcommand: String? = nil
+    /// Options are read only before the first argument: the rest is a command line of its own
+    /// (`queuectl add ls -la`), kept word for word.
+    var argumentsEndOptions = false
     var run: (@Sendable (ParsedArguments, Context) throws(QueueError) -> Int32)? = nil
 }
 
@@ -86,7 +109,7 @@ enum Parser {
                 throw UsageError(message: "missing subcommand; expected one of: \(group.subcommands.map(\.name).joined(separator: ", "))", path: path)
             }
             if word == "-h" || word == "--help" { return .help(path: path) }
-            if path.count == 1, word == "--version" { return .version }
+            if path.count == 1, word == "--version" || word == "-V" { return .version }
             if path.count == 1, word == "help" {
                 return .help(path: try resolve(Array(rest.dropFirst()), root: root))
             }
@@ -115,6 +138,7 @@ enum Parser {
             let negativeNumber = word.count > 1 && word.dropFirst().first!.isNumber
             if onlyPositionals || word == "-" || !word.hasPrefix("-") || negativeNumber {
                 parsed.positionals.append(word)
+                if command.argumentsEndOptions { onlyPositionals = true }
                 continue
             }
             if word == "--" { onlyPositionals = true; continue }
@@ -145,15 +169,17 @@ enum Parser {
                 parsed.flags.insert(name)
                 continue
             }
-            if parsed.values[name] != nil { throw UsageError(message: "option '--\(name)' given more than once", path: path) }
+            if !spec.repeats, parsed.values[name] != nil { throw UsageError(message: "option '--\(name)' given more than once", path: path) }
+            let value: String
             if let inlineValue {
-                parsed.values[name] = inlineValue
+                value = inlineValue
             } else if let next = rest.first {
-                parsed.values[name] = next
+                value = next
                 rest = rest.dropFirst()
             } else {
                 throw UsageError(message: "missing value for option '--\(name) <\(spec.valueName!)>'", path: path)
             }
+            if spec.repeats { parsed.repeated[name, default: []].append(value) } else { parsed.values[name] = value }
         }
         try checkPositionals(parsed.positionals, command: command, path: path)
         return .run(path: path, arguments: parsed)

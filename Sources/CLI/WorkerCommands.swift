@@ -28,11 +28,15 @@ extension Commands {
           Ctrl+C (or SIGTERM, SIGHUP, 'queuectl worker stop'): stop claiming jobs, let the running ones
           finish and record them, then exit 0. A second Ctrl+C: terminate the running jobs (SIGTERM,
           then SIGKILL after 5s), put them back to pending without using up a retry, and exit 130.
+          Started with SIGHUP ignored (under nohup), it keeps ignoring it. With --detach, the worker
+          runs in the background, apart from this terminal; its pid is printed and its event lines
+          are appended to $QUEUECTL_HOME/worker.log.
         """,
         arguments: [ArgumentSpec(name: "count", help: "Jobs to run at once, as --count ('worker start 3').", optional: true)],
         options: [
             .value("count", short: "c", "n", "Jobs to run at once, 1 to 256.", default: "config worker-count"),
             .flag("drain", "Exit once nothing runs and no job is runnable now (for cron)."),
+            .flag("detach", "Run in the background, detached from the terminal; print its pid."),
         ],
         run: runWorkerStart
     )
@@ -57,6 +61,10 @@ extension Commands {
         if let text = args.value("count") ?? args.positionals.first {
             slots = try NumberInput.integer(text, for: args.positionals.isEmpty ? "--count" : "<count>", in: QueueConfig.workerCountRange)
         }
+        if args.has("detach") {
+            context.print(String(try startDetachedWorker(args.words(excluding: ["detach"]), context)))
+            return 0
+        }
         var store = Store(home: try context.store().home, keepsLastDocument: true)
         // A worker never gives up on the lock (someone pausing a command must not stop it), but says who holds it.
         store.lockWaiting = LockWaiting(report: Commands.reportLockWait)
@@ -74,7 +82,8 @@ extension Commands {
         func attempt(_ job: Job) -> String { "attempt \(job.attempts) of \(job.maxRuns)" }
         switch event {
         case .started(let record, let home):
-            return time + "worker \(record.process.pid) started with \(record.slots) slot\(record.slots == 1 ? "" : "s") on \(home) (Ctrl+C to stop)"
+            return time + "worker \(record.process.pid) started with \(record.slots) slot\(record.slots == 1 ? "" : "s") on \(home) "
+                + (Console.isTerminal(0) ? "(Ctrl+C to stop)" : "(stop it with 'queuectl worker stop')")
         case .jobStarted(let job):
             return time + "\(job.id) started (run \(job.attempts + 1) of \(job.maxRuns)): \(Output.oneLine(job.commandLine))"
         case .jobFinished(let t, let ms):

@@ -18,9 +18,10 @@ package struct JobInput: Equatable, Sendable {
     package var queue: String?
     /// Ids of jobs that must complete first.
     package var after: [String]?
+    package var environment: JobEnvironment?
 
     package static let fields = ["id", "command", "args", "max_retries", "priority", "run_at", "timeout", "cwd", "backoff_base",
-                                 "max_backoff", "queue", "after"]
+                                 "max_backoff", "queue", "after", "env"]
     /// Fields of a whole job record (as the earlier QueueCTL tools document it), accepted when they
     /// describe a job that has not run yet.
     package static let recordFields = ["state", "attempts", "created_at", "updated_at", "next_retry_at"]
@@ -28,6 +29,11 @@ package struct JobInput: Equatable, Sendable {
     package static let maximumTimeout = 31_536_000.0
     package static let maximumCommandBytes = 65_536
     package static let maximumIDLength = 128
+    /// One `NAME=value` as exec(2) takes it (MAX_ARG_STRLEN, 128 KiB with its NUL), and all of them.
+    package static let maximumEnvironmentEntryBytes = 131_071
+    package static let maximumEnvironmentBytes = 1 << 20
+    /// Set by the worker for each run; a job cannot set them.
+    package static let runVariables = ["QUEUECTL_JOB_ID", "QUEUECTL_ATTEMPT", JobManager.runMarkerName]
 
     package init(id: String? = nil, command: String, maxRetries: Int? = nil, priority: Int? = nil) {
         self.id = id
@@ -113,6 +119,16 @@ package struct JobInput: Equatable, Sendable {
             case "cwd":
                 guard case .string(let s) = value else { throw .usage("field 'cwd' must be a string, not \(value.typeName)") }
                 cwd = s
+            case "env":
+                guard case .object(let variables) = value else {
+                    throw .usage("field 'env' must be an object of strings like {\"TZ\": \"UTC\"}, not \(value.typeName)")
+                }
+                var set: [String: String] = [:]
+                for (name, value) in variables {
+                    guard case .string(let s) = value else { throw .usage("field 'env': '\(name)' must be a string, not \(value.typeName)") }
+                    set[name] = s
+                }
+                environment = JobEnvironment(variables: set)
             default:
                 let hint = closestMatch(key, among: Self.fields + Self.recordFields).map { "; did you mean '\($0)'?" } ?? "; known fields: \(Self.fields.joined(separator: ", "))"
                 throw .usage("unknown field '\(key)' in job\(hint)")
@@ -163,6 +179,28 @@ package struct JobInput: Equatable, Sendable {
         for id in after ?? [] { try Self.validateID(id) }
         if let cwd, !cwd.hasPrefix("/") || cwd.utf8.contains(0) {
             throw .usage("field 'cwd' must be an absolute path, not '\(cwd)'")
+        }
+        if let environment { try Self.validate(environment) }
+    }
+
+    /// Names a child's environment reads as given, values without NUL, sizes exec(2) accepts; a
+    /// captured environment may hold the run variables (a job enqueued from a job), which the worker sets anew.
+    package static func validate(_ environment: JobEnvironment) throws(QueueError) {
+        var total = 0
+        for (name, value) in environment.variables {
+            if let problem = JobEnvironment.problem(withName: name) { throw .usage(problem) }
+            if value.utf8.contains(0) { throw .usage("environment variable '\(name)' must not contain a NUL character") }
+            let bytes = name.utf8.count + 1 + value.utf8.count
+            if bytes > maximumEnvironmentEntryBytes {
+                throw .usage("environment variable '\(name)' is \(bytes) bytes; the limit is \(maximumEnvironmentEntryBytes)")
+            }
+            if !environment.captured, runVariables.contains(name) {
+                throw .usage("environment variable '\(name)' is set by the worker for each run; a job cannot set it")
+            }
+            total += bytes
+        }
+        if total > maximumEnvironmentBytes {
+            throw .usage("the environment is \(total) bytes; the limit is \(maximumEnvironmentBytes) (1 MiB)")
         }
     }
 

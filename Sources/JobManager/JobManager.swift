@@ -90,6 +90,7 @@ package enum JobManager {
             job.maxBackoff = input.maxBackoff
             job.queue = input.queue == Job.defaultQueue ? nil : input.queue
             job.after = input.after.flatMap { $0.isEmpty ? nil : $0 }
+            job.environment = input.environment
             added.append(job)
         }
         try checkDependencies(added, existing: { jobs.index(of: $0) != nil })
@@ -468,10 +469,12 @@ package enum JobManager {
         }
     }
 
+    package static let runMarkerName = "QUEUECTL_RUN"
+
     /// The environment entry a worker gives each job's child, so the child can be found even if the
     /// worker dies before recording its pid.
     package static func runMarker(worker: ProcessIdentity, jobID: String) -> (name: String, value: String) {
-        ("QUEUECTL_RUN", "\(worker.pid):\(worker.startTime):\(jobID)")
+        (runMarkerName, "\(worker.pid):\(worker.startTime):\(jobID)")
     }
 
     /// The marker as the whole environment entry (`NAME=value`) that finds the run's processes.

@@ -49,6 +49,10 @@ struct CanonicalJobReader {
         if literal(", \"child_pid\": ") { guard processIdentity(", \"child_start_time\": ") != nil else { return nil } }
         if literal(", \"timeout\": ") { guard integer() != nil else { return nil } }
         if literal(", \"cwd\": \"") { guard plainString() != nil else { return nil } }
+        if literal(", \"env\": {") {
+            guard environment() else { return nil }
+            _ = literal(", \"env_captured\": true")
+        }
         if literal(", \"cancel_requested\": true") { cancelRequested = true }
         guard literal("}") else { return nil }
         let id = String(decoding: UnsafeBufferPointer(start: bytes + idRange.lowerBound, count: idRange.count), as: UTF8.self)
@@ -84,6 +88,26 @@ struct CanonicalJobReader {
         guard let end = firstSpecialStringByte(in: buffer, from: offset), bytes[end] == 0x22 else { return nil }
         defer { offset = end + 1 }
         return offset..<end
+    }
+
+    /// The rest of an `env` object whose opening brace was consumed, with its closing brace: plain
+    /// strings, names valid and in strictly increasing byte order as the writer sorts them (which
+    /// also rules out a repeated name, an error the general reader words).
+    private mutating func environment() -> Bool {
+        if literal("}") { return true }
+        var previous: Range<Int>?
+        repeat {
+            guard literal("\""), let name = plainString(), !name.isEmpty,
+                  !UnsafeBufferPointer(rebasing: buffer[name]).contains(UInt8(ascii: "=")),
+                  previous.map({ isLess($0, name) }) ?? true,
+                  literal(": \""), plainString() != nil else { return false }
+            previous = name
+        } while literal(", ")
+        return literal("}")
+    }
+
+    private func isLess(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        UnsafeBufferPointer(rebasing: buffer[a]).lexicographicallyPrecedes(UnsafeBufferPointer(rebasing: buffer[b]))
     }
 
     private mutating func state() -> JobState? {

@@ -161,6 +161,10 @@ package enum DocumentCodec {
         if let v = job.child { w.key("child_pid"); w.int(v.pid); w.key("child_start_time"); w.int(v.startTime) }
         if let v = job.timeout { w.key("timeout"); w.double(v) }
         if let v = job.cwd { w.key("cwd"); w.string(v) }
+        if let v = job.environment {
+            w.key("env"); writeEnvironment(v.entries, to: &w)
+            if v.captured { w.key("env_captured"); w.bool(true) }
+        }
         if job.cancelRequested { w.key("cancel_requested"); w.bool(true) }
         if let v = job.arguments { w.key("args"); writeStrings(v, to: &w) }
         if let v = job.backoffBase { w.key("backoff_base"); w.double(v) }
@@ -178,6 +182,16 @@ package enum DocumentCodec {
             w.string(s)
         }
         w.raw("]")
+    }
+
+    /// `{"NAME": "value", ...}`, one space after each colon and comma, as the fast reader expects.
+    static func writeEnvironment(_ entries: [(name: String, value: String)], to w: inout JSONWriter) {
+        w.raw("{")
+        for (i, entry) in entries.enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.string(entry.name); w.raw(": "); w.string(entry.value)
+        }
+        w.raw("}")
     }
 
     package static func writeConfig(_ c: QueueConfig, to w: inout JSONWriter) {
@@ -301,7 +315,7 @@ package enum DocumentCodec {
     enum JobField: Int, CaseIterable {
         case id, command, state, attempts, maxRetries, priority, seq, createdAt, updatedAt, runAt, exitCode, lastError
         case startedAt, finishedAt, durationMs, workerPid, workerStartTime, childPid, childStartTime
-        case timeout, cwd, cancelRequested, args, backoffBase, maxBackoff, queue, after, dependencyDied
+        case timeout, cwd, env, envCaptured, cancelRequested, args, backoffBase, maxBackoff, queue, after, dependencyDied
 
         var name: String {
             switch self {
@@ -326,6 +340,8 @@ package enum DocumentCodec {
             case .childStartTime: return "child_start_time"
             case .timeout: return "timeout"
             case .cwd: return "cwd"
+            case .env: return "env"
+            case .envCaptured: return "env_captured"
             case .cancelRequested: return "cancel_requested"
             case .args: return "args"
             case .backoffBase: return "backoff_base"
@@ -368,6 +384,7 @@ package enum DocumentCodec {
         var job = Job(id: "", command: "", maxRetries: 0, sequence: 0, now: Timestamp(milliseconds: 0))
         var seen: UInt32 = 0
         var workerPid: Int32?, workerStart: UInt64?, childPid: Int32?, childStart: UInt64?
+        var variables: [String: String]?, captured = false
         let context = { "jobs[\(index)]" }
         try r.readObjectKeys { (r, key, keyOffset) throws(JSONError) in
             guard let field = JobField(key: key) else {
@@ -407,6 +424,8 @@ package enum DocumentCodec {
             case .childStartTime: childStart = try readStartTime(&r, field.name, context())
             case .timeout: job.timeout = try r.readDouble()
             case .cwd: if whole { job.cwd = try r.readString() } else { try r.skipString() }
+            case .env: variables = try readEnvironment(&r, whole: whole, context())
+            case .envCaptured: captured = try r.readBool()
             case .cancelRequested: job.cancelRequested = try r.readBool()
             case .args:
                 var arguments: [String] = []
@@ -440,7 +459,26 @@ package enum DocumentCodec {
         }
         job.worker = try identity(workerPid, workerStart, "worker", &r, context())
         job.child = try identity(childPid, childStart, "child", &r, context())
+        if captured || variables != nil { job.environment = JobEnvironment(variables: variables ?? [:], captured: captured) }
         return job
+    }
+
+    /// A job's `env` object of strings. Names are checked as at enqueue; with `whole` false the values
+    /// are checked but not built.
+    static func readEnvironment(_ r: inout JSONReader, whole: Bool, _ context: @autoclosure () -> String) throws(JSONError) -> [String: String] {
+        var variables: [String: String] = [:]
+        try r.readObject { (r, name) throws(JSONError) in
+            if let problem = JobEnvironment.problem(withName: name) { throw r.error("\(context()).env: \(problem)") }
+            guard r.peek() == UInt8(ascii: "\"") else { throw r.error("\(context()).env.\(name): not a string") }
+            if whole {
+                let value = try r.readString()
+                if value.utf8.contains(0) { throw r.error("\(context()).env.\(name): contains a NUL character") }
+                variables[name] = value
+            } else {
+                try r.skipString()
+            }
+        }
+        return variables
     }
 
     static func readPid(_ r: inout JSONReader, _ field: String, _ context: @autoclosure () -> String) throws(JSONError) -> Int32 {

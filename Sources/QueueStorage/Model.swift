@@ -74,6 +74,8 @@ package struct Job: Equatable, Sendable {
     package static let defaultQueue = "default"
     /// Its queue's name.
     package var queueName: String { queue ?? Job.defaultQueue }
+    /// Variables its command gets beyond its worker's environment (or, captured, instead of it).
+    package var environment: JobEnvironment?
 
     package init(id: String, command: String, maxRetries: Int, priority: Int = 0, sequence: Int64, now: Timestamp) {
         self.id = id
@@ -86,6 +88,31 @@ package struct Job: Equatable, Sendable {
         self.createdAt = now
         self.updatedAt = now
         self.runAt = nil
+    }
+}
+
+/// The environment a job's command runs with: variables added to its worker's own, or, when captured
+/// from the enqueuer, the whole environment in place of the worker's.
+package struct JobEnvironment: Equatable, Sendable {
+    package var variables: [String: String]
+    /// The enqueuer's whole environment was recorded (`--capture-env`): the worker's is not passed on.
+    package var captured: Bool
+
+    package init(variables: [String: String] = [:], captured: Bool = false) {
+        self.variables = variables
+        self.captured = captured
+    }
+
+    /// `NAME=value` entries, sorted by name (how they are stored, shown and passed on).
+    package var entries: [(name: String, value: String)] { variables.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+
+    /// What is wrong with a variable's name, or nil: a name must be non-empty, without '=' or NUL,
+    /// or the child's environment would read it differently.
+    package static func problem(withName name: String) -> String? {
+        if name.isEmpty { return "an environment variable's name must not be empty" }
+        if name.utf8.contains(UInt8(ascii: "=")) { return "environment variable name '\(name)' must not contain '='" }
+        if name.utf8.contains(0) { return "an environment variable's name must not contain a NUL character" }
+        return nil
     }
 }
 

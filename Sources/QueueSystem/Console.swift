@@ -27,6 +27,18 @@ package enum Console {
         guard let value = getenv(name) else { return nil }
         return String(cString: value)
     }
+
+    /// This process's whole environment, by name (an entry without '=' is left out, as getenv would).
+    package static func allEnvironment() -> [String: String] {
+        var variables: [String: String] = [:]
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") { variables[String(text[..<eq])] = String(text[text.index(after: eq)...]) }
+            index += 1
+        }
+        return variables
+    }
 }
 
 /// This process's effective user id. Wraps `geteuid(2)`.

@@ -164,11 +164,13 @@ package enum Processes {
 
     /// Starts `/bin/sh -c command` in a process group of its own, with default signal dispositions,
     /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `outputFD` (or `/dev/null`),
-    /// in `directory`, with `environment` added to this process's own. Wraps `posix_spawn(3)`.
+    /// in `directory`, with `environment` added to this process's own (or, with `inheriting` false,
+    /// as its whole environment). Wraps `posix_spawn(3)`.
     /// With `arguments`, `command` is a program the shell only looks up in PATH and execs with them
     /// (`exec "$0" "$@"`): no shell parses a word, and a program not found exits 127 as a shell line's does.
     package static func spawnShell(
-        _ command: String, arguments: [String]? = nil, directory: String?, environment: [String: String], outputFD: Int32?
+        _ command: String, arguments: [String]? = nil, directory: String?, environment: [String: String], inheriting: Bool = true,
+        outputFD: Int32?
     ) throws(Errno) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -203,7 +205,7 @@ package enum Processes {
 
         var env: [String] = []
         var index = 0
-        while let entry = environ[index] {
+        while inheriting, let entry = environ[index] {
             let text = String(cString: entry)
             let name = text.prefix { $0 != "=" }
             if environment[String(name)] == nil { env.append(text) }
@@ -220,6 +222,47 @@ package enum Processes {
         }
         if result != 0 { throw Errno(rawValue: result) }
         return pid
+    }
+}
+
+extension Processes {
+    /// Starts `executable` with `arguments` detached from this process's terminal: in a new session
+    /// (so no terminal's hangup or Ctrl+C reaches it), stdin from `/dev/null`, stdout and stderr to
+    /// `outputFD`, with default signal dispositions and an empty mask, and this environment. Wraps `posix_spawn(3)` with `POSIX_SPAWN_SETSID`.
+    package static func spawnDetached(_ executable: String, arguments: [String], outputFD: Int32) throws(Errno) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outputFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, outputFD, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        let setsid: Int32 = 0x80  // POSIX_SPAWN_SETSID (glibc 2.26), which Swift's Glibc module does not show
+        posix_spawnattr_setflags(&attributes, Int16(setsid | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var pid: pid_t = 0
+        let result = withCStrings([executable] + arguments) { argv in
+            posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        }
+        if result != 0 { throw Errno(rawValue: result) }
+        return pid
+    }
+
+    /// This program's own executable, as the kernel knows it (`/proc/self/exe`). Wraps `readlink(2)`.
+    package static func ownExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

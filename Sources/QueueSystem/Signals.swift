@@ -19,7 +19,8 @@ private let signalHandler: @convention(c) (Int32) -> Void = { signal in
 
 /// The worker's signal handling: SIGINT, SIGTERM and SIGHUP count stop requests; SIGCHLD and all
 /// of them write a byte to a pipe, so a `poll` on `wakeFD` wakes for them. Handlers are installed
-/// explicitly whatever the process inherited (a worker started with `&` inherits SIGINT ignored).
+/// explicitly whatever the process inherited (a worker started with `&` inherits SIGINT ignored),
+/// except that a SIGHUP ignored on entry stays ignored: that is what `nohup` asks for.
 package final class SignalWaker: Sendable {
     private let readEnd: FileDescriptor
     private let writeEnd: FileDescriptor
@@ -41,12 +42,23 @@ package final class SignalWaker: Sendable {
         action.sa_flags = SA_RESTART
         var unblock = sigset_t()
         sigemptyset(&unblock)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] {
+        ignoresHangup = Self.isIgnored(SIGHUP)
+        for s in [SIGINT, SIGTERM, SIGCHLD] + (ignoresHangup ? [] : [SIGHUP]) {
             sigaction(s, &action, nil)
             sigaddset(&unblock, s)
         }
         sigprocmask(SIG_UNBLOCK, &unblock, nil)
         signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// True when SIGHUP was ignored on entry (`nohup`) and so is left ignored.
+    package let ignoresHangup: Bool
+
+    /// Whether `signal`'s disposition is SIG_IGN now. Wraps `sigaction(2)`.
+    private static func isIgnored(_ signal: Int32) -> Bool {
+        var current = sigaction()
+        guard sigaction(signal, nil, &current) == 0, let handler = current.__sigaction_handler.sa_handler else { return false }
+        return unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
     }
 
     /// How many stop signals (INT, TERM, HUP) have arrived so far.

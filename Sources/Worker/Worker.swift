@@ -327,11 +327,13 @@ package final class Worker {
         }
         do {
             let marker = JobManager.runMarker(worker: me, jobID: job.id)
-            let pid = try Processes.spawnShell(job.command, arguments: job.arguments, directory: job.cwd, environment: [
-                "QUEUECTL_JOB_ID": job.id,
-                "QUEUECTL_ATTEMPT": String(run),
-                marker.name: marker.value,
-            ], outputFD: log?.writeFD)
+            // The job's own variables, then the run's, which nothing may replace.
+            var environment = job.environment?.variables ?? [:]
+            environment["QUEUECTL_JOB_ID"] = job.id
+            environment["QUEUECTL_ATTEMPT"] = String(run)
+            environment[marker.name] = marker.value
+            let pid = try Processes.spawnShell(job.command, arguments: job.arguments, directory: job.cwd, environment: environment,
+                                               inheriting: job.environment?.captured != true, outputFD: log?.writeFD)
             return .spawned(job, pid: pid, startTime: Processes.startTime(of: pid), startedAt: startedAt, note: note)
         } catch {
             return .spawnFailed(job, reason: error.description, startedAt: startedAt, note: note)

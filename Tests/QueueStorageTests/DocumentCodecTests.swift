@@ -32,6 +32,10 @@ func sampleDocument(jobCount: Int = 60) -> Document {
         if i % 5 == 0 { job.durationMilliseconds = Int64(i) * 1_000_003 }
         if i % 6 == 0 { job.worker = ProcessIdentity(pid: Int32(1000 + i), startTime: UInt64(i) * 99_991) }
         if i % 6 == 0 { job.child = ProcessIdentity(pid: Int32(2000 + i), startTime: UInt64(i) * 99_991 + 3) }
+        // Any text but NUL and, in a name, '=' (which enqueue refuses and the reader rejects).
+        let text = awkwardStrings.filter { !$0.utf8.contains(0) && !$0.contains("=") }
+        if i % 8 == 1 { job.environment = JobEnvironment(variables: ["K\(i)": text[i % text.count], "PATH": "/bin"]) }
+        if i % 8 == 5 { job.environment = JobEnvironment(variables: [text[i % text.count] + "_": "v"], captured: true) }
         d.jobs.append(job)
     }
     // The largest values each field can hold.

@@ -40,6 +40,7 @@ func canonicalJobLines() -> [[UInt8]] {
     plain.finishedAt = Timestamp(milliseconds: t.milliseconds + 86_400_000 * 40 + 5)
     plain.durationMilliseconds = 12
     plain.cwd = "/tmp/some dir"
+    plain.environment = JobEnvironment(variables: ["TZ": "UTC"])
     jobs.append(plain)
     var everything = Job(id: "job-7f3a_x.1", command: "sleep 2 && echo 'done' > /tmp/out", maxRetries: 1000, priority: -1000,
                          sequence: 999_999_999_999, now: Timestamp(milliseconds: 0))
@@ -55,6 +56,7 @@ func canonicalJobLines() -> [[UInt8]] {
     everything.child = ProcessIdentity(pid: 1, startTime: 0)
     everything.timeout = 30
     everything.cwd = "/"
+    everything.environment = JobEnvironment(variables: ["A": "1", "EMPTY": "", "PATH": "/usr/local/bin:/usr/bin:/bin"], captured: true)
     everything.cancelRequested = true
     jobs.append(everything)
     var dead = Job(id: "d", command: "false", maxRetries: 0, priority: 1000, sequence: 3, now: t)
