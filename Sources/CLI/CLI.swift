@@ -123,9 +123,12 @@ final class Context {
         store.lockWaiting = LockWaiting(timeout: lockTimeout, report: Commands.reportLockWait)
         if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
         // The logs of the jobs removed (here, or by recovery) are removed by the store.
+        // Then whatever died (or came back) in it takes the jobs that wait for it along.
         let recovering = { (s: inout Snapshot) throws(QueueError) -> T in
             JobManager.recoverOrphans(in: &s)
-            return try body(&s)
+            let result = try body(&s)
+            JobManager.settleDependencies(in: &s)
+            return result
         }
         return onExistingJobs ? try store.transactionOnExisting(recovering) : try store.transaction(recovering)
     }

@@ -14,6 +14,8 @@ extension Commands {
         .value("max-retries", "n", "This job's max_retries, 0 to 1000.", default: "config max-retries"),
         .repeating("env", "name=value", "Add this variable to the worker's environment for the job."),
         .flag("capture-env", "Run the job with this shell's whole environment instead of the worker's."),
+        .value("queue", short: "q", "name", "The named queue it goes to.", default: "default"),
+        .repeating("after", "id", "Run only once this job has completed; if it dies or is cancelled, so does this one."),
     ]
 
     /// What the options set for jobs that do not set it themselves.
@@ -29,6 +31,8 @@ extension Commands {
         /// `--env` variables, in no particular order (a name given twice is refused).
         var variables: [String: String] = [:]
         var captured: [String: String]?
+        var queue: String?
+        var after: [String] = []
     }
 
     static func jobDefaults(_ args: ParsedArguments) throws(QueueError) -> JobDefaults {
@@ -62,6 +66,14 @@ extension Commands {
             d.variables[name] = String(pair[pair.index(after: eq)...])
         }
         if args.has("capture-env") { d.captured = Console.allEnvironment() }
+        if let queue = args.value("queue") {
+            try JobManager.validateQueueName(queue, "--queue")
+            d.queue = queue
+        }
+        for id in args.all("after") {
+            do { try JobInput.validateID(id) } catch { throw .usage("--after \(id): \(error.message)") }
+            if !d.after.contains(id) { d.after.append(id) }
+        }
         return d
     }
 
@@ -83,6 +95,8 @@ extension Commands {
         if d.cwdGiven, job.cwd != nil { throw conflict("cwd", "--cwd") }
         if job.cwd == nil { job.cwd = d.cwd }
         if let n = d.maxRetries { if job.maxRetries != nil { throw conflict("max_retries", "--max-retries") }; job.maxRetries = n }
+        if let q = d.queue { if job.queue != nil { throw conflict("queue", "--queue") }; job.queue = q }
+        if !d.after.isEmpty { job.after = (job.after ?? []) + d.after.filter { !(job.after ?? []).contains($0) } }
         if !d.variables.isEmpty || d.captured != nil {
             var variables = d.captured ?? [:]
             for (name, value) in d.variables { variables[name] = value }

@@ -37,6 +37,7 @@ extension Commands {
             .value("count", short: "c", "n", "Jobs to run at once, 1 to 256.", default: "config worker-count"),
             .flag("drain", "Exit once nothing runs and no job is runnable now (for cron)."),
             .flag("detach", "Run in the background, detached from the terminal; print its pid."),
+            .repeating("queue", "name", "Claim only jobs of this queue; repeat it for several (default: every queue)."),
         ],
         run: runWorkerStart
     )
@@ -61,6 +62,8 @@ extension Commands {
         if let text = args.value("count") ?? args.positionals.first {
             slots = try NumberInput.integer(text, for: args.positionals.isEmpty ? "--count" : "<count>", in: QueueConfig.workerCountRange)
         }
+        let queues = args.all("queue")
+        for queue in queues { try JobManager.validateQueueName(queue, "--queue") }
         if args.has("detach") {
             context.print(String(try startDetachedWorker(args.words(excluding: ["detach"]), context)))
             return 0
@@ -70,7 +73,7 @@ extension Commands {
         store.lockWaiting = LockWaiting(report: Commands.reportLockWait)
         var count = slots ?? 0
         if slots == nil { count = try store.read().config.workerCount }
-        let worker = Worker(store: store, slots: count, drain: args.has("drain")) { event in
+        let worker = Worker(store: store, slots: count, drain: args.has("drain"), queues: queues.isEmpty ? nil : queues) { event in
             context.print(describe(event))
             context.flush()
         }

@@ -441,8 +441,6 @@ package enum JobManager {
             // A worker killed with -9 left its lease behind.
             if let home { for worker in gone { home.removeLease(for: worker) } }
         }
-        // A job recovered into the DLQ takes the jobs that wait for it along.
-        settleDependencies(in: &snapshot)
         return recovered
     }
 

@@ -266,6 +266,8 @@ package final class Worker {
             }
             // The store removes the logs of the jobs pruned (and of cancelled runs that ended).
             if !request.results.isEmpty { _ = JobManager.pruneIfDue(in: &s, checkAge: ageDue) }
+            // A job that died (here or by recovery) takes the jobs waiting for it along before the claim.
+            JobManager.settleDependencies(in: &s)
             var reply = WorkerCore.Reply()
             reply.claimed = JobManager.claim(limit: signals.stopRequestCount == 0 ? request.claim : 0, for: me, queues: queues, in: &s) {
                 before[$0.id] = $0
