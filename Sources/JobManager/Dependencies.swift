@@ -201,3 +201,19 @@ extension JobManager {
         return plain
     }
 }
+
+extension JobManager {
+    /// True when some waiting job becomes claimable as soon as a running job ends: one whose unmet
+    /// dependency is running, or (with a limit on jobs running at once) a runnable one the limit
+    /// holds back. A worker records such an end at once instead of waiting to batch it.
+    package static func jobsWaitForRunningOnes(in document: Document) -> Bool {
+        let jobs = document.jobs
+        let limited = document.config.maxRunning > 0 || !document.config.queueMaxRunning.isEmpty
+        let waiting = jobs.indices(whereSummary: { ($0.state == .pending || $0.state == .failed) && ($0.hasExtras || limited) })
+        guard !waiting.isEmpty else { return false }
+        if limited, jobs.indices.contains(where: { jobs.summary(at: $0).state == .processing }) { return true }
+        let dependent = waiting.map { jobs.summary(at: $0) }.filter { !$0.after.isEmpty }
+        let states = dependencyStates(of: dependent, in: jobs)
+        return dependent.contains { s in s.after.contains { states[$0] == .processing } }
+    }
+}

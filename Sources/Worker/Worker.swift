@@ -272,6 +272,7 @@ package final class Worker {
             reply.claimed = JobManager.claim(limit: signals.stopRequestCount == 0 ? request.claim : 0, for: me, queues: queues, in: &s) {
                 before[$0.id] = $0
             }
+            if reply.claimed.count < request.claim { reply.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: s.document) }
             reply.cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
                 .map { s.document.jobs.summary(at: $0).id }
             reply.nextEligibleInMilliseconds = JobManager.nextEligibleTime(in: s.document, after: s.now)

@@ -73,6 +73,9 @@ struct WorkerCore {
         var cancelled: [String] = []
         /// How long until the next waiting job becomes runnable, if one waits.
         var nextEligibleInMilliseconds: Int64?
+        /// Some job waits only for a running one to end (its dependency, or room under a limit):
+        /// the result that frees it is recorded at once, not coalesced with later ones.
+        var waitingOnRunning = false
         /// The config's `job-timeout` (0: none), for the runs started now.
         var jobTimeout: Double = 0
         /// How often to renew the lease, from the config's `lease-seconds`.
@@ -313,7 +316,7 @@ struct WorkerCore {
         if let sent = inFlight {
             children.removeFirst(sent.children)
             results.removeFirst(sent.results)
-            caughtUp = sent.claim > 0 && reply.claimed.count < sent.claim
+            caughtUp = sent.claim > 0 && reply.claimed.count < sent.claim && !reply.waitingOnRunning
         }
         inFlight = nil
         waitingForLock = false

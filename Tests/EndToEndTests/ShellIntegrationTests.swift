@@ -158,7 +158,7 @@ import TestSupport
         lines.remove(at: 1)
         #expect(lines == [
             "compdef _queuectl queuectl",
-            "compadd -- --count -c --drain --detach --help -h",
+            "compadd -- --count -c --drain --detach --queue --help -h",
             "compadd -- alpha",
             "compadd -- pending processing completed failed dead",
             "files -/",

@@ -307,3 +307,34 @@ struct Harness {
         #expect(h.core.finished, "stopped once asked to")
     }
 }
+
+@Suite struct WorkerCoreBatchingTests {
+    /// A worker that claimed less than it had room for batches the next results for a moment
+    /// (a shell loop's jobs are then recorded several to a rewrite), unless a job waits for a
+    /// running one to end: then the result that frees it goes at once, so a chain runs at the pace
+    /// of its jobs, not of the batching.
+    @Test func aResultThatFreesAWaitingJobIsRecordedAtOnce() {
+        for waiting in [false, true] {
+            var h = Harness(slots: 4)
+            _ = h.send(.tick, at: 0)
+            var reply = WorkerCore.Reply(claimed: [job("a")])
+            reply.waitingOnRunning = waiting
+            h.send(.exchanged(reply), at: 0)
+            for request in h.send(.spawned(job("a"), pid: 100, startTime: 7, startedAt: wallClock, note: nil), at: 0)
+                .compactMap(Harness.isExchange) {
+                #expect(request.children.map(\.jobID) == ["a"])
+                var recordedChild = WorkerCore.Reply()
+                recordedChild.waitingOnRunning = waiting
+                h.send(.exchanged(recordedChild), at: 0)
+            }
+            let ended = h.send(.childExited(pid: 100, status: .exited(0), groupAlive: false), at: 2)
+            let recorded = ended.compactMap(Harness.isExchange).first?.results.map(\.job.id)
+            if waiting {
+                #expect(recorded == ["a"], "recorded at once: \(ended)")
+            } else {
+                #expect(recorded == nil, "batched: \(ended)")
+                #expect(h.core.deadline.map { $0 >= 20 } == true, "until the batching window ends")
+            }
+        }
+    }
+}
