@@ -233,7 +233,7 @@ struct Menu {
 
     private func workers() {
         while true {
-            session.run(["status"])
+            session.run(["worker", "status"])
             Console.out("\n  1  Start another worker\n  2  Stop one worker\n  0  Back\n")
             guard let choice = ask("Choose (0-2): ") else { return }
             switch choice {

@@ -11,13 +11,14 @@ extension Commands {
           'dlq retry job1', 'config set max-retries 5'. Words are split as a shell would ('...', "..."
           and \\ quote); an unquoted word starting with '{' runs to the end of the line, so a job's
           JSON needs no quotes. Each command runs as on the command line, in a process of its own:
-          Ctrl+C stops it (a worker, 'wait', 'top') and not the shell. 'worker start [N]' starts a
-          worker in the background (its events go to $QUEUECTL_HOME/worker.log) and gives the prompt
-          back; 'worker stop' stops them. 'menu' offers the common actions by number; 'help' lists the
-          commands; 'exit', 'quit' or Ctrl+D leaves, asking first about workers started here that still
-          run. On a terminal, lines can be edited (arrows, Home, End, Ctrl+A/E/U/W/K), Up and Down go
-          through the history ($QUEUECTL_HOME/history) and Tab completes commands, options and job ids.
-          When standard input is not a terminal no prompt is printed, so a script can be piped in.
+          Ctrl+C stops it ('wait', 'top', 'worker start --drain') and not the shell. 'worker start [N]'
+          starts a worker in the background (its events go to $QUEUECTL_HOME/worker.log) and gives
+          the prompt back; 'worker stop [<pid>]' stops them, or one. 'menu' offers the common actions
+          by number; 'help' lists the commands; 'exit', 'quit' or Ctrl+D leaves, asking first about
+          workers started here that still run. On a terminal, lines can be edited (arrows, Home, End,
+          Ctrl+A/E/U/W/K), Up and Down go through the history ($QUEUECTL_HOME/history) and Tab
+          completes commands, options and job ids. When standard input is not a terminal no prompt
+          is printed, so a script can be piped in.
         """,
         options: [.flag("menu", "Start in the numbered menu (what 'queuectl' alone opens on a terminal).")],
         run: runShell
@@ -146,7 +147,7 @@ final class Session {
         guard let first = words.first else { return .stay }
         switch first {
         case "exit", "quit": return .leave
-        case "menu": return .menu
+        case "menu", "-i", "--interactive": return .menu
         case "shell":
             if inMenu { return .shell }
             Console.err("Error: already in the shell\n")
@@ -298,7 +299,7 @@ final class Session {
         var rest = words[...]
         let forHelp = rest.first == "help"
         if forHelp { rest = rest.dropFirst() }
-        while let next = rest.first, let sub = path.last!.subcommands.first(where: { $0.name == next }) {
+        while let next = rest.first, let sub = path.last!.subcommands.first(where: { $0.name == next || $0.aliases.contains(next) }) {
             path.append(sub)
             rest = rest.dropFirst()
         }

@@ -46,7 +46,7 @@ import TestSupport
         // -i asks for the menu in so many words: it reads its answers from the pipe.
         let piped = q.run(["-i"], stdin: "1\n0\n")
         #expect(piped.status == 0)
-        #expect(piped.stdout.contains("1  Status") && piped.stdout.contains("pending     0"))
+        #expect(piped.stdout.contains("1  Status") && piped.stdout.contains("Pending: 0"))
     }
 
     @Test func enqueueAsksAgainForABadValueKeepingWhatWasTypedAndCtrlCGoesBack() throws {
