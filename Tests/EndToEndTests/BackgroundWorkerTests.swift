@@ -48,14 +48,19 @@ import TestSupport
         #expect(processIsRunning(kept))
         q.ok("enqueue", #"{"id":"after","command":"true"}"#)
         #expect(eventually { q.state(of: "after") == "completed" }, "it still runs jobs with the shell gone")
+        q.ok("worker", "stop", String(kept))
+        #expect(eventually { !processIsRunning(kept) })
 
         // Ctrl+C at the question: not leaving. Then Enter: stopped, gracefully.
         let second = shell(q)
         m = second.enter("worker start", after: 0)
         #expect(second.waitFor("started in the background", since: m))
-        let stopped = try #require(workerPids(q).first { $0 != kept })
+        let stopped = try #require(workerPids(q).first)
         q.ok("enqueue", #"{"id":"long","command":"sleep 1"}"#)
         #expect(eventually { q.state(of: "long") == "processing" })
+        // A worker started elsewhere is not the shell's to stop.
+        let elsewhere = q.start(["worker", "start"])
+        #expect(eventually { workerPids(q).count == 2 })
         m = second.mark
         second.send("\u{04}")
         second.waitForPrompt("[Y/n] ", since: m)
@@ -63,13 +68,13 @@ import TestSupport
         #expect(second.waitForPrompt(since: m), "back at the prompt")
         m = second.enter("quit", after: m)
         second.enter("", after: m, prompt: "[Y/n] ")
-        #expect(second.waitFor("asked worker", since: m))
+        #expect(second.waitFor("asked worker \(stopped) to stop", since: m))
         #expect(second.wait(seconds: 5) == 0)
         #expect(eventually { !processIsRunning(stopped) })
         #expect(q.state(of: "long") == "completed", "its running job finished first")
-        #expect(processIsRunning(kept), "only the workers started in that shell")
-        q.ok("worker", "stop", String(kept))
-        #expect(eventually { !processIsRunning(kept) })
+        #expect(processIsRunning(elsewhere.pid), "only the workers started in that shell")
+        elsewhere.signal(SIGTERM)
+        #expect(elsewhere.wait(seconds: 10) == 0)
     }
 
     @Test func withNoOneToAskTheWorkersAreLeftRunningAndItSaysSo() throws {

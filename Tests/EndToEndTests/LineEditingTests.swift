@@ -139,6 +139,8 @@ import TestSupport
         // A worker in the foreground: the first Ctrl+C lets its job finish, as on the command line.
         m = s.enter("worker start --drain --count 1", after: m)
         #expect(s.waitFor("slow started", since: m))
+        // Once its child is recorded the job is in a process group of its own, out of Ctrl+C's reach.
+        #expect(eventually { q.jobs()["slow"]?["child_pid"] != nil })
         s.send(Self.ctrlC)
         #expect(s.waitFor("waiting for 1 running job to finish", since: m))
         #expect(s.waitFor("worker stopped", since: m))
