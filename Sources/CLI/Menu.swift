@@ -157,7 +157,7 @@ struct Menu {
         guard let slots = ask("Jobs it runs at once (empty for the configured \(configured)): ", { (answer) throws(QueueError) -> Int? in
             answer.isEmpty ? nil : try NumberInput.integer(answer, for: "jobs at once", in: QueueConfig.workerCountRange)
         }) else { return }
-        session.startWorker(["worker", "start"] + (slots.map { ["--count", String($0)] } ?? []))
+        session.startWorker(slots.map { ["--count", String($0)] } ?? [])
         pause()
     }
 

@@ -90,15 +90,11 @@ final class Session {
     /// Workers started here in the background, not yet seen to have ended.
     private(set) var workers: [Int32] = []
 
-    static let workerLogName = "worker.log"
-    /// Past this size the log is moved to `worker.log.1` when the next worker is started.
-    static let workerLogLimit = 8 << 20
-
     init(home: QueueHome) throws(QueueError) {
         self.home = home
         editor = LineEditor(history: History(home: home))
         terminal = SavedTerminalSettings(fd: 0)
-        SessionSignals.install()
+        do { try SessionSignals.install() } catch { throw .failure("cannot handle Ctrl+C: \(error)") }
     }
 
     /// Runs the session until the person leaves (or input ends).
@@ -155,9 +151,11 @@ final class Session {
             run(["help"])
             Console.out("\nIn the shell also: menu (the common actions by number), exit (or quit, or Ctrl+D).\n")
         default:
+            // A worker typed here runs in the background, as the earlier shells ran theirs; one that
+            // drains runs in the foreground, as on the command line.
             if case .run(let path, let arguments)? = try? Parser.parse(words, root: Commands.root),
                path.map(\.name) == ["queuectl", "worker", "start"], !arguments.has("drain") {
-                startWorker(words)
+                startWorker(arguments.words(excluding: ["detach"]))
             } else {
                 run(words)
             }
@@ -169,7 +167,7 @@ final class Session {
     @discardableResult
     func run(_ words: [String]) -> Int32 {
         let pid: Int32
-        do { pid = try Processes.spawnThisProgram(words, .foreground) } catch {
+        do { pid = try Processes.spawnThisProgram(words) } catch {
             Console.err("Error: cannot run '\(words.joined(separator: " "))': \(error)\n")
             return 1
         }
@@ -189,53 +187,18 @@ final class Session {
 
     // MARK: workers in the background
 
-    /// Starts `queuectl words` (a `worker start`) in the background, its events appended to
-    /// `worker.log`, and says once it has registered, or what stopped it.
-    func startWorker(_ words: [String]) {
-        // A usage error goes to the person typing, not into the log.
-        do { _ = try Parser.parse(words, root: Commands.root) } catch {
-            Console.err(CLI.usageErrorText(error))
-            return
-        }
-        let logPath = home.directory + "/" + Self.workerLogName
+    /// Starts `queuectl worker start <arguments>` in the background, detached from the terminal,
+    /// as `worker start --detach` does, and says so once it has registered, or what stopped it.
+    func startWorker(_ arguments: [String]) {
         let pid: Int32
-        let logStart: Int
-        do throws(QueueError) {
-            let directory = try home.openCreating()
-            if let size = try? directory.entryStatus(Self.workerLogName)?.size, size > Self.workerLogLimit {
-                try? directory.rename(Self.workerLogName, to: Self.workerLogName + ".1")
-            }
-            let log: FileDescriptor
-            do { log = try directory.openForWriting(Self.workerLogName, append: true) } catch {
-                throw .failure("cannot open \(logPath): \(error)")
-            }
-            logStart = (try? log.status().size) ?? 0
-            do { pid = try Processes.spawnThisProgram(words, .background(output: log.rawValue)) } catch {
-                throw .failure("cannot start a worker: \(error)")
-            }
-        } catch {
+        do { pid = try Commands.startDetachedWorker(arguments, Context(path: [Commands.root])) } catch {
             Console.err("Error: \(error.message)\n")
             return
         }
         workers.append(pid)
-        // Registered (its record is in the data file), or ended at once (a bad value, an unusable queue).
-        let deadline = monotonicMilliseconds() + 5000
-        while monotonicMilliseconds() < deadline {
-            if let status = Processes.reapIfExited(pid) {
-                workers.removeAll { $0 == pid }
-                let written = (try? home.open(create: false)?.readFile(Self.workerLogName)) ?? nil
-                let said = written.map { String(decoding: $0.dropFirst(logStart), as: UTF8.self) } ?? ""
-                Console.err(said.isEmpty ? "Error: the worker ended at once (\(status))\n" : said)
-                return
-            }
-            if let record = (try? Store(home: home).read())?.workers.first(where: { $0.process.pid == pid }) {
-                let slots = "\(record.slots) slot\(record.slots == 1 ? "" : "s")"
-                Console.out("worker \(pid) started in the background with \(slots); its events go to \(logPath)\n")
-                return
-            }
-            sleepMilliseconds(20)
-        }
-        Console.out("worker \(pid) started in the background but has not registered yet (waiting for the queue lock?); see \(logPath)\n")
+        guard let record = (try? Store(home: home).read())?.workers.first(where: { $0.process.pid == pid }) else { return }
+        let slots = "\(record.slots) slot\(record.slots == 1 ? "" : "s")"
+        Console.out("worker \(pid) started in the background with \(slots); its events go to \(home.directory)/\(Commands.workerLogName)\n")
     }
 
     /// Forgets the workers started here that have ended (and reaps them).
@@ -251,7 +214,7 @@ final class Session {
         guard !workers.isEmpty else { return true }
         let list = workers.map(String.init).joined(separator: ", ")
         let one = workers.count == 1
-        let stopHint = "'queuectl worker stop' stops \(one ? "it" : "them"); events go to \(home.directory)/\(Self.workerLogName)"
+        let stopHint = "'queuectl worker stop' stops \(one ? "it" : "them"); events go to \(home.directory)/\(Commands.workerLogName)"
         guard editor.interactive else {
             Console.err("leaving \(one ? "worker" : "workers") \(list) running in the background; \(stopHint)\n")
             return true

@@ -44,7 +44,7 @@ extension Commands {
 
     static let workerStop = CommandSpec(
         name: "stop",
-        summary: "Ask the running workers of this queue (every one, or those named) to stop gracefully.",
+        summary: "Ask every running worker of this queue to stop gracefully.",
         discussion: """
           Sends SIGTERM to each registered, live worker, or only to the workers given by pid: they stop
           claiming, finish their running jobs and exit. Running it again while they wait terminates their

@@ -102,18 +102,32 @@ package final class SavedTerminalSettings {
     package func restore() { _ = tcsetattr(fd, TCSANOW, &saved) }
 }
 
-private let interrupts = Atomic<Int>(0)
+// The session's SIGINT handler writes a byte to this pipe (the handler cannot capture anything, so
+// its write end is global); a wait for input polls the read end beside the terminal, so a Ctrl+C
+// that comes just before the wait begins is not missed.
+private let interruptWriteFD = Atomic<Int32>(-1)
+private let interruptReadFD = Atomic<Int32>(-1)
 private let interruptHandler: @convention(c) (Int32) -> Void = { _ in
-    interrupts.add(1, ordering: .sequentiallyConsistent)
+    let savedErrno = errno
+    var byte: UInt8 = 1
+    _ = write(interruptWriteFD.load(ordering: .sequentiallyConsistent), &byte, 1)
+    errno = savedErrno
 }
 
 /// The signal handling of an interactive session (the shell and the menu), which must outlive the
-/// Ctrl+C meant for the line being typed or the program it runs in the foreground. SIGINT is counted
-/// and interrupts a blocking read (no SA_RESTART), so a line read from a terminal in canonical mode
-/// can be cancelled; SIGQUIT and SIGTSTP from the keyboard reach the foreground program only.
-/// A program started afterwards gets every signal at its default again (see `spawnThisProgram`).
+/// Ctrl+C meant for the line being typed or the program it runs in the foreground. SIGINT is noted
+/// (see `takeInterrupt`) and ends a wait for input (`readInput`), so a line read from a terminal in
+/// canonical mode can be cancelled; SIGQUIT and SIGTSTP from the keyboard reach the foreground
+/// program only. A program started afterwards gets every signal at its default again.
 package enum SessionSignals {
-    package static func install() {
+    package static func install() throws(Errno) {
+        if interruptReadFD.load(ordering: .sequentiallyConsistent) < 0 {
+            let fds = try Files.makePipe()
+            // The handler must never block on a full pipe.
+            _ = fcntl(fds.write, F_SETFL, O_NONBLOCK)
+            interruptWriteFD.store(fds.write, ordering: .sequentiallyConsistent)
+            interruptReadFD.store(fds.read, ordering: .sequentiallyConsistent)
+        }
         var action = sigaction()
         action.__sigaction_handler.sa_handler = interruptHandler
         sigemptyset(&action.sa_mask)
@@ -128,7 +142,14 @@ package enum SessionSignals {
     }
 
     /// True if SIGINT arrived since the last call.
-    package static func takeInterrupt() -> Bool { interrupts.exchange(0, ordering: .sequentiallyConsistent) > 0 }
+    package static func takeInterrupt() -> Bool {
+        let fd = interruptReadFD.load(ordering: .sequentiallyConsistent)
+        guard fd >= 0 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var any = false
+        while read(fd, &buffer, buffer.count) > 0 { any = true }
+        return any
+    }
 }
 
 /// What one read from a terminal or pipe gave.
@@ -139,21 +160,25 @@ package enum InputRead: Equatable {
     case end
 }
 
-/// Waits for input on `fd` and reads what is there, up to 4 KiB. Wraps `read(2)`, and `poll(2)`
-/// for a descriptor someone made non-blocking.
+/// Waits for input on `fd` and reads what is there, up to 4 KiB; in a session, a SIGINT that came
+/// before or during the wait ends it (`.interrupted`). Wraps `poll(2)` and `read(2)`.
 package func readInput(_ fd: Int32) -> InputRead {
+    let interrupts = interruptReadFD.load(ordering: .sequentiallyConsistent)
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
+        var entries = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        if interrupts >= 0 { entries.append(pollfd(fd: interrupts, events: Int16(POLLIN), revents: 0)) }
+        if poll(&entries, nfds_t(entries.count), -1) < 0 {
+            if errno == EINTR { continue }
+            return .end
+        }
+        if entries.count > 1, entries[1].revents != 0, SessionSignals.takeInterrupt() { return .interrupted }
+        guard entries[0].revents != 0 else { continue }
         let n = chunk.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
         if n > 0 { return .bytes(Array(chunk[..<n])) }
         if n == 0 { return .end }
-        switch errno {
-        case EINTR: return .interrupted
-        case EAGAIN:
-            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&entry, 1, -1) < 0, errno == EINTR { return .interrupted }
-        default: return .end
-        }
+        if errno == EINTR || errno == EAGAIN { continue }
+        return .end
     }
 }
 
