@@ -126,7 +126,8 @@ final class Session {
             case .cancelled: continue
             case .line(let line):
                 let next = execute(line, inMenu: false)
-                editor.history?.add(line)
+                // Lines typed by a person, not a piped script's.
+                if editor.interactive { editor.history?.add(line) }
                 if next != .stay { return next }
             }
         }
