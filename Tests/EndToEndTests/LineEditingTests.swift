@@ -80,6 +80,9 @@ import TestSupport
         let kept = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         #expect(kept.count == 1000)
         #expect(kept.first == "list --limit 202" && kept.last == "exit")
+        // A piped script's lines are not a person's history.
+        #expect(q.run(["shell"], stdin: "status\nexit\n").status == 0)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") == kept)
     }
 
     @Test func tabCompletesCommandsOptionsStatesAndJobIDs() throws {
