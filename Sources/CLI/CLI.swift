@@ -16,6 +16,14 @@ package enum CLI {
     /// Runs one command line and returns its exit code.
     static func run(_ argv: [String]) -> Int32 {
         let root = Commands.root
+        // Alone on a terminal, or with -i, the menu opens; alone in a script it must not wait for a person.
+        if argv == ["-i"] || argv == ["--interactive"] { return run(["shell", "--menu"]) }
+        if argv.isEmpty {
+            if Console.isTerminal(0), Console.isTerminal(1) { return run(["shell", "--menu"]) }
+            Console.err(usageErrorText(UsageError(
+                message: "no command given ('queuectl' alone opens the menu only on a terminal; -i opens it anyway)", path: [root])))
+            return 64
+        }
         let result: ParseResult
         do {
             result = try Parser.parse(argv, root: root)

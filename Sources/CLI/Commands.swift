@@ -7,7 +7,8 @@ enum Commands {
           Jobs are shell commands. Enqueue them, run workers in a terminal until Ctrl+C, and check on them.
           Data lives in $QUEUECTL_HOME/data.json (default: ~/.queuectl).
         """,
-        options: [.flag("version", short: "V", "Show the version.")],
+        options: [.flag("version", short: "V", "Show the version."),
+                  .flag("interactive", short: "i", "Open the menu (what 'queuectl' alone does on a terminal).")],
         subcommands: [enqueue.takingTheLock, add.takingTheLock, worker, status, top, list, show, logs, output, wait, retry.takingTheLock,
                       cancel.takingTheLock, prune.takingTheLock, pause.takingTheLock, resume.takingTheLock, stats, dlq, config,
                       set.takingTheLock, shell, completions, manpage, help]

@@ -46,9 +46,12 @@ extension Commands {
         name: "stop",
         summary: "Ask every running worker of this queue to stop gracefully.",
         discussion: """
-          Sends SIGTERM to each registered, live worker: they stop claiming, finish their running jobs
-          and exit. Running it again while they wait terminates their jobs, as a second Ctrl+C does.
+          Sends SIGTERM to each registered, live worker, or only to the workers given by pid: they stop
+          claiming, finish their running jobs and exit. Running it again while they wait terminates their
+          jobs, as a second Ctrl+C does. A pid that is not a live worker of this queue is refused, and
+          then no worker is signalled.
         """,
+        arguments: [ArgumentSpec(name: "pid", help: "A worker's process id, as 'status' shows it.", optional: true, repeating: true)],
         options: [
             .flag("wait", "Return only when every worker has exited."),
             .value("timeout", short: "t", "seconds", "With --wait, give up after this long (exit 124)."),
@@ -145,11 +148,26 @@ extension Commands {
         // Signalling needs no lock, and must not wait for it: a stopped lock holder must not keep workers running.
         // Records of workers that died stay until the next command that takes the lock removes them.
         // A worker's pid means something only in its own PID namespace: one in another is stopped there.
-        let all = try context.read().workers
-        for w in all where !w.isInThisNamespace {
-            Console.err("worker \(w.process.pid) is in another PID namespace: stop it there\n")
+        let pids = try args.positionals.map { (text) throws(QueueError) in
+            Int32(try NumberInput.integer(text, for: "<pid>", in: 1...Int(Int32.max)))
         }
-        let workers = all.filter { $0.isInThisNamespace && $0.process.isAlive }
+        let all = try context.read().workers
+        let live = all.filter { $0.isInThisNamespace && $0.process.isAlive }
+        var workers = live
+        if !pids.isEmpty {
+            // All or none: a wrong pid must not leave the right ones half stopped.
+            for pid in pids where !live.contains(where: { $0.process.pid == pid }) {
+                if all.contains(where: { $0.process.pid == pid && !$0.isInThisNamespace }) {
+                    throw .failure("worker \(pid) is in another PID namespace: stop it there")
+                }
+                throw .failure("no worker of this queue has pid \(pid) (see 'queuectl status' for the running ones)")
+            }
+            workers = live.filter { pids.contains($0.process.pid) }
+        } else {
+            for w in all where !w.isInThisNamespace {
+                Console.err("worker \(w.process.pid) is in another PID namespace: stop it there\n")
+            }
+        }
         if workers.isEmpty {
             context.print("no workers are running")
             return 0
@@ -167,7 +185,7 @@ extension Commands {
             }
             sleepMilliseconds(50)
         }
-        context.print("all workers have exited")
+        context.print(pids.isEmpty ? "all workers have exited" : "worker\(pids.count == 1 ? "" : "s") \(pids.map(String.init).joined(separator: ", ")) exited")
         return 0
     }
 }

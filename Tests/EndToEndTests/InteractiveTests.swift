@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The shell (through piped stdin) and the live view (in a pseudo-terminal).
+/// The shell and the menu through piped stdin, and the live view (in a pseudo-terminal).
 @Suite struct InteractiveTests {
     @Test func theShellRunsTheSameCommandsWithTheSameOutput() throws {
         let q = QueueSandbox()
@@ -40,25 +40,26 @@ import TestSupport
         #expect(q.jobs()["z"] == nil, "nothing runs after exit")
     }
 
-    @Test func theMenuDoesTheCommonActions() throws {
+    @Test func theMenuDoesTheCommonActionsWithAnswersPipedIn() throws {
         let q = QueueSandbox()
         q.fastRetries()
-        q.ok("enqueue", #"{"id":"doomed","command":"false","max_retries":0}"#)
+        q.ok("enqueue", #"{"id":"doomed","command":"false","max_retries":1}"#)
         #expect(q.run(["worker", "start", "--drain"]).status == 0)
-        let answers = ["menu", "3", "echo from the menu", "m1", "2", "7", "max-retries", "4", "5", "doomed", "5", "nope",
-                       "2", "pending", "9", "0", "exit"]
+        let answers = ["menu", "3", "m1", "echo from the menu", "2", "9", "max-retries", "4", "7", "nope", "doomed",
+                       "2", "2", "x", "0", "exit"]
         let r = q.run(["shell"], stdin: answers.joined(separator: "\n") + "\n")
         #expect(r.status == 0)
-        #expect(r.stdout.contains("1) Show status"))
-        #expect(r.stdout.contains("Command: "))
+        #expect(r.stdout.contains("1  Status"))
+        #expect(r.stdout.contains("Command: \n"), "each question on a line of its own")
         #expect(r.stdout.contains("max-retries = 4"))
         #expect(r.stdout.contains("m1"))
+        #expect(!r.stdout.contains("Press Enter"), "no pause with no one to press it")
         #expect(r.stderr.contains("no job with id 'nope'"))
-        #expect(r.stderr.contains("choose a number from 0 to 7"))
+        #expect(r.stderr.contains("choose a number from 0 to 9"))
         let m1 = try #require(q.jobs()["m1"])
         #expect(m1["command"] as? String == "echo from the menu")
         #expect(m1["max_retries"] as? Int == 2)
-        #expect(q.state(of: "doomed") == "pending", "retried from the DLQ through the menu")
+        #expect(q.state(of: "doomed") == "pending", "retried from the DLQ through the menu, after the bad id was asked again")
         #expect(q.ok("config", "get", "max-retries") == "4\n")
     }
 

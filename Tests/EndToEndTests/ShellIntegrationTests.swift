@@ -101,7 +101,7 @@ import TestSupport
         #expect(lines[11] == "--cwd --capture-env")
         #expect(lines[12] == "\(q.root)/home")
         #expect(lines[13] == "", "after add's command, its words are the command's own")
-        #expect(lines[14] == "--version -V --help -h")
+        #expect(lines[14] == "--version -V --interactive -i --help -h")
     }
 
     /// The scripts come from the specs, not a list: for every command the binary's help names, bash

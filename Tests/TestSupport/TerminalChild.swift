@@ -38,6 +38,50 @@ package final class TerminalChild: @unchecked Sendable {
         _ = text.withCString { write(master, $0, strlen($0)) }
     }
 
+    /// How many bytes the program has written so far: a mark for `output(since:)`.
+    package var mark: Int {
+        pump(milliseconds: 0)
+        return bytes.count
+    }
+
+    /// What the program has written since `mark`.
+    package func output(since mark: Int) -> String {
+        pump(milliseconds: 0)
+        return String(decoding: bytes[min(mark, bytes.count)...], as: UTF8.self)
+    }
+
+    /// Reads until `text` has appeared after `mark`, or `seconds` pass.
+    @discardableResult
+    package func waitFor(_ text: String, since mark: Int = 0, within seconds: Double = 10) -> Bool {
+        waitForOutput(within: seconds) { _ in String(decoding: bytes[min(mark, bytes.count)...], as: UTF8.self).contains(text) }
+    }
+
+    /// Reads until `prompt` has been drawn with nothing typed after it, since `mark`: how the line
+    /// editor draws an empty line (the prompt, clear to the end of the line, back to its start).
+    /// Where the terminal cannot edit, the prompt is printed as it is.
+    @discardableResult
+    package func waitForPrompt(_ prompt: String = "queuectl> ", since mark: Int, editing: Bool = true, within seconds: Double = 10) -> Bool {
+        waitFor(editing ? prompt + "\u{1B}[K\r" : prompt, since: mark, within: seconds)
+    }
+
+    /// Waits for the prompt, then types `line` and Enter. Returns the mark from before the line.
+    @discardableResult
+    package func enter(_ line: String, after mark: Int, prompt: String = "queuectl> ") -> Int {
+        waitForPrompt(prompt, since: mark)
+        let now = self.mark
+        send(line + "\r")
+        return now
+    }
+
+    /// The terminal's line discipline as the program left it: canonical (line by line) and echoing.
+    package var lineMode: (canonical: Bool, echo: Bool) {
+        var settings = termios()
+        _ = tcgetattr(master, &settings)
+        return (settings.c_lflag & tcflag_t(ICANON) != 0, settings.c_lflag & tcflag_t(ECHO) != 0)
+    }
+
+    package func signal(_ signal: Int32) { kill(pid, signal) }
+
     /// Reads until `condition` holds for the output, or `seconds` pass.
     @discardableResult
     package func waitForOutput(within seconds: Double = 10, _ condition: (String) -> Bool) -> Bool {
