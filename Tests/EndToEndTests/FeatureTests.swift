@@ -138,7 +138,7 @@ import TestSupport
         #expect(r.stderr.contains("terminating it"))
         #expect(eventually { q.jobs()["running"] == nil }, "removed when its run ends, not retried")
         #expect(!processIsRunning(child))
-        #expect(worker.stdout().contains("running ended and was removed (cancelled)"))
+        #expect(eventually { worker.stdout().contains("running ended and was removed (cancelled)") }, "the worker says so once the job is gone")
         worker.signal(SIGINT)
         #expect(worker.wait(seconds: 10) == 0)
 
