@@ -1,4 +1,5 @@
 import DLQManager
+import JobManager
 import QueueStorage
 import QueueSystem
 
@@ -37,7 +38,7 @@ extension Commands {
         let document = try context.read()
         let jobs = DLQManager.list(document)
         if args.has("json") {
-            context.print(Output.jobsJSON(jobs))
+            context.print(Reports.jobsJSON(jobs))
         } else if jobs.isEmpty {
             context.print("The dead letter queue is empty.")
         } else {
