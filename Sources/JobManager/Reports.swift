@@ -12,21 +12,41 @@ package struct StatusReport: Sendable {
         package let jobs: [String]
     }
 
+    /// What the report takes from the jobs: a pass over them all, which a viewer that reports often
+    /// keeps for as long as the data file is unchanged. The workers' liveness is judged afresh each time.
+    package struct Tally: Sendable {
+        package let counts: [JobState: Int]
+        package let total: Int
+        /// The ids of the running jobs of each worker.
+        package let running: [ProcessIdentity: [String]]
+
+        package init(_ document: Document) {
+            counts = JobManager.counts(document)
+            total = document.jobs.count
+            var running: [ProcessIdentity: [String]] = [:]
+            for i in document.jobs.indices(whereSummary: { $0.state == .processing }) {
+                let job = document.jobs.summary(at: i)
+                if let w = job.worker { running[w, default: []].append(job.id) }
+            }
+            self.running = running
+        }
+    }
+
     package let counts: [JobState: Int]
     package let total: Int
     package let workers: [Worker]
 
     package init(_ document: Document, home: QueueHome) {
-        counts = JobManager.counts(document)
-        total = document.jobs.count
-        var running: [ProcessIdentity: [String]] = [:]
-        for i in document.jobs.indices(whereSummary: { $0.state == .processing }) {
-            let job = document.jobs.summary(at: i)
-            if let w = job.worker { running[w, default: []].append(job.id) }
-        }
+        self.init(Tally(document), of: document, home: home)
+    }
+
+    /// With `tally` made from `document` (or from an earlier read of the same file).
+    package init(_ tally: Tally, of document: Document, home: QueueHome) {
+        counts = tally.counts
+        total = tally.total
         workers = document.workers.map { ($0, JobManager.liveness(of: $0, home: home, config: document.config)) }
             .filter { $0.1.isAlive }
-            .map { Worker(record: $0.0, liveness: $0.1, jobs: running[$0.0.process] ?? []) }
+            .map { Worker(record: $0.0, liveness: $0.1, jobs: tally.running[$0.0.process] ?? []) }
     }
 
     /// `{"jobs": {"pending": n, ..., "total": n}, "workers": [{"pid", "slots", "started_at", "liveness"?, "jobs"}]}`
