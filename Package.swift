@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, lowest first. An arrow only points down (see DESIGN.md):
-// QueueSystem <- QueueStorage <- {JobManager, DLQManager, ConfigManager} <- Worker <- CLI <- queuectl
+// QueueSystem <- QueueStorage <- {JobManager, DLQManager, ConfigManager} <- {Worker, Dashboard} <- CLI <- queuectl
 let package = Package(
     name: "queuectl",
     products: [
@@ -18,8 +18,9 @@ let package = Package(
         .target(name: "DLQManager", dependencies: ["QueueStorage"]),
         .target(name: "ConfigManager", dependencies: ["QueueStorage"]),
         .target(name: "Worker", dependencies: ["JobManager", "QueueStorage", "QueueSystem"]),
+        .target(name: "Dashboard", dependencies: ["QueueSystem", "QueueStorage", "JobManager", "DLQManager"]),
         .target(name: "CLI", dependencies: [
-            "QueueSystem", "QueueStorage", "JobManager", "DLQManager", "ConfigManager", "Worker",
+            "QueueSystem", "QueueStorage", "JobManager", "DLQManager", "ConfigManager", "Worker", "Dashboard",
         ]),
         .executableTarget(name: "queuectl", dependencies: ["CLI"]),
 
