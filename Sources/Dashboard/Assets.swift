@@ -56,6 +56,7 @@ enum Assets {
     .key { display: inline-block; width: .8em; height: .8em; margin: 0 .3em 0 .8em; border-radius: 2px; }
     .legend .key:first-child { margin-left: 0; }
     .key.ok { background: var(--ok); } .key.bad { background: var(--bad); }
+    .banner { margin: 0; padding: .5rem 1rem; border: 1px solid var(--pending); border-radius: 6px; background: var(--panel); }
     .muted, .empty { color: var(--muted); }
     .empty { margin: .2rem 0; }
     .error, .err { color: var(--dead); }

@@ -108,7 +108,9 @@ enum Pages {
     private static func overview(_ context: PageContext) -> String {
         let (document, now) = (context.document, context.now)
         let view = QueueOverview(document, now: now)
-        var out = countCards(view.counts, total: view.total)
+        var out = document.paused
+            ? "<p class=\"banner\">Paused: no worker claims a job until <code>queuectl resume</code>; running jobs go on.</p>\n" : ""
+        out += countCards(view.counts, total: view.total) + queueTable(document)
 
         let throughput = Throughput(document, now: now)
         let first = throughput.start.shortDisplay.suffix(8).prefix(5)
@@ -168,7 +170,7 @@ enum Pages {
         return out
     }
 
-    /// The jobs per state, as cards. With named queues, a row of these per queue goes below.
+    /// The jobs per state, as cards; `queueTable` splits them by queue.
     private static func countCards(_ counts: [JobState: Int], total: Int) -> String {
         var out = "<section class=\"counts\" aria-label=\"Jobs per state\">\n"
         for state in JobState.allCases {
@@ -180,6 +182,25 @@ enum Pages {
         }
         out += "<div class=\"count total\" data-state=\"total\" data-count=\"\(total)\"><span class=\"n\">\(total)</span><span class=\"l\">total</span></div>\n"
         return out + "</section>\n"
+    }
+
+    /// Jobs per state in each named queue, when there is more than the default one or one is paused.
+    private static func queueTable(_ document: Document) -> String {
+        var counts: [String: [JobState: Int]] = [:]
+        for i in document.jobs.indices {
+            let summary = document.jobs.summary(at: i)
+            counts[summary.queue, default: [:]][summary.state, default: 0] += 1
+        }
+        for name in document.pausedQueues where counts[name] == nil { counts[name] = [:] }
+        guard counts.count > 1 || counts.keys.contains(where: document.isPaused) else { return "" }
+        let rows = counts.keys.sorted().map { name -> [String] in
+            let perState = counts[name]!
+            let paused = document.isPaused(name) ? " <span class=\"state s-failed\">paused</span>" : ""
+            return ["<code>\(esc(name))</code>\(paused)"] + JobState.allCases.map { String(perState[$0] ?? 0) }
+                + [String(perState.values.reduce(0, +))]
+        }
+        return "<section class=\"panel\"><h2>Queues</h2>\n"
+            + table(["QUEUE"] + JobState.allCases.map { $0.rawValue.uppercased() } + ["TOTAL"], rows) + "</section>\n"
     }
 
     // MARK: a job

@@ -61,6 +61,24 @@ import TestSupport
         #expect(d.stop() == 0, "Ctrl+C stops it with exit 0")
     }
 
+    @Test func namedQueuesAreCountedApartAndAPauseIsSaid() throws {
+        let q = QueueSandbox()
+        q.ok("enqueue", #"{"id":"a","command":"true"}"#)
+        let d = try DashboardProcess(q)
+        let http = try HTTPClient(port: d.port)
+        #expect(!(try http.get("/").body.contains("<h2>Queues</h2>")), "one queue: no split")
+        q.ok("enqueue", #"{"id":"b","command":"true","queue":"emails"}"#)
+        q.ok("enqueue", #"{"id":"c","command":"true","queue":"emails"}"#)
+        q.ok("pause", "--queue", "emails")
+        let page = try http.get("/").body
+        #expect(page.contains("<h2>Queues</h2>"))
+        #expect(page.contains(#"<td><code>emails</code> <span class="state s-failed">paused</span></td><td>2</td>"#))
+        #expect(page.contains("<td><code>default</code></td><td>1</td>"))
+        #expect(!page.contains("class=\"banner\""))
+        q.ok("pause")
+        #expect(try http.get("/").body.contains("Paused: no worker claims a job"))
+    }
+
     @Test func onlyItsOwnHostIsAnswered() throws {
         let q = QueueSandbox()
         let d = try DashboardProcess(q)
