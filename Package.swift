@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, lowest first. An arrow only points down (see DESIGN.md):
-// QueueSystem <- QueueStorage <- {JobManager, DLQManager, ConfigManager} <- Worker <- CLI <- queuectl
+// QueueSystem <- QueueStorage <- {JobManager, DLQManager, ConfigManager} <- {Worker, Dashboard} <- CLI <- queuectl
 let package = Package(
     name: "queuectl",
     products: [
@@ -18,8 +18,9 @@ let package = Package(
         .target(name: "DLQManager", dependencies: ["QueueStorage"]),
         .target(name: "ConfigManager", dependencies: ["QueueStorage"]),
         .target(name: "Worker", dependencies: ["JobManager", "QueueStorage", "QueueSystem"]),
+        .target(name: "Dashboard", dependencies: ["QueueSystem", "QueueStorage", "JobManager", "DLQManager"]),
         .target(name: "CLI", dependencies: [
-            "QueueSystem", "QueueStorage", "JobManager", "DLQManager", "ConfigManager", "Worker",
+            "QueueSystem", "QueueStorage", "JobManager", "DLQManager", "ConfigManager", "Worker", "Dashboard",
         ]),
         .executableTarget(name: "queuectl", dependencies: ["CLI"]),
 
@@ -30,6 +31,7 @@ let package = Package(
         .testTarget(name: "JobManagerTests", dependencies: ["JobManager", "QueueStorage", "QueueSystem", "TestSupport"]),
         .testTarget(name: "ConfigManagerTests", dependencies: ["ConfigManager", "QueueStorage", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobManager", "QueueStorage", "QueueSystem"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "QueueStorage", "QueueSystem"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "QueueSystem"]),
     ],

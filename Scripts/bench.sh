@@ -17,7 +17,7 @@ fi
 command -v tsp >/dev/null 2>&1 || echo "note: task-spooler (tsp) is not installed; its rows are left out" >&2
 bin="$(bash Scripts/build-release.sh 2>/dev/null)"
 exec python3 - "$bin" "$runs" "$loop_runs" <<'PY'
-import json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
+import json, os, re, resource, selectors, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
 BIN, RUNS, LOOP_RUNS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 TSP = shutil.which("tsp")
@@ -236,6 +236,74 @@ for _ in range(3):
     _, status, usage = os.wait4(pid, 0)
     peaks.append(usage.ru_maxrss / 1024)
 record("worker peak RSS, 100,000 jobs", peaks, "MB", "<= 30 MB")
+
+# The dashboard on 100,000 jobs: requests per second for /api/status from a load generator of its
+# own, bounded (8 keep-alive connections over loopback, one request in flight on each, 4,000
+# requests a run), and the dashboard's memory with 50 event streams open, as 50 open pages would
+# hold (each gets the page's live part, about once a second while something in it changes).
+def dashboard_load(port, connections=8, total=4000):
+    request = f"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    selector, buffers, sent, done = selectors.DefaultSelector(), {}, 0, 0
+    for _ in range(connections):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setblocking(False)
+        selector.register(s, selectors.EVENT_READ)
+        buffers[s] = b""
+    t = time.perf_counter()
+    for s in buffers:
+        s.send(request)
+        sent += 1
+    while done < total:
+        for key, _ in selector.select(timeout=10):
+            s = key.fileobj
+            chunk = s.recv(65536)
+            if not chunk:
+                raise SystemExit("bench: the dashboard closed a connection")
+            buffers[s] += chunk
+            while b"\r\n\r\n" in buffers[s]:
+                head, rest = buffers[s].split(b"\r\n\r\n", 1)
+                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+                if len(rest) < length:
+                    break
+                buffers[s] = rest[length:]
+                done += 1
+                if sent < total:
+                    s.send(request)
+                    sent += 1
+    elapsed = time.perf_counter() - t
+    for s in buffers:
+        s.close()
+    return total / elapsed
+
+h = home("dashboard")
+seed(h, completed=100000)
+board = subprocess.Popen([BIN, "dashboard", "--port", "0"], env=env(h), stdout=subprocess.PIPE, text=True)
+port = int(re.search(r"127\.0\.0\.1:(\d+)", board.stdout.readline()).group(1))
+dashboard_load(port, total=200)  # the first request reads the file
+record("dashboard: /api/status, 100,000 jobs, 8 connections", [dashboard_load(port) for _ in range(RUNS)], "req/s", "-", 0)
+streams = []
+for _ in range(50):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(f"GET /api/events?view=%2F HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    streams.append(s)
+def drain_streams(seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for key, _ in streams_selector.select(timeout=0.1):
+            key.fileobj.recv(1 << 20)
+streams_selector = selectors.DefaultSelector()
+for s in streams:
+    s.setblocking(False)
+    streams_selector.register(s, selectors.EVENT_READ)
+rss = []
+for _ in range(RUNS):
+    drain_streams(0.5)
+    rss.append(int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{board.pid}/status").read()).group(1)) / 1024)
+record("dashboard RSS, 50 open event streams, 100,000 jobs", rss, "MB", "-")
+for s in streams:
+    s.close()
+board.send_signal(signal.SIGINT)
+board.wait()
 
 shutil.rmtree(ROOT, ignore_errors=True)
 load = lambda l: " / ".join(f"{x:.2f}" for x in l)

@@ -18,6 +18,13 @@ if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1 \
         || echo "warning: could not install ${missing[*]}; the tests that need them will be skipped (failed under CI)" >&2
 fi
+# The dashboard's real-browser test (Scripts/browser-test.sh) needs Debian's chromium, installed here
+# the same way; under CI a missing browser fails the run, elsewhere the test is skipped with a note.
+if [ "$#" -eq 0 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing chromium for the dashboard's browser test" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+        || echo "warning: could not install chromium; the browser test will be skipped (failed under CI)" >&2
+fi
 swift build --build-tests
 swift test --skip-build "$@"
 # The end-to-end tests once more against the release binary users install, a fully static executable
@@ -27,4 +34,16 @@ swift test --skip-build "$@"
 if [ "$#" -eq 0 ]; then
     release="$(bash Scripts/build-release.sh)"
     QUEUECTL_BIN="$release" swift test --skip-build --filter EndToEndTests --skip ClockTests
+    # The dashboard in headless Chromium, against the release binary; screenshots go to .build/browser-test.
+    code=0
+    QUEUECTL_BIN="$release" bash Scripts/browser-test.sh || code=$?
+    if [ "$code" -eq 2 ]; then
+        if [ "${CI:-}" = true ]; then
+            echo "error: chromium is missing, so the dashboard's browser test cannot run; under CI that is a failure" >&2
+            exit 1
+        fi
+        echo "note: chromium is not installed; the dashboard's browser test was skipped (apt-get install chromium)" >&2
+    elif [ "$code" -ne 0 ]; then
+        exit "$code"
+    fi
 fi

@@ -1,4 +1,5 @@
 import DLQManager
+import JobManager
 import QueueStorage
 import QueueSystem
 
@@ -51,7 +52,7 @@ extension Commands {
         let document = try context.read()
         let jobs = Array(DLQManager.list(document).prefix(limit))
         if args.has("json") {
-            context.print(Output.jobsJSON(jobs))
+            context.print(Reports.jobsJSON(jobs))
         } else if jobs.isEmpty {
             context.print("The dead letter queue is empty.")
         } else {

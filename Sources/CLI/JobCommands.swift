@@ -53,59 +53,14 @@ extension Commands {
         let home = try context.store().home
         let document = try context.read()
         let job = try JobManager.job(id, in: document)
-        var explanation = JobManager.explain(job, now: Timestamp.now(), in: document)
-        if let owner = ownerNote(of: job, in: document, home: home) { explanation += owner }
+        let explanation = JobManager.explanation(of: job, in: document, home: home, now: Timestamp.now())
         if args.has("json") {
-            var w = JSONWriter()
-            DocumentCodec.writeJob(job, to: &w)
-            w.bytes.removeLast()  // the closing brace
-            w.key("explanation"); w.string(explanation)
-            w.raw("}")
-            context.print(String(decoding: w.bytes, as: UTF8.self))
+            context.print(Reports.jobJSON(job, explanation: explanation))
             return 0
         }
-        var rows: [(String, String)] = [
-            ("id", job.id), ("state", job.state.rawValue), ("why", explanation), ("command", job.commandLine),
-            ("runs", "\(job.attempts) failed of at most \(job.maxRuns)"),
-            ("priority", String(job.priority)),
-            ("timeout", job.timeout.map { "\(formatSeconds($0))s" } ?? "config job-timeout"),
-            ("cwd", job.cwd ?? "-"), ("created", job.createdAt.iso8601), ("updated", job.updatedAt.iso8601),
-        ]
-        if let v = job.runAt { rows.append(("run at", v.iso8601)) }
-        if let v = job.startedAt { rows.append(("started", v.iso8601)) }
-        if let v = job.finishedAt { rows.append(("finished", v.iso8601)) }
-        if let v = job.durationMilliseconds { rows.append(("duration", describeDuration(milliseconds: v))) }
-        if let v = job.exitCode { rows.append(("exit code", String(v))) }
-        if let v = job.lastError { rows.append(("last error", v)) }
-        if let v = job.worker { rows.append(("worker", String(v.pid))) }
-        if let v = job.child { rows.append(("process", "\(v.pid) (its own process group)")) }
-        if let v = job.environment { rows.append(("env", describe(v))) }
-        if home.hasLog(job.id) { rows.append(("log", home.logPath(for: job.id))) }
+        let rows = JobManager.fields(of: job, explanation: explanation, logPath: home.hasLog(job.id) ? home.logPath(for: job.id) : nil)
         for (label, value) in rows { context.print(label.padding(12) + value) }
         return 0
-    }
-
-    /// For a running job whose worker is gone: what happens next. Read-only commands recover nothing
-    /// (they take no lock); the next command that does, recovers it.
-    /// How a running job's worker is, judged as a lock-taker would judge it (nil: not running).
-    static func ownerLiveness(of job: Job, in document: Document, home: QueueHome) -> WorkerLiveness? {
-        guard job.state == .processing, let owner = job.worker else { return nil }
-        if let record = document.workers.first(where: { $0.process == owner }) {
-            return JobManager.liveness(of: record, home: home, config: document.config)
-        }
-        return owner.isAlive ? .alive : .gone
-    }
-
-    /// What `show` and `wait` say of a running job whose worker is gone.
-    static func lostWorkerNote(_ job: Job) -> String {
-        "but its worker (pid \(job.worker?.pid ?? 0)) is gone: the next command that changes the queue, or a worker, recovers it"
-    }
-
-    /// What `show` adds about a running job's worker: that it is gone, or alive by its lease in another namespace.
-    static func ownerNote(of job: Job, in document: Document, home: QueueHome) -> String? {
-        guard let liveness = ownerLiveness(of: job, in: document, home: home) else { return nil }
-        if !liveness.isAlive { return "; " + lostWorkerNote(job) }
-        return liveness.description.map { " (its worker is \($0))" }
     }
 
     static func runRetry(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {

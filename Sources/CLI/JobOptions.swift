@@ -109,13 +109,6 @@ extension Commands {
         return job
     }
 
-    /// The names a job's environment sets (never the values, which may be secrets), and how it applies.
-    static func describe(_ environment: JobEnvironment) -> String {
-        let names = environment.entries.map(\.name).joined(separator: " ")
-        if environment.captured { return "captured at enqueue, replacing the worker's: \(names)" }
-        return "\(names) (added to the worker's)"
-    }
-
     /// Adds `inputs` in one transaction, all or none, with what `options` set, and prints each new id.
     static func enqueue(_ inputs: [JobInput], options args: ParsedArguments, _ context: Context) throws(QueueError) {
         let defaults = try jobDefaults(args)

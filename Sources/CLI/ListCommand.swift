@@ -30,7 +30,7 @@ extension Commands {
         let document = try context.read()
         let jobs = JobManager.list(document, state: state, limit: limit)
         if args.has("json") {
-            context.print(Output.jobsJSON(jobs))
+            context.print(Reports.jobsJSON(jobs))
         } else if jobs.isEmpty {
             context.print(state.map { "No \($0.rawValue) jobs." } ?? "No jobs. Add one with: queuectl enqueue '{\"command\":\"echo hello\"}'")
         } else {

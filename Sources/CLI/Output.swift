@@ -43,28 +43,6 @@ enum Output {
         return text.withUTF8 { $0.allSatisfy { $0 < 0x80 } } ? text.utf8.count : text.count
     }
 
-    /// Jobs as a JSON array with the data file's field names, one job per line.
-    static func jobsJSON(_ jobs: [Job]) -> String {
-        var w = JSONWriter()
-        w.raw("[")
-        for (i, job) in jobs.enumerated() {
-            w.raw(i == 0 ? "\n  " : ",\n  ")
-            DocumentCodec.writeJob(job, to: &w)
-        }
-        w.raw(jobs.isEmpty ? "]" : "\n]")
-        return String(decoding: w.bytes, as: UTF8.self)
-    }
-
-    /// `{"pending": n, "processing": n, "completed": n, "failed": n, "dead": n, "total": n}`
-    static func writeCounts(_ counts: [JobState: Int], total: Int, to w: inout JSONWriter) {
-        w.raw("{")
-        for (i, state) in JobState.allCases.enumerated() {
-            if i > 0 { w.raw(", ") }
-            w.string(state.rawValue); w.raw(": "); w.int(counts[state] ?? 0)
-        }
-        w.raw(", \"total\": "); w.int(total); w.raw("}")
-    }
-
     static func duration(seconds: Double) -> String { describeDuration(milliseconds: Int64((seconds * 1000).rounded())) }
 
     /// One line of a multi-line string, for tables.

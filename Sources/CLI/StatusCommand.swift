@@ -31,16 +31,10 @@ extension Commands {
         }
         if args.value("interval") != nil { throw .usage("--interval goes with --watch") }
         let document = try context.read()
-        let workers = try runningWorkers(document, context)
-        let counts = JobManager.counts(document)
+        let report = StatusReport(document, home: try context.store().home)
+        let counts = report.counts
         if args.has("json") {
-            var w = JSONWriter()
-            w.raw("{\"jobs\": ")
-            Output.writeCounts(counts, total: document.jobs.count, to: &w)
-            w.raw(", \"workers\": ")
-            writeWorkers(workers, to: &w)
-            w.raw("}")
-            context.print(String(decoding: w.bytes, as: UTF8.self))
+            context.print(report.json)
             return 0
         }
         let style = Style.forStandardOutput()
@@ -52,7 +46,7 @@ extension Commands {
         context.print("    Total: \(document.jobs.count)")
         let dead = counts[.dead] ?? 0
         context.print("  DLQ: \(dead) job\(dead == 1 ? "" : "s")")
-        printWorkers(workers, context)
+        printWorkers(report.workers, context)
         if document.jobs.isEmpty { return 0 }
         if document.jobs.count > statusListsJobsUpTo {
             context.print("  List the jobs with: queuectl list (or list --state STATE)")
@@ -66,48 +60,8 @@ extension Commands {
         return 0
     }
 
-    /// A worker whose process is alive, and the jobs it runs.
-    struct RunningWorker {
-        let record: WorkerRecord
-        let liveness: WorkerLiveness
-        let jobs: [String]
-    }
-
-    /// The live workers. Read without the lock, the records of workers that died are still there
-    /// until the next command that takes the lock removes them: only the live ones are shown.
-    static func runningWorkers(_ document: Document, _ context: Context) throws(QueueError) -> [RunningWorker] {
-        let home = try context.store().home
-        var running: [ProcessIdentity: [String]] = [:]
-        for i in document.jobs.indices(whereSummary: { $0.state == .processing }) {
-            let job = document.jobs.summary(at: i)
-            if let w = job.worker { running[w, default: []].append(job.id) }
-        }
-        return document.workers.compactMap { record in
-            let liveness = JobManager.liveness(of: record, home: home, config: document.config)
-            return liveness.isAlive ? RunningWorker(record: record, liveness: liveness, jobs: running[record.process] ?? []) : nil
-        }
-    }
-
-    static func writeWorkers(_ workers: [RunningWorker], to w: inout JSONWriter) {
-        w.raw("[")
-        for (i, worker) in workers.enumerated() {
-            if i > 0 { w.raw(", ") }
-            w.raw("{\"pid\": "); w.int(worker.record.process.pid)
-            w.raw(", \"slots\": "); w.int(worker.record.slots)
-            w.raw(", \"started_at\": "); w.string(worker.record.startedAt.iso8601)
-            if let text = worker.liveness.description { w.raw(", \"liveness\": "); w.string(text) }
-            w.raw(", \"jobs\": [")
-            for (k, id) in worker.jobs.enumerated() {
-                if k > 0 { w.raw(", ") }
-                w.string(id)
-            }
-            w.raw("]}")
-        }
-        w.raw("]")
-    }
-
     /// `Workers: N active, M slots`, then a line per worker process.
-    static func printWorkers(_ workers: [RunningWorker], _ context: Context) {
+    static func printWorkers(_ workers: [StatusReport.Worker], _ context: Context) {
         context.print("  Workers: \(workers.count) active, \(workers.reduce(0) { $0 + $1.record.slots }) slots")
         if workers.isEmpty { context.print("    none running; start one with: queuectl worker start") }
         for worker in workers {
@@ -120,10 +74,10 @@ extension Commands {
     }
 
     static func runWorkerStatus(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let workers = try runningWorkers(try context.read(), context)
+        let workers = StatusReport(try context.read(), home: try context.store().home).workers
         if args.has("json") {
             var w = JSONWriter()
-            writeWorkers(workers, to: &w)
+            Reports.writeWorkers(workers, to: &w)
             context.print(String(decoding: w.bytes, as: UTF8.self))
         } else {
             printWorkers(workers, context)

@@ -37,9 +37,9 @@ extension Commands {
                 guard let i = document.index(of: id) else { throw .failure("no job with id '\(id)' (it may have been cancelled or deleted)") }
                 let summary = document.jobs.summary(at: i)
                 if summary.state == .processing, !toldLost.contains(id),
-                   ownerLiveness(of: document.jobs[i], in: document, home: store.home)?.isAlive == false {
+                   JobManager.ownerLiveness(of: document.jobs[i], in: document, home: store.home)?.isAlive == false {
                     toldLost.insert(id)
-                    Console.err("job '\(id)' is running, \(lostWorkerNote(document.jobs[i]))\n")
+                    Console.err("job '\(id)' is running, \(JobManager.lostWorkerNote(document.jobs[i]))\n")
                 }
                 return summary.state
             }
@@ -85,7 +85,7 @@ extension Commands {
         if args.has("json") {
             var w = JSONWriter()
             w.raw("{\"jobs\": ")
-            Output.writeCounts(counts, total: document.jobs.count, to: &w)
+            Reports.writeCounts(counts, total: document.jobs.count, to: &w)
             w.key("runs"); w.int(c.runs)
             w.key("failed_runs"); w.int(c.failedRuns)
             w.key("success_rate"); if let successRate { w.double((successRate * 10_000).rounded() / 10_000) } else { w.raw("null") }

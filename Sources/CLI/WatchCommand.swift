@@ -66,33 +66,29 @@ extension Commands {
         let title = "queuectl \(home)  \(now.shortDisplay) UTC" + (interactive ? "  (q to quit)" : "")
         lines.append(style.bold(title))
         lines.append("")
-        let counts = JobManager.counts(document)
-        lines.append(JobState.allCases.map { style.state($0, "\($0.rawValue) \(counts[$0] ?? 0)") }.joined(separator: "  ")
-            + "  total \(document.jobs.count)")
+        let overview = QueueOverview(document, now: now)
+        lines.append(JobState.allCases.map { style.state($0, "\($0.rawValue) \(overview.counts[$0] ?? 0)") }.joined(separator: "  ")
+            + "  total \(overview.total)")
         lines.append("")
 
-        var running: [Int32: [Job]] = [:]
-        for job in document.jobs.jobs({ $0.state == .processing }) { if let w = job.worker { running[w.pid, default: []].append(job) } }
         lines.append(style.bold("WORKERS"))
-        if document.workers.isEmpty {
+        if overview.workers.isEmpty {
             lines.append("  none running")
         } else {
-            let rows = document.workers.map { w -> [String] in
-                let jobs = (running[w.process.pid] ?? []).map { job in
+            let rows = overview.workers.map { w -> [String] in
+                let jobs = w.running.map { job in
                     job.id + (job.startedAt.map { " (\(describeDuration(milliseconds: now.milliseconds - $0.milliseconds)))" } ?? "")
                 }
-                return [String(w.process.pid), String(w.slots), w.startedAt.shortDisplay, jobs.joined(separator: ", ").ifEmpty("-")]
+                return [String(w.record.process.pid), String(w.record.slots), w.record.startedAt.shortDisplay, jobs.joined(separator: ", ").ifEmpty("-")]
             }
             lines += Output.table(["PID", "SLOTS", "SINCE (UTC)", "RUNNING"], rows, flexible: 3, width: width - 2)
                 .split(separator: "\n").map { "  " + $0 }
         }
         lines.append("")
 
-        let upcoming = document.jobs.jobs { ($0.state == .pending || $0.state == .failed) && !$0.isRunnable(at: now) }
-            .sorted { ($0.runAt ?? now) < ($1.runAt ?? now) }.prefix(5)
         lines.append(style.bold("NEXT UP (scheduled and retrying)"))
-        if upcoming.isEmpty { lines.append("  nothing waiting for a time") }
-        let upcomingRows = upcoming.map { job in
+        if overview.upcoming.isEmpty { lines.append("  nothing waiting for a time") }
+        let upcomingRows = overview.upcoming.map { job in
             [job.id, job.state.rawValue, "in " + describeDuration(milliseconds: (job.runAt ?? now).milliseconds - now.milliseconds),
              job.state == .failed ? "run \(job.attempts + 1) of \(job.maxRuns): \(job.lastError ?? "")" : Output.oneLine(job.commandLine)]
         }
@@ -103,17 +99,7 @@ extension Commands {
         }
         lines.append("")
 
-        // The eight most recently finished, picked by their summaries: only those are decoded.
-        var newest: [Int] = []
-        for i in document.jobs.indices {
-            let summary = document.jobs.summary(at: i)
-            guard summary.state != .processing, summary.finishedAt.milliseconds != 0 else { continue }
-            let at = newest.firstIndex { summary.finishedAt > document.jobs.summary(at: $0).finishedAt } ?? newest.count
-            guard at < 8 else { continue }
-            newest.insert(i, at: at)
-            if newest.count > 8 { newest.removeLast() }
-        }
-        let recent = newest.map { document.jobs[$0] }
+        let recent = overview.recent
         lines.append(style.bold("RECENT"))
         if recent.isEmpty { lines.append("  no finished runs yet") }
         let recentRows = recent.map { job in

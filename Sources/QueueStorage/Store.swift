@@ -176,6 +176,18 @@ package struct QueueHome: Sendable {
         do { return try logs.readFile(QueueHome.logName(id)) } catch { throw .failure("cannot read \(logPath(for: id)): \(error)") }
     }
 
+    /// The last `maxBytes` of a job's log and the log's whole size, or nil when it has none. An id
+    /// that is not a safe file name (a hand-edited data file) has none: it is never made into a path.
+    package func readLogTail(_ id: String, maxBytes: Int) throws(QueueError) -> (bytes: [UInt8], size: Int)? {
+        guard QueueHome.isSafeName(id), let logs = try openLogs(create: false) else { return nil }
+        do { return try logs.readFileTail(QueueHome.logName(id), maxBytes: maxBytes) } catch {
+            throw .failure("cannot read \(logPath(for: id)): \(error)")
+        }
+    }
+
+    /// A single name in a directory: not empty, `.` or `..`, and without a `/`.
+    static func isSafeName(_ name: String) -> Bool { !name.isEmpty && name != "." && name != ".." && !name.utf8.contains(0x2F) }
+
     /// Whether the job has a log file.
     package func hasLog(_ id: String) -> Bool {
         guard let logs = try? openLogs(create: false) else { return false }
@@ -344,6 +356,14 @@ package struct Store: Sendable {
         guard let directory = try home.open(create: false) else { return Document() }
         try checkFiles(directory)
         return try load(directory)
+    }
+
+    /// True while the data file is still the very file `document` was read from (one `fstatat`): a
+    /// view that refreshes often reads the file again only when the queue has changed.
+    package func isCurrent(_ document: Document) -> Bool {
+        guard let source = document.jobs.source, !source.changedUnderMapping, let identity = source.identity,
+              let directory = try? home.open(create: false) else { return false }
+        return directory.identity(of: QueueHome.dataName) == identity
     }
 
     /// True when the data file is no longer the one this store last read or wrote: another process

@@ -27,6 +27,9 @@ package struct Errno: RawRepresentable, Error, Hashable, CustomStringConvertible
     package static let tooManyLinks = Errno(rawValue: ELOOP)
     package static let ioError = Errno(rawValue: EIO)
     package static let fileTooLarge = Errno(rawValue: EFBIG)
+    package static let addressInUse = Errno(rawValue: EADDRINUSE)
+    package static let addressNotAvailable = Errno(rawValue: EADDRNOTAVAIL)
+    package static let addressFamilyNotSupported = Errno(rawValue: EAFNOSUPPORT)
 
     /// Not the C library's: a file in the queue home that is not a regular file (a FIFO, a link, a
     /// device), refused before anything reads or writes it. Outside errno's range (below 4096); the

@@ -104,6 +104,27 @@ package final class OpenDirectory: Sendable {
         return try Files.readAll(fd: file.rawValue)
     }
 
+    /// The last `maxBytes` of the regular file `name` and the file's whole size, or nil when there is
+    /// none: a view of a long log reads its end only. Wraps `fstat(2)`, `pread(2)`.
+    package func readFileTail(_ name: String, maxBytes: Int) throws(Errno) -> (bytes: [UInt8], size: Int)? {
+        guard let file = try openFileIfPresent(name, O_RDONLY) else { return nil }
+        let size = try file.status().size
+        let start = max(0, size - maxBytes)
+        var bytes = [UInt8](repeating: 0, count: size - start)
+        var count = 0
+        while count < bytes.count {
+            let n = try bytes.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in
+                    try retryingOnInterrupt { pread(file.rawValue, raw.baseAddress! + count, raw.count - count, off_t(start + count)) }
+                }
+            }.get()
+            if n == 0 { break }  // cut meanwhile: what is there
+            count += n
+        }
+        bytes.removeSubrange(count...)
+        return (bytes, start + count)
+    }
+
     /// Opens the directory `name` in this one, never through a link; with `create`, makes it (mode
     /// 0700) first if it is missing. Nil when it is missing and not to be created. A link or another
     /// kind of file there fails with `Errno.notADirectory`. Wraps `mkdirat(2)`, `openat(2)`.
