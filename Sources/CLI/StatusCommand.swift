@@ -46,6 +46,12 @@ extension Commands {
         context.print("    Total: \(document.jobs.count)")
         let dead = counts[.dead] ?? 0
         context.print("  DLQ: \(dead) job\(dead == 1 ? "" : "s")")
+        if document.paused { context.print("  Paused: no worker claims a job until 'queuectl resume'; running jobs go on") }
+        let queues = QueueCounts.of(document)
+        if !queues.isEmpty {
+            context.print("  Queues:")
+            for queue in queues { context.print("    " + queue.line) }
+        }
         printWorkers(report.workers, context)
         if document.jobs.isEmpty { return 0 }
         if document.jobs.count > statusListsJobsUpTo {

@@ -69,6 +69,8 @@ extension Commands {
         let overview = QueueOverview(document, now: now)
         lines.append(JobState.allCases.map { style.state($0, "\($0.rawValue) \(overview.counts[$0] ?? 0)") }.joined(separator: "  ")
             + "  total \(overview.total)")
+        if document.paused { lines.append(style.bold("PAUSED") + ": no worker claims a job until 'queuectl resume'") }
+        for queue in QueueCounts.of(document) { lines.append("  queue " + queue.line) }
         lines.append("")
 
         lines.append(style.bold("WORKERS"))

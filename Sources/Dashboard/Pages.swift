@@ -186,18 +186,11 @@ enum Pages {
 
     /// Jobs per state in each named queue, when there is more than the default one or one is paused.
     private static func queueTable(_ document: Document) -> String {
-        var counts: [String: [JobState: Int]] = [:]
-        for i in document.jobs.indices {
-            let summary = document.jobs.summary(at: i)
-            counts[summary.queue, default: [:]][summary.state, default: 0] += 1
-        }
-        for name in document.pausedQueues where counts[name] == nil { counts[name] = [:] }
-        guard counts.count > 1 || counts.keys.contains(where: document.isPaused) else { return "" }
-        let rows = counts.keys.sorted().map { name -> [String] in
-            let perState = counts[name]!
-            let paused = document.isPaused(name) ? " <span class=\"state s-failed\">paused</span>" : ""
-            return ["<code>\(esc(name))</code>\(paused)"] + JobState.allCases.map { String(perState[$0] ?? 0) }
-                + [String(perState.values.reduce(0, +))]
+        let queues = QueueCounts.of(document)
+        guard !queues.isEmpty else { return "" }
+        let rows = queues.map { queue -> [String] in
+            let paused = queue.paused ? " <span class=\"state s-failed\">paused</span>" : ""
+            return ["<code>\(esc(queue.name))</code>\(paused)"] + JobState.allCases.map { String(queue.counts[$0] ?? 0) } + [String(queue.total)]
         }
         return "<section class=\"panel\"><h2>Queues</h2>\n"
             + table(["QUEUE"] + JobState.allCases.map { $0.rawValue.uppercased() } + ["TOTAL"], rows) + "</section>\n"

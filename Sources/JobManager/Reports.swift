@@ -175,3 +175,29 @@ extension JobManager {
         return "\(names) (added to the worker's)"
     }
 }
+
+/// One named queue's jobs per state, for the views that split the counts by queue.
+package struct QueueCounts: Equatable, Sendable {
+    package let name: String
+    package let counts: [JobState: Int]
+    package let paused: Bool
+    package var total: Int { counts.values.reduce(0, +) }
+
+    /// Every queue that has jobs or is paused, by name; empty when there is only the default queue
+    /// and nothing is paused by queue (then the totals say it all).
+    package static func of(_ document: Document) -> [QueueCounts] {
+        var counts: [String: [JobState: Int]] = [:]
+        for i in document.jobs.indices {
+            let summary = document.jobs.summary(at: i)
+            counts[summary.queue, default: [:]][summary.state, default: 0] += 1
+        }
+        for name in document.pausedQueues where counts[name] == nil { counts[name] = [:] }
+        guard counts.count > 1 || !document.pausedQueues.isEmpty else { return [] }
+        return counts.keys.sorted().map { QueueCounts(name: $0, counts: counts[$0]!, paused: document.isPaused($0)) }
+    }
+
+    /// `mail: 2 pending, 1 processing, 0 completed, 0 failed, 0 dead (paused)`.
+    package var line: String {
+        "\(name): " + JobState.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ") + (paused ? " (paused)" : "")
+    }
+}

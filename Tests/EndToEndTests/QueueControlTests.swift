@@ -119,3 +119,25 @@ import TestSupport
         #expect(q.ok("config", "get", "queue.slow.max-running") == "1\n")
     }
 }
+
+@Suite struct QueueViewTests {
+    @Test func statusAndTopShowThePauseAndTheCountsPerQueue() throws {
+        let q = QueueSandbox()
+        q.ok("add", "--queue", "mail", "--", "true")
+        q.ok("add", "--", "true")
+        let plain = q.ok("status")
+        #expect(plain.contains("  Queues:\n    default: 1 pending, 0 processing, 0 completed, 0 failed, 0 dead\n    mail: 1 pending,"), "\(plain)")
+        #expect(!plain.contains("Paused"))
+        q.ok("pause", "--queue", "mail")
+        #expect(q.ok("status").contains("    mail: 1 pending, 0 processing, 0 completed, 0 failed, 0 dead (paused)\n"))
+        q.ok("pause")
+        let paused = q.ok("status")
+        #expect(paused.contains("  Paused: no worker claims a job until 'queuectl resume'"), "\(paused)")
+        let top = q.start(["top", "--interval", "0.2"])
+        defer { top.signal(SIGKILL) }
+        #expect(eventually { top.stdout().contains("PAUSED") && top.stdout().contains("queue mail: 1 pending") }, "\(top.stdout())")
+        let one = QueueSandbox()
+        one.ok("add", "--", "true")
+        #expect(!one.ok("status").contains("Queues:"), "one default queue needs no split")
+    }
+}
