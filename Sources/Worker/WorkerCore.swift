@@ -362,9 +362,13 @@ struct WorkerCore {
         } else {
             outcome = .exited(run.exit ?? .signaled(ProcessSignal.kill.rawValue))
         }
+        // A job runs in a process group of its own, so the terminal's Ctrl+C reaches it only if it
+        // comes in the moment between its spawn and its move to that group: a run that died of
+        // SIGINT while the worker is asked to stop was cut short by the Ctrl+C, not failed.
+        let caughtTheCtrlC = stopRequests > 0 && run.exit == .signaled(ProcessSignal.interrupt.rawValue)
         let result = Result(job: run.job, outcome: outcome, startedAt: run.startedAt,
                             durationMilliseconds: now - run.startedMonotonic,
-                            interrupted: forced || run.teardown?.reason == .shutdown, note: run.note)
+                            interrupted: forced || run.teardown?.reason == .shutdown || caughtTheCtrlC, note: run.note)
         add(result, at: now)
         return .runEnded(result, pid: run.pid, tornDown: run.teardown != nil)
     }

@@ -338,3 +338,17 @@ struct Harness {
         }
     }
 }
+
+@Suite struct WorkerCoreCtrlCTests {
+    /// The terminal's Ctrl+C can reach a job spawned that very moment, before it is in its own
+    /// process group: its death by SIGINT while the worker stops is the Ctrl+C, not a failed run.
+    @Test func aRunKilledBySIGINTWhileStoppingIsPutBackNotFailed() {
+        for stopping in [false, true] {
+            var h = Harness()
+            h.claim([job("a")])
+            if stopping { h.send(.stopSignal, at: 5) }
+            let ended = Harness.ended(h.send(.childExited(pid: 100, status: .signaled(ProcessSignal.interrupt.rawValue), groupAlive: false), at: 6))
+            #expect(ended.first?.interrupted == stopping, "stopping: \(stopping)")
+        }
+    }
+}
