@@ -247,8 +247,7 @@ package enum DocumentCodec {
             case "next_seq": d.nextSequence = try r.readInt64()
             case "boot_id": d.bootID = try r.readString()
             case "paused": d.paused = try r.readBool()
-            case "paused_queues":
-                try r.readArray { (r, _) throws(JSONError) in d.pausedQueues.append(try r.readString()) }
+            case "paused_queues": d.pausedQueues = try readStrings(&r)
             case "config": d.config = try readConfig(&r)
             case "stats": d.counters = try readCounters(&r)
             case "workers":
@@ -428,29 +427,13 @@ package enum DocumentCodec {
             case .envCaptured: captured = try r.readBool()
             case .cancelRequested: job.cancelRequested = try r.readBool()
             case .args:
-                var arguments: [String] = []
-                try r.readArray { (r, _) throws(JSONError) in arguments.append(try r.readString()) }
+                let arguments = try readStrings(&r)
                 if whole { job.arguments = arguments }
-            case .backoffBase:
-                let start = r.offset
-                job.backoffBase = try r.readDouble()
-                guard QueueConfig.backoffBaseRange.contains(job.backoffBase!) else {
-                    r.offset = start
-                    throw r.error("\(context()).backoff_base: out of range")
-                }
-            case .maxBackoff:
-                let start = r.offset
-                job.maxBackoff = try r.readDouble()
-                guard QueueConfig.secondsRange.contains(job.maxBackoff!) else {
-                    r.offset = start
-                    throw r.error("\(context()).max_backoff: out of range")
-                }
+            case .backoffBase: job.backoffBase = try readDouble(&r, in: QueueConfig.backoffBaseRange, field.name, context())
+            case .maxBackoff: job.maxBackoff = try readDouble(&r, in: QueueConfig.secondsRange, field.name, context())
             // Read whole or not: the summary keeps these (claims need them).
             case .queue: job.queue = try r.readString()
-            case .after:
-                var ids: [String] = []
-                try r.readArray { (r, _) throws(JSONError) in ids.append(try r.readString()) }
-                job.after = ids
+            case .after: job.after = try readStrings(&r)
             case .dependencyDied: job.dependencyDied = try r.readString()
             }
         }
@@ -479,6 +462,23 @@ package enum DocumentCodec {
             }
         }
         return variables
+    }
+
+    static func readStrings(_ r: inout JSONReader) throws(JSONError) -> [String] {
+        var strings: [String] = []
+        try r.readArray { (r, _) throws(JSONError) in strings.append(try r.readString()) }
+        return strings
+    }
+
+    static func readDouble(_ r: inout JSONReader, in range: ClosedRange<Double>, _ field: String,
+                           _ context: @autoclosure () -> String) throws(JSONError) -> Double {
+        let start = r.offset
+        let value = try r.readDouble()
+        guard range.contains(value) else {
+            r.offset = start
+            throw r.error("\(context()).\(field): out of range")
+        }
+        return value
     }
 
     static func readPid(_ r: inout JSONReader, _ field: String, _ context: @autoclosure () -> String) throws(JSONError) -> Int32 {
