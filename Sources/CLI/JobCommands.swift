@@ -24,12 +24,15 @@ extension Commands {
 
     static let cancel = CommandSpec(
         name: "cancel",
-        summary: "Remove a pending or failed job; terminate a running one first.",
+        summary: "Remove pending or failed jobs; terminate running ones first.",
         discussion: """
           A running job's process group gets SIGTERM (SIGKILL 5s later, if need be) from its worker,
-          and the job is removed when its run ends instead of being retried.
+          and the job is removed when its run ends instead of being retried. ('queuectl kill' ends a
+          run and keeps the job.) All the jobs named must be ones that can be cancelled, or nothing
+          changes; --state cancels every job in that state at once.
         """,
-        arguments: [jobArgument],
+        arguments: [ArgumentSpec(name: "id", help: "A job's id.", optional: true, repeating: true)],
+        options: [.value("state", short: "s", "state", "Cancel every job in this state: pending, failed or processing.")],
         run: runCancel
     )
 
@@ -79,17 +82,29 @@ extension Commands {
     }
 
     static func runCancel(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let result = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.cancel(args.positionals[0], in: &s) }
-        switch result {
-        case .removed(let job):
-            context.print(job.id)
-            Console.err("job \(job.id) cancelled and removed\n")
-        case .terminating(let job):
-            // The worker terminates it too when it next looks; signalling here is quicker.
-            if let child = job.child, child.groupIsStillItsOwn { Processes.signalGroup(child.pid, .terminate) }
-            Console.err("job '\(job.id)' is running on worker \(job.worker.map { String($0.pid) } ?? "?"): "
-                + "terminating it; it is removed when its run ends\n")
-            context.print(job.id)
+        let state = try parseState(args.value("state"))
+        if state != nil, !args.positionals.isEmpty { throw .usage("give job ids or --state, not both") }
+        if state == nil, args.positionals.isEmpty { throw .usage("missing argument <id> (or --state)") }
+        if state == .completed || state == .dead {
+            throw .usage("cancel --state takes pending, failed or processing; completed jobs go with 'queuectl prune', "
+                + "dead ones with 'queuectl dlq delete <id>...'")
+        }
+        let results = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in
+            try JobManager.cancel(state.map { JobManager.ids(in: $0, of: s.document) } ?? args.positionals, in: &s)
+        }
+        if let state, results.isEmpty { Console.err("no \(state.rawValue) jobs\n") }
+        for result in results {
+            switch result {
+            case .removed(let job):
+                context.print(job.id)
+                Console.err("job \(job.id) cancelled and removed\n")
+            case .terminating(let job):
+                // The worker terminates it too when it next looks; signalling here is quicker.
+                if let child = job.child, child.groupIsStillItsOwn { Processes.signalGroup(child.pid, .terminate) }
+                Console.err("job '\(job.id)' is running on worker \(job.worker.map { String($0.pid) } ?? "?"): "
+                    + "terminating it; it is removed when its run ends\n")
+                context.print(job.id)
+            }
         }
         return 0
     }

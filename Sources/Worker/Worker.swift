@@ -12,6 +12,8 @@ package enum WorkerEvent: Equatable, Sendable {
     case jobReleased(Job)
     case jobTimedOut(Job, seconds: Double)
     case cancelling(Job)
+    /// `kill` asked for the job's end: its run is being terminated.
+    case killing(Job)
     /// The worker stops (a second stop request) with this many finished runs it could not record.
     case resultsNotRecorded(Int)
     /// Another process holds the queue lock (the message says who); the worker keeps trying, and
@@ -227,7 +229,7 @@ package final class Worker {
     static func footer(_ result: WorkerCore.Result) -> String {
         switch result.outcome {
         case .timedOut, .couldNotStart: return result.outcome.errorText!
-        case .exited: return "\(result.outcome.errorText ?? "exit 0") after \(Double(result.durationMilliseconds) / 1000)s"
+        case .exited, .killed: return "\(result.outcome.errorText ?? "exit 0") after \(Double(result.durationMilliseconds) / 1000)s"
         }
     }
 
@@ -255,7 +257,7 @@ package final class Worker {
             for r in request.results {
                 if r.interrupted, !r.outcome.succeeded {
                     if let t = JobManager.release(jobID: r.job.id, worker: me, in: &s) {
-                        events.append(t.removed ? .jobFinished(t, durationMilliseconds: r.durationMilliseconds) : .jobReleased(t.job))
+                        events.append(t.removed || t.killed ? .jobFinished(t, durationMilliseconds: r.durationMilliseconds) : .jobReleased(t.job))
                     }
                 } else if let t = JobManager.finish(jobID: r.job.id, worker: me, outcome: r.outcome, startedAt: r.startedAt,
                                                     durationMilliseconds: r.durationMilliseconds, note: r.note, in: &s) {
@@ -274,6 +276,8 @@ package final class Worker {
             }
             if reply.claimed.count < request.claim { reply.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: s.document) }
             reply.cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
+                .map { s.document.jobs.summary(at: $0).id }
+            reply.killed = s.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
                 .map { s.document.jobs.summary(at: $0).id }
             reply.nextEligibleInMilliseconds = JobManager.nextEligibleTime(in: s.document, after: s.now)
                 .map { $0.milliseconds - s.now.milliseconds }
