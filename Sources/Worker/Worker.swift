@@ -318,7 +318,9 @@ package final class Worker {
     private func start(_ job: Job) -> WorkerCore.Input {
         let startedAt = Timestamp.now()
         let run = job.attempts + 1
-        let header = "=== queuectl: run \(run) of \(job.maxRuns), started \(startedAt.iso8601) ===\n"
+        // After a restart the runs are counted afresh; the header says which restart they belong to.
+        let restart = job.restarts > 0 ? "restart \(job.restarts), " : ""
+        let header = "=== queuectl: \(restart)run \(run) of \(job.maxRuns), started \(startedAt.iso8601) ===\n"
         let path = store.home.logPath(for: job.id)
         var note: String?
         do {

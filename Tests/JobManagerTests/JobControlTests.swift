@@ -135,3 +135,77 @@ func documentOf(_ jobs: [(String, JobState)]) -> Document {
         #expect(JobManager.ids(in: .dead, of: d).isEmpty)
     }
 }
+
+@Suite struct RestartTests {
+    @Test func aFinishedJobRunsAgainAsAFreshSetOfAttemptsAtTheBack() throws {
+        var d = documentOf([("done", .completed), ("dead", .dead), ("waiting", .pending)])
+        d.jobs[1].attempts = 4
+        d.jobs[1].lastError = "exit 2"
+        var s = snapshot(d)
+        let restarted = try JobManager.restart(["dead", "done"], in: &s)
+        #expect(restarted.map(\.id) == ["dead", "done"])
+        let dead = s.document.jobs[1]
+        #expect(dead.state == .pending && dead.attempts == 0 && dead.runAt == nil && dead.restarts == 1)
+        #expect(dead.lastError == "exit 2", "its history stays until the next run")
+        #expect(dead.sequence == 4 && s.document.jobs[0].sequence == 5 && s.document.nextSequence == 6, "behind the jobs waiting")
+        #expect(dead.updatedAt == t0)
+        let claimed = JobManager.claim(limit: 3, for: ProcessIdentity.current(), in: &s)
+        #expect(claimed.map(\.id) == ["waiting", "dead", "done"])
+        #expect(claimed[1].restarts == 1, "the worker's header says which restart a run belongs to")
+    }
+
+    @Test(arguments: [["done", "waiting"], ["done", "running"], ["done", "failed"], ["done", "nope"]])
+    func aBatchWithAJobThatHasNotFinishedRestartsNone(ids: [String]) {
+        var s = snapshot(documentOf([("done", .completed), ("waiting", .pending), ("running", .processing), ("failed", .failed)]))
+        #expect(throws: QueueError.self) { try JobManager.restart(ids, in: &s) }
+        #expect(!s.changed)
+    }
+}
+
+@Suite struct EditTests {
+    @Test func editChangesWhatIsGivenAndNothingElse() throws {
+        var d = documentOf([("a", .failed)])
+        d.jobs[0].timeout = 5
+        d.jobs[0].runAt = Timestamp(milliseconds: t0.milliseconds + 60_000)
+        var s = snapshot(d)
+        let later = Timestamp(milliseconds: t0.milliseconds + 3_600_000)
+        let job = try JobManager.edit("a", JobEdit(command: "make test", priority: 7, runAt: .some(later)), in: &s)
+        #expect(job.command == "make test" && job.priority == 7 && job.runAt == later && job.timeout == 5)
+        #expect(job.updatedAt == t0 && s.document.jobs[0] == job)
+        #expect(s.document.jobs.summary(at: 0).priority == 7, "claims see the new priority")
+        _ = try JobManager.edit("a", JobEdit(runAt: .some(nil), timeout: .some(nil)), in: &s)
+        #expect(s.document.jobs[0].runAt == nil && s.document.jobs[0].timeout == nil)
+    }
+
+    @Test func anEditThatChangesNothingWritesNothing() throws {
+        var s = snapshot(documentOf([("a", .pending)]))
+        _ = try JobManager.edit("a", JobEdit(command: "echo a"), in: &s)
+        #expect(!s.changed)
+    }
+
+    @Test func aRunningJobOrABadCommandIsRefused() {
+        var s = snapshot(documentOf([("run", .processing), ("done", .completed)]))
+        #expect(throws: QueueError.self) { try JobManager.edit("run", JobEdit(priority: 1), in: &s) }
+        #expect(throws: QueueError.self) { try JobManager.edit("done", JobEdit(runAt: .some(t0)), in: &s) }
+        #expect(throws: QueueError.self) { try JobManager.edit("done", JobEdit(command: "  "), in: &s) }
+        #expect(throws: QueueError.self) { try JobManager.edit("nope", JobEdit(priority: 1), in: &s) }
+        #expect(!s.changed)
+        #expect((try? JobManager.edit("done", JobEdit(command: "true"), in: &s)) != nil, "a finished job can be edited before a restart")
+    }
+}
+
+@Suite struct ListOrderTests {
+    @Test func nextIsRunningThenRunnableInClaimOrderThenByWhenTheyMayRunThenFinished() {
+        var d = documentOf([("done", .completed), ("late", .pending), ("low", .pending), ("run", .processing),
+                            ("high", .pending), ("soon", .failed), ("dead", .dead), ("due", .failed)])
+        d.jobs[1].runAt = Timestamp(milliseconds: t0.milliseconds + 600_000)
+        d.jobs[2].priority = -1
+        d.jobs[4].priority = 3
+        d.jobs[5].runAt = Timestamp(milliseconds: t0.milliseconds + 60_000)
+        d.jobs[7].runAt = Timestamp(milliseconds: t0.milliseconds - 1)
+        let next = JobManager.list(d, state: nil, order: .next, now: t0).map(\.id)
+        #expect(next == ["run", "high", "due", "low", "soon", "late", "done", "dead"])
+        #expect(JobManager.list(d, state: .pending, order: .next, limit: 2, now: t0).map(\.id) == ["high", "low"])
+        #expect(JobManager.list(d, state: nil, order: .enqueued, now: t0).map(\.id).first == "done")
+    }
+}
