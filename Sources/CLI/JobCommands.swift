@@ -36,21 +36,6 @@ extension Commands {
         run: runCancel
     )
 
-    static let logs = CommandSpec(
-        name: "logs",
-        summary: "Print a job's output: every run's stdout and stderr under a header line.",
-        discussion: "  The log is $QUEUECTL_HOME/logs/<id>.log, bounded by config max-log-bytes.",
-        arguments: [jobArgument],
-        run: runLogs
-    )
-
-    static let output = CommandSpec(
-        name: "output",
-        summary: "A job's output (same as 'queuectl logs').",
-        subcommands: [CommandSpec(name: "get", summary: logs.summary, discussion: logs.discussion,
-                                  arguments: [jobArgument], run: runLogs)]
-    )
-
     static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
         let home = try context.store().home
@@ -106,20 +91,6 @@ extension Commands {
                 context.print(job.id)
             }
         }
-        return 0
-    }
-
-    static func runLogs(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let id = args.positionals[0]
-        let home = try context.store().home
-        let exists = try context.read().index(of: id) != nil
-        guard let bytes = try home.readLog(id) else {
-            if !exists { throw .failure("no job with id '\(id)'") }
-            Console.err("job '\(id)' has no output yet\n")
-            return 0
-        }
-        context.flush()
-        try? Files.writeAll(1, bytes)
         return 0
     }
 }

@@ -140,7 +140,7 @@ package final class Worker {
             }
             guard exitCode == nil else { break }
             let timeout = core.deadline.map { max(0, $0 - monotonicMilliseconds()) } ?? -1
-            let ready = waitForInput([signals.wakeFD, watcher.fd] + logs.values.compactMap(\.pollFD),
+            let ready = waitForInput([signals.wakeFD, watcher.fd] + logs.values.flatMap(\.pollFDs),
                                      timeoutMilliseconds: Int(clamping: timeout))
             signals.drain()
             logs.values.forEach { $0.pump() }
@@ -330,7 +330,7 @@ package final class Worker {
             note = "output not logged: cannot open \(path): \(error)"
         }
         let log = logs[job.id]
-        defer { log?.closeWriteEnd() }
+        defer { log?.closeWriteEnds() }
         if let cwd = job.cwd, (try? Files.status(cwd))?.isDirectory != true {
             return .spawnFailed(job, reason: "directory \(cwd) does not exist", startedAt: startedAt, note: note)
         }
@@ -342,7 +342,7 @@ package final class Worker {
             environment["QUEUECTL_ATTEMPT"] = String(run)
             environment[marker.name] = marker.value
             let pid = try Processes.spawnShell(job.command, arguments: job.arguments, directory: job.cwd, environment: environment,
-                                               inheriting: job.environment?.captured != true, outputFD: log?.writeFD)
+                                               inheriting: job.environment?.captured != true, output: log?.writeFDs)
             return .spawned(job, pid: pid, startTime: Processes.startTime(of: pid), startedAt: startedAt, note: note)
         } catch {
             return .spawnFailed(job, reason: error.description, startedAt: startedAt, note: note)

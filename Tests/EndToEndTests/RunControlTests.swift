@@ -112,6 +112,8 @@ import TestSupport
         let headers = log.split(separator: "\n").filter { $0.hasPrefix("=== queuectl: ") && $0.contains(", started ") }
         #expect(headers.last?.hasPrefix("=== queuectl: restart 1, run ") == true, "the new runs come last, under their own headers: \(log)")
         #expect(log.contains("=== queuectl: restart 1, run 1 of "), "\(log)")
+        let latest = q.ok("logs", "r", "--run", "1")
+        #expect(latest.hasPrefix("=== queuectl: restart 1, run 1 of ") && latest.contains("attempt 1\n"), "the latest run 1: \(latest)")
         #expect(q.run(["restart", "nope"]).status == 1)
     }
 
