@@ -1,5 +1,6 @@
 import JobManager
 import QueueStorage
+import QueueSystem
 
 extension Commands {
     static let edit = CommandSpec(
@@ -34,6 +35,8 @@ extension Commands {
         if edit.isEmpty { throw .usage("nothing to change: give --command, --priority, --run-at or --timeout") }
         let job = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.edit(args.positionals[0], edit, in: &s) }
         context.print(job.id)
+        let changed = [("command", edit.command != nil), ("priority", edit.priority != nil), ("run_at", edit.runAt != nil), ("timeout", edit.timeout != nil)]
+        Console.err("job \(job.id) changed: \(changed.filter(\.1).map(\.0).joined(separator: ", "))\n")
         return 0
     }
 }

@@ -25,7 +25,10 @@ extension Commands {
             all ? try JobManager.killAll(in: &s) : try JobManager.kill(args.positionals, in: &s)
         }
         if jobs.isEmpty { Console.err("no job is running\n") }
-        for job in jobs { context.print(job.id) }
+        for job in jobs {
+            context.print(job.id)
+            Console.err("job \(job.id) is being killed by worker \(job.worker.map { String($0.pid) } ?? "?"); it stays, dead, once its run has ended\n")
+        }
         return 0
     }
 }

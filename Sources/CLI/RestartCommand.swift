@@ -1,5 +1,6 @@
 import JobManager
 import QueueStorage
+import QueueSystem
 
 extension Commands {
     static let restart = CommandSpec(
@@ -16,7 +17,10 @@ extension Commands {
 
     static func runRestart(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let jobs = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.restart(args.positionals, in: &s) }
-        for job in jobs { context.print(job.id) }
+        for job in jobs {
+            context.print(job.id)
+            Console.err("job \(job.id) restarted: back to pending for a fresh set of runs\n")
+        }
         return 0
     }
 }
