@@ -73,6 +73,7 @@ extension JobManager {
             // The run goes on until its whole process group has ended, shell or not.
             let lingering = job.child.map { !$0.isAlive && $0.groupIsStillItsOwn && Processes.groupIsAlive($0.pid) } ?? false
             return "running on worker \(pid)\(since)" + (job.cancelRequested ? "; cancelled, being terminated" : "")
+                + (job.killRequested && !job.cancelRequested ? "; killed, being terminated (it stays, dead)" : "")
                 + (lingering ? "; its shell has exited, other processes of its group still run" : "")
         case .completed:
             return "completed" + (job.finishedAt.map { " at \($0.iso8601)" } ?? "")

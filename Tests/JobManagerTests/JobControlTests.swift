@@ -31,6 +31,7 @@ func documentOf(_ jobs: [(String, JobState)]) -> Document {
         #expect(s.document.jobs.filter(\.killRequested).map(\.id) == ["a", "b"])
         #expect(s.document.jobs.count == 3, "nothing removed")
         #expect(s.document.jobs.summary(at: 0).killRequested, "the worker finds it by its summary")
+        #expect(JobManager.explain(s.document.jobs[0], now: t0, workers: []).contains("; killed, being terminated"), "show says so")
     }
 
     @Test(arguments: [["a", "c"], ["a", "gone"], ["a", "done"], ["a", "dead"], ["a", "cancelling"]])
