@@ -51,8 +51,9 @@ extension Commands {
             // Priority matters only where some job has one; a plain queue keeps its narrower table.
             let priorities = jobs.contains { $0.priority != 0 }
             let rows = jobs.map { job in
-                [job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRuns)"] + (priorities ? [String(job.priority)] : [])
-                    + [job.updatedAt.shortDisplay, Output.oneLine(job.commandLine)]
+                let (id, state, attempts) = (job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRuns)")
+                let (updated, command) = (job.updatedAt.shortDisplay, Output.oneLine(job.commandLine))
+                return priorities ? [id, state, attempts, String(job.priority), updated, command] : [id, state, attempts, updated, command]
             }
             let headers = ["ID", "STATE", "ATTEMPTS"] + (priorities ? ["PRIORITY"] : []) + ["UPDATED (UTC)", "COMMAND"]
             let style = Style.forStandardOutput()
