@@ -43,8 +43,6 @@ extension Commands {
         var run: Int?
         /// Only the job's own lines, none of queuectl's (`-n`).
         var ownLinesOnly: Bool { lines != nil }
-        /// Whether what was printed last ended a line (queuectl's own lines start on a line of their own).
-        private var atLineStart = true
 
         init(_ args: ParsedArguments) throws(QueueError) {
             stderrOnly = args.has("stderr")
@@ -53,20 +51,14 @@ extension Commands {
             if args.has("follow"), run != nil { throw .usage("--run shows one run; --follow follows the current one: give one of them") }
         }
 
-        /// `pieces` as they are printed as they come (no `-n` count to take).
-        mutating func render(_ pieces: [LogDecoder.Piece]) -> [UInt8] {
+        /// `pieces` as they are printed as they come (no `-n` count to take): the log's bytes without
+        /// its marks, as `logs` always printed them.
+        func render(_ pieces: [LogDecoder.Piece]) -> [UInt8] {
             var out: [UInt8] = []
             for piece in pieces {
                 switch piece {
-                case .output(let bytes, let stderr):
-                    guard !stderrOnly || stderr, let last = bytes.last else { continue }
-                    out += bytes
-                    atLineStart = last == 0x0A
-                case .ours(let text, _):
-                    guard !ownLinesOnly, let last = text.last else { continue }
-                    if !atLineStart, text.first != 0x0A { out.append(0x0A) }
-                    out += text
-                    atLineStart = last == 0x0A
+                case .output(let bytes, let stderr): if !stderrOnly || stderr { out += bytes }
+                case .ours(let text, _): if !ownLinesOnly { out += text }
                 }
             }
             return out
@@ -108,7 +100,7 @@ extension Commands {
 
     static func runLogs(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
-        var view = try LogView(args)
+        let view = try LogView(args)
         let home = try context.store().home
         let document = try context.read()
         if args.has("follow") { return try follow(id, view: view, document: document, context: context) }
@@ -138,7 +130,6 @@ extension Commands {
     /// A log cut after a run is replaced by a new file, but only after that run's footer is in the
     /// one held open, so following a single run never needs the new file.
     static func follow(_ id: String, view: LogView, document first: Document, context: Context) throws(QueueError) -> Int32 {
-        var view = view
         let store = try context.store()
         guard let firstIndex = first.index(of: id) else { throw .failure("no job with id '\(id)'") }
         let initial = first.jobs[firstIndex]
