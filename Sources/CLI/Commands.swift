@@ -10,8 +10,9 @@ enum Commands {
         options: [.flag("version", short: "V", "Show the version."),
                   .flag("interactive", short: "i", "Open the menu (what 'queuectl' alone does on a terminal).")],
         subcommands: [enqueue.takingTheLock, add.takingTheLock, worker, status, top, list, show, logs, output, wait, retry.takingTheLock,
-                      cancel.takingTheLock, prune.takingTheLock, pause.takingTheLock, resume.takingTheLock, stats, dlq, config,
-                      set.takingTheLock, shell, dashboard, completions, manpage, help]
+                      cancel.takingTheLock, kill.takingTheLock, restart.takingTheLock, edit.takingTheLock, prune.takingTheLock,
+                      pause.takingTheLock, resume.takingTheLock, stats, dlq, config, set.takingTheLock, shell, dashboard, completions,
+                      manpage, help]
     )
 
     /// Listed so the root help shows it; the parser answers `help <command>` itself.

@@ -66,7 +66,7 @@ extension Commands {
         }
         do {
             _ = try Processes.spawnShell("exec xdg-open \"$QUEUECTL_DASHBOARD_URL\"", directory: nil,
-                                         environment: ["QUEUECTL_DASHBOARD_URL": url], outputFD: nil)
+                                         environment: ["QUEUECTL_DASHBOARD_URL": url], output: nil)
         } catch {
             Console.err("could not start xdg-open: \(error); open \(url) yourself\n")
         }

@@ -24,28 +24,16 @@ extension Commands {
 
     static let cancel = CommandSpec(
         name: "cancel",
-        summary: "Remove a pending or failed job; terminate a running one first.",
+        summary: "Remove pending or failed jobs; terminate running ones first.",
         discussion: """
           A running job's process group gets SIGTERM (SIGKILL 5s later, if need be) from its worker,
-          and the job is removed when its run ends instead of being retried.
+          and the job is removed when its run ends instead of being retried. ('queuectl kill' ends a
+          run and keeps the job.) All the jobs named must be ones that can be cancelled, or nothing
+          changes; --state cancels every job in that state at once.
         """,
-        arguments: [jobArgument],
+        arguments: [ArgumentSpec(name: "id", help: "A job's id.", optional: true, repeating: true)],
+        options: [.value("state", short: "s", "state", "Cancel every job in this state: pending, failed or processing.")],
         run: runCancel
-    )
-
-    static let logs = CommandSpec(
-        name: "logs",
-        summary: "Print a job's output: every run's stdout and stderr under a header line.",
-        discussion: "  The log is $QUEUECTL_HOME/logs/<id>.log, bounded by config max-log-bytes.",
-        arguments: [jobArgument],
-        run: runLogs
-    )
-
-    static let output = CommandSpec(
-        name: "output",
-        summary: "A job's output (same as 'queuectl logs').",
-        subcommands: [CommandSpec(name: "get", summary: logs.summary, discussion: logs.discussion,
-                                  arguments: [jobArgument], run: runLogs)]
     )
 
     static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
@@ -79,32 +67,30 @@ extension Commands {
     }
 
     static func runCancel(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let result = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.cancel(args.positionals[0], in: &s) }
-        switch result {
-        case .removed(let job):
-            context.print(job.id)
-            Console.err("job \(job.id) cancelled and removed\n")
-        case .terminating(let job):
-            // The worker terminates it too when it next looks; signalling here is quicker.
-            if let child = job.child, child.groupIsStillItsOwn { Processes.signalGroup(child.pid, .terminate) }
-            Console.err("job '\(job.id)' is running on worker \(job.worker.map { String($0.pid) } ?? "?"): "
-                + "terminating it; it is removed when its run ends\n")
-            context.print(job.id)
+        let state = try parseState(args.value("state"))
+        if state != nil, !args.positionals.isEmpty { throw .usage("give job ids or --state, not both") }
+        if state == nil, args.positionals.isEmpty { throw .usage("missing argument <id> (or --state)") }
+        if state == .completed || state == .dead {
+            throw .usage("cancel --state takes pending, failed or processing; completed jobs go with 'queuectl prune', "
+                + "dead ones with 'queuectl dlq delete <id>...'")
         }
-        return 0
-    }
-
-    static func runLogs(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let id = args.positionals[0]
-        let home = try context.store().home
-        let exists = try context.read().index(of: id) != nil
-        guard let bytes = try home.readLog(id) else {
-            if !exists { throw .failure("no job with id '\(id)'") }
-            Console.err("job '\(id)' has no output yet\n")
-            return 0
+        let results = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in
+            try JobManager.cancel(state.map { JobManager.ids(in: $0, of: s.document) } ?? args.positionals, in: &s)
         }
-        context.flush()
-        try? Files.writeAll(1, bytes)
+        if let state, results.isEmpty { Console.err("no \(state.rawValue) jobs\n") }
+        for result in results {
+            switch result {
+            case .removed(let job):
+                context.print(job.id)
+                Console.err("job \(job.id) cancelled and removed\n")
+            case .terminating(let job):
+                // The worker terminates it too when it next looks; signalling here is quicker.
+                if let child = job.child, child.groupIsStillItsOwn { Processes.signalGroup(child.pid, .terminate) }
+                Console.err("job '\(job.id)' is running on worker \(job.worker.map { String($0.pid) } ?? "?"): "
+                    + "terminating it; it is removed when its run ends\n")
+                context.print(job.id)
+            }
+        }
         return 0
     }
 }

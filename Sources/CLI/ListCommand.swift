@@ -1,13 +1,20 @@
 import JobManager
 import QueueStorage
+import QueueSystem
 
 extension Commands {
     static let list = CommandSpec(
         name: "list",
-        summary: "List jobs, in the order they were enqueued.",
+        summary: "List jobs, in the order they were enqueued or the order they run in.",
+        discussion: """
+          --sort next lists running jobs first, then the ones runnable now in the order workers claim them
+          (higher priority first, then enqueue order), then scheduled ones and retries by when they may
+          run, then finished ones. A PRIORITY column appears when a listed job has a priority other than 0.
+        """,
         options: [
             .value("state", short: "s", "state", "Only jobs in this state: \(JobState.names)."),
             .value("limit", short: "n", "n", "Show at most the first <n> jobs."),
+            .value("sort", "order", "enqueued, or next (the order they run in).", default: "enqueued"),
             .flag("json", "Print a JSON array of jobs, with the data file's field names."),
         ],
         run: runList
@@ -27,18 +34,30 @@ extension Commands {
         if let text = args.value("limit") {
             limit = try NumberInput.integer(text, for: "--limit", in: 0...Int.max)
         }
+        var order = ListOrder.enqueued
+        if let text = args.value("sort") {
+            guard let given = ListOrder(rawValue: text) else {
+                throw .usage("unknown order '\(text)' for --sort; expected one of: \(ListOrder.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            order = given
+        }
         let document = try context.read()
-        let jobs = JobManager.list(document, state: state, limit: limit)
+        let jobs = JobManager.list(document, state: state, order: order, limit: limit, now: Timestamp.now())
         if args.has("json") {
             context.print(Reports.jobsJSON(jobs))
         } else if jobs.isEmpty {
             context.print(state.map { "No \($0.rawValue) jobs." } ?? "No jobs. Add one with: queuectl enqueue '{\"command\":\"echo hello\"}'")
         } else {
+            // Priority matters only where some job has one; a plain queue keeps its narrower table.
+            let priorities = jobs.contains { $0.priority != 0 }
             let rows = jobs.map { job in
-                [job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRuns)", job.updatedAt.shortDisplay, Output.oneLine(job.commandLine)]
+                let (id, state, attempts) = (job.id, job.state.rawValue, "\(job.attempts)/\(job.maxRuns)")
+                let (updated, command) = (job.updatedAt.shortDisplay, Output.oneLine(job.commandLine))
+                return priorities ? [id, state, attempts, String(job.priority), updated, command] : [id, state, attempts, updated, command]
             }
+            let headers = ["ID", "STATE", "ATTEMPTS"] + (priorities ? ["PRIORITY"] : []) + ["UPDATED (UTC)", "COMMAND"]
             let style = Style.forStandardOutput()
-            context.print(Output.table(["ID", "STATE", "ATTEMPTS", "UPDATED (UTC)", "COMMAND"], rows, flexible: 4, width: context.width,
+            context.print(Output.table(headers, rows, flexible: headers.count - 1, width: context.width,
                                        decorate: [1: { style.state(JobState(rawValue: $0.trimmingWhitespace()) ?? .pending, $0) }]))
         }
         return 0

@@ -6,8 +6,10 @@ extension Commands {
     static let wait = CommandSpec(
         name: "wait",
         summary: "Block until jobs finish: exit 0 if all completed, 1 if any is dead, 124 on timeout.",
-        discussion: "  Prints each job's id and final state. With enqueue, makes a job one step of a script:\n"
-            + "    id=$(queuectl enqueue '{\"command\":\"make\"}') && queuectl wait \"$id\"",
+        discussion: "  Prints each job's id and final state. With one id, a dead job's own exit code is the exit code\n"
+            + "  (1 when it has none: killed, timed out, a signal), so a job is one step of a script:\n"
+            + "    id=$(queuectl enqueue '{\"command\":\"make\"}') && queuectl wait \"$id\"\n"
+            + "  Says on stderr, after a second, when no worker is running to make progress.",
         arguments: [ArgumentSpec(name: "id", help: "A job's id.", repeating: true)],
         options: [.value("timeout", short: "t", "seconds", "Give up after this long (exit 124).")],
         run: runWait
@@ -30,6 +32,7 @@ extension Commands {
         let store = try context.store()
         var watcher: DirectoryWatcher?
         var toldLost: Set<String> = []
+        var noWorkerNotice = NoWorkerNotice()
         while true {
             // Without the lock: waiting must not hold up the workers it waits for, nor queue behind them.
             let document = try store.read()
@@ -45,8 +48,10 @@ extension Commands {
             }
             if states.allSatisfy({ $0 == .completed || $0 == .dead }) {
                 for (id, state) in zip(ids, states) { context.print("\(id) \(state.rawValue)") }
+                if ids.count == 1, let i = document.index(of: ids[0]) { return finalExitCode(document.jobs[i]) }
                 return states.contains(.dead) ? 1 : 0
             }
+            noWorkerNotice.check(document, home: store.home)
             guard let watcher else {
                 // The queue exists (it has these jobs). Watch it, then read again: no write is missed.
                 // The directory read, whatever is at its path now (it was opened once, by the read).
@@ -57,7 +62,7 @@ extension Commands {
                 continue
             }
             // Woken by any write to the queue; a second at most, should a wake-up be missed.
-            var timeout: Int64 = 1000
+            var timeout = noWorkerNotice.nextCheckIn(atMost: 1000)
             if let deadline {
                 let left = deadline - monotonicMilliseconds()
                 if left <= 0 {
@@ -68,6 +73,36 @@ extension Commands {
             }
             waitForInput([watcher.fd], timeoutMilliseconds: Int(timeout))
             _ = watcher.drain()
+        }
+    }
+
+    /// The exit code that stands for a finished job: 0 completed; else its last run's exit code, or 1
+    /// when that run has none (a signal, a timeout, a kill, a start that failed, a lost worker).
+    static func finalExitCode(_ job: Job) -> Int32 {
+        if job.state == .completed { return 0 }
+        guard let code = job.exitCode, (1...255).contains(code) else { return 1 }
+        return Int32(code)
+    }
+
+    /// What a command waiting for jobs says once it has waited a second with no worker running, and
+    /// again each time the last worker is gone after one was seen.
+    struct NoWorkerNotice {
+        private let since = monotonicMilliseconds()
+        private var told = false
+        static let afterMilliseconds: Int64 = 1000
+
+        mutating func check(_ document: Document, home: QueueHome) {
+            let running = document.workers.contains { JobManager.liveness(of: $0, home: home, config: document.config).isAlive }
+            if running { told = false; return }
+            guard !told, monotonicMilliseconds() - since >= Self.afterMilliseconds else { return }
+            told = true
+            Console.err("no worker is running to make progress; start one with: queuectl worker start\n")
+        }
+
+        /// How long to wait before looking again, so that the notice is not late.
+        func nextCheckIn(atMost limit: Int64) -> Int64 {
+            let left = since + Self.afterMilliseconds - monotonicMilliseconds()
+            return told || left <= 0 ? limit : min(limit, left)
         }
     }
 

@@ -95,6 +95,7 @@ extension Commands {
         case .jobFinished(let t, let ms):
             let job = t.job
             if t.removed { return time + "\(job.id) ended and was removed (cancelled)" }
+            if t.killed { return time + "\(job.id) killed after \(describeDuration(milliseconds: ms)); moved to the DLQ" }
             switch job.state {
             case .completed: return time + "\(job.id) completed in \(describeDuration(milliseconds: ms))"
             case .failed:
@@ -106,6 +107,8 @@ extension Commands {
             return time + "\(job.id) timed out after \(formatSeconds(seconds))s; terminating it"
         case .cancelling(let job):
             return time + "\(job.id) cancelled; terminating it"
+        case .killing(let job):
+            return time + "\(job.id) killed (queuectl kill); terminating it"
         case .waitingForGroup(let job):
             return time + "\(job.id)'s shell has exited; its run goes on until the rest of its process group has ended"
         case .outputNotLogged(let job, let reason):
@@ -119,6 +122,7 @@ extension Commands {
         case .recovered(let t):
             let job = t.job
             if t.removed { return time + "\(job.id) removed (cancelled; its worker was lost)" }
+            if t.killed { return time + "\(job.id) killed (its worker was lost); moved to the DLQ" }
             let next = job.state == .dead ? "moved to the DLQ" : "retry in \(Output.duration(seconds: t.retryInSeconds ?? 0))"
             return time + "\(job.id) recovered from a lost worker (\(attempt(job))); \(next)"
         case .stopRequested(let running):

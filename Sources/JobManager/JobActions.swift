@@ -28,16 +28,22 @@ extension JobManager {
     package static func cancel(_ id: String, in snapshot: inout Snapshot) throws(QueueError) -> CancelResult {
         let i = try index(id, in: snapshot.document)
         let job = snapshot.document.jobs[i]
-        switch job.state {
-        case .pending, .failed:
-            snapshot.document.jobs.remove(at: i)
-            return .removed(job)
-        case .processing:
+        if let refusal = cancelRefusal(id, job.state) { throw refusal }
+        if job.state == .processing {
             snapshot.document.jobs[i].cancelRequested = true
             snapshot.document.jobs[i].updatedAt = snapshot.now
             return .terminating(snapshot.document.jobs[i])
-        case .completed: throw .failure("job '\(id)' has completed; there is nothing to cancel")
-        case .dead: throw .failure("job '\(id)' is in the DLQ; remove it with: queuectl dlq delete \(id)")
+        }
+        snapshot.document.jobs.remove(at: i)
+        return .removed(job)
+    }
+
+    /// Why a job in `state` cannot be cancelled, if it cannot.
+    static func cancelRefusal(_ id: String, _ state: JobState) -> QueueError? {
+        switch state {
+        case .pending, .failed, .processing: return nil
+        case .completed: return .failure("job '\(id)' has completed; there is nothing to cancel")
+        case .dead: return .failure("job '\(id)' is in the DLQ; remove it with: queuectl dlq delete \(id)")
         }
     }
 
@@ -67,6 +73,7 @@ extension JobManager {
             // The run goes on until its whole process group has ended, shell or not.
             let lingering = job.child.map { !$0.isAlive && $0.groupIsStillItsOwn && Processes.groupIsAlive($0.pid) } ?? false
             return "running on worker \(pid)\(since)" + (job.cancelRequested ? "; cancelled, being terminated" : "")
+                + (job.killRequested && !job.cancelRequested ? "; killed, being terminated (it stays, dead)" : "")
                 + (lingering ? "; its shell has exited, other processes of its group still run" : "")
         case .completed:
             return "completed" + (job.finishedAt.map { " at \($0.iso8601)" } ?? "")

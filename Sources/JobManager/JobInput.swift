@@ -164,16 +164,7 @@ package struct JobInput: Equatable, Sendable {
 
     /// Checks the command and id; the same rules apply however the job was given.
     package func validate() throws(QueueError) {
-        if command.allSatisfy(\.isWhitespace) { throw .usage("field 'command' must not be empty") }
-        let bytes = command.utf8.count + (arguments ?? []).reduce(0) { $0 + $1.utf8.count + 1 }
-        if bytes > Self.maximumCommandBytes {
-            throw .usage("field 'command'\(arguments == nil ? "" : " with its args") is \(bytes) bytes; the limit is \(Self.maximumCommandBytes)")
-        }
-        if command.utf8.contains(0) { throw .usage("field 'command' must not contain a NUL character") }
-        if let arguments {
-            if arguments.contains(where: { $0.utf8.contains(0) }) { throw .usage("field 'args' must not contain a NUL character") }
-            if command.hasPrefix("-") { throw .usage("with 'args', field 'command' is the program to run and must not start with '-'") }
-        }
+        try Self.checkCommand(command, arguments: arguments, "field 'command'")
         if let id { try Self.validateID(id) }
         if let queue { try JobManager.validateQueueName(queue, "field 'queue'") }
         for id in after ?? [] { try Self.validateID(id) }
@@ -201,6 +192,22 @@ package struct JobInput: Equatable, Sendable {
         }
         if total > maximumEnvironmentBytes {
             throw .usage("the environment is \(total) bytes; the limit is \(maximumEnvironmentBytes) (1 MiB)")
+        }
+    }
+
+    /// A command as every job needs one: not blank, at most 64 KiB with its arguments, no NUL; with
+    /// arguments, a program that does not look like an option. `what` names where it was given
+    /// (`field 'command'`, `--command`).
+    package static func checkCommand(_ command: String, arguments: [String]? = nil, _ what: String) throws(QueueError) {
+        if command.allSatisfy(\.isWhitespace) { throw .usage("\(what) must not be empty") }
+        let bytes = command.utf8.count + (arguments ?? []).reduce(0) { $0 + $1.utf8.count + 1 }
+        if bytes > maximumCommandBytes {
+            throw .usage("\(what)\(arguments == nil ? "" : " with its args") is \(bytes) bytes; the limit is \(maximumCommandBytes)")
+        }
+        if command.utf8.contains(0) { throw .usage("\(what) must not contain a NUL character") }
+        if let arguments {
+            if arguments.contains(where: { $0.utf8.contains(0) }) { throw .usage("field 'args' must not contain a NUL character") }
+            if command.hasPrefix("-") { throw .usage("with 'args', \(what) is the program to run and must not start with '-'") }
         }
     }
 

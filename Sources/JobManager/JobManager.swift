@@ -9,6 +9,8 @@ package enum RunOutcome: Equatable, Sendable {
     case couldNotStart(String)
     /// Terminated after running longer than its timeout (seconds).
     case timedOut(Double)
+    /// Ended by its worker because `kill` asked for it: dead, whatever the shell's exit.
+    case killed
 
     package var succeeded: Bool { self == .exited(.exited(0)) }
 
@@ -22,6 +24,7 @@ package enum RunOutcome: Equatable, Sendable {
         case .exited(.signaled(let signal)): return "killed by signal \(signal)\(ProcessSignal(rawValue: signal).name.map { " (\($0))" } ?? "")"
         case .couldNotStart(let reason): return "could not start: \(reason)"
         case .timedOut(let seconds): return "timed out after \(formatSeconds(seconds))s"
+        case .killed: return JobManager.killedError
         }
     }
 
@@ -45,6 +48,8 @@ package struct JobTransition: Equatable, Sendable {
     package var retryInSeconds: Double? = nil
     /// The job was cancelled while it ran and is now removed.
     package var removed = false
+    /// `kill` ended the job: it is dead.
+    package var killed = false
 }
 
 /// Jobs: enqueue, claim, finish, list and recovery. Every function works on a transaction's snapshot,
@@ -293,9 +298,39 @@ package enum JobManager {
         job.exitCode = outcome.exitCode
         if let error = outcome.errorText { job.lastError = error }
         if let note { job.lastError = outcome.errorText.map { "\($0); \(note)" } ?? note }
-        let transition = conclude(&job, succeeded: outcome.succeeded, now: snapshot.now, document: &snapshot.document)
+        // A run its worker ended for `kill` is dead; so is one that failed by itself once a kill was asked
+        // (it is not retried against the request). One that completed first simply completed.
+        let transition: JobTransition
+        if outcome == .killed || (job.killRequested && !outcome.succeeded) {
+            transition = recordKilled(&job, ran: true, note: note, now: snapshot.now, document: &snapshot.document)
+        } else {
+            transition = conclude(&job, succeeded: outcome.succeeded, now: snapshot.now, document: &snapshot.document)
+        }
         snapshot.document.jobs[i] = job
         return transition
+    }
+
+    /// The `last_error` of a job that `kill` ended.
+    package static let killedError = "killed"
+
+    /// Records the end of a job that `kill` asked to end: dead, with "killed". `ran`: a run took
+    /// place (it counts as a failed one); a job claimed and given back unstarted ran none.
+    static func recordKilled(_ job: inout Job, ran: Bool, note: String? = nil, now: Timestamp, document: inout Document) -> JobTransition {
+        if ran {
+            job.attempts += 1
+            document.counters.runs += 1
+            document.counters.failedRuns += 1
+            job.finishedAt = now
+        }
+        document.counters.dlqMoves += 1
+        job.state = .dead
+        job.lastError = note.map { "\(killedError); \($0)" } ?? killedError
+        job.killRequested = false
+        job.worker = nil
+        job.child = nil
+        job.runAt = nil
+        job.updatedAt = now
+        return JobTransition(job: job, killed: true)
     }
 
     /// Puts a job this worker interrupted back to pending, without counting the run as an attempt.
@@ -306,6 +341,11 @@ package enum JobManager {
         if job.cancelRequested {
             snapshot.document.jobs.remove(at: i)
             return JobTransition(job: job, removed: true)
+        }
+        if job.killRequested {
+            let transition = recordKilled(&job, ran: true, now: snapshot.now, document: &snapshot.document)
+            snapshot.document.jobs[i] = job
+            return transition
         }
         putBack(&job, because: "interrupted by worker shutdown; will run again", now: snapshot.now)
         snapshot.document.jobs[i] = job
@@ -323,11 +363,15 @@ package enum JobManager {
     }
 
     /// Gives back a job this worker claimed but never started, exactly as it was before the claim.
-    /// One cancelled since the claim is removed.
+    /// One cancelled since the claim is removed; one killed is dead, without a run.
     package static func unclaim(_ jobID: String, restoring original: Job, worker: ProcessIdentity, in snapshot: inout Snapshot) {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document), snapshot.document.jobs[i].child == nil else { return }
         if snapshot.document.jobs.summary(at: i).cancelRequested {
             snapshot.document.jobs.remove(at: i)
+        } else if snapshot.document.jobs.summary(at: i).killRequested {
+            var job = original
+            _ = recordKilled(&job, ran: false, now: snapshot.now, document: &snapshot.document)
+            snapshot.document.jobs[i] = job
         } else {
             snapshot.document.jobs[i] = original
         }
@@ -343,6 +387,7 @@ package enum JobManager {
         }
         job.worker = nil
         job.child = nil
+        job.killRequested = false
         job.finishedAt = now
         job.updatedAt = now
         var retryIn: Double?
@@ -415,6 +460,13 @@ package enum JobManager {
             if job.cancelRequested {
                 cancelled.append(i)
                 recovered.append(JobTransition(job: job, removed: true))
+                continue
+            }
+            if job.killRequested {
+                // Its processes are gone, as `kill` asked: recorded dead, as its worker would have.
+                if started, let startedAt = job.startedAt { job.durationMilliseconds = snapshot.now.milliseconds - startedAt.milliseconds }
+                recovered.append(recordKilled(&job, ran: started, now: snapshot.now, document: &snapshot.document))
+                snapshot.document.jobs[i] = job
                 continue
             }
             if !started {

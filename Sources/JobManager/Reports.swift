@@ -155,6 +155,7 @@ extension JobManager {
             ("timeout", job.timeout.map { "\(formatSeconds($0))s" } ?? "config job-timeout"),
             ("cwd", job.cwd ?? "-"), ("created", job.createdAt.iso8601), ("updated", job.updatedAt.iso8601),
         ]
+        if job.restarts > 0 { rows.append(("restarts", String(job.restarts))) }
         if let v = job.runAt { rows.append(("run at", v.iso8601)) }
         if let v = job.startedAt { rows.append(("started", v.iso8601)) }
         if let v = job.finishedAt { rows.append(("finished", v.iso8601)) }

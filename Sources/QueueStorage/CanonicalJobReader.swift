@@ -35,7 +35,7 @@ struct CanonicalJobReader {
               literal(", \"seq\": "), let sequence = integer(),
               literal(", \"created_at\": \""), timestamp() != nil,
               literal(", \"updated_at\": \""), timestamp() != nil else { return nil }
-        var runAt: Timestamp?, finishedAt: Timestamp?, worker: ProcessIdentity?, cancelRequested = false
+        var runAt: Timestamp?, finishedAt: Timestamp?, worker: ProcessIdentity?, cancelRequested = false, killRequested = false
         if literal(", \"run_at\": \"") { guard let t = timestamp() else { return nil }; runAt = t }
         if literal(", \"exit_code\": ") { guard integer() != nil else { return nil } }
         if literal(", \"last_error\": \"") { guard plainString() != nil else { return nil } }
@@ -54,11 +54,14 @@ struct CanonicalJobReader {
             _ = literal(", \"env_captured\": true")
         }
         if literal(", \"cancel_requested\": true") { cancelRequested = true }
+        if literal(", \"kill_requested\": true") { killRequested = true }
+        if literal(", \"restarts\": ") { guard integer() != nil else { return nil } }
         guard literal("}") else { return nil }
         let id = String(decoding: UnsafeBufferPointer(start: bytes + idRange.lowerBound, count: idRange.count), as: UTF8.self)
         return JobSummary(id: id, sequence: sequence, runAt: runAt,
                           finishedAt: finishedAt ?? Timestamp(milliseconds: 0), worker: worker,
-                          priority: Int32(clamping: priority), state: state, cancelRequested: cancelRequested)
+                          priority: Int32(clamping: priority), state: state, cancelRequested: cancelRequested,
+                          killRequested: killRequested)
     }
 
     private func byte(_ i: Int) -> UInt8 { bytes[i] }

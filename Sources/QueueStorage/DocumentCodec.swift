@@ -166,6 +166,8 @@ package enum DocumentCodec {
             if v.captured { w.key("env_captured"); w.bool(true) }
         }
         if job.cancelRequested { w.key("cancel_requested"); w.bool(true) }
+        if job.killRequested { w.key("kill_requested"); w.bool(true) }
+        if job.restarts != 0 { w.key("restarts"); w.int(job.restarts) }
         if let v = job.arguments { w.key("args"); writeStrings(v, to: &w) }
         if let v = job.backoffBase { w.key("backoff_base"); w.double(v) }
         if let v = job.maxBackoff { w.key("max_backoff"); w.double(v) }
@@ -314,7 +316,7 @@ package enum DocumentCodec {
     enum JobField: Int, CaseIterable {
         case id, command, state, attempts, maxRetries, priority, seq, createdAt, updatedAt, runAt, exitCode, lastError
         case startedAt, finishedAt, durationMs, workerPid, workerStartTime, childPid, childStartTime
-        case timeout, cwd, env, envCaptured, cancelRequested, args, backoffBase, maxBackoff, queue, after, dependencyDied
+        case timeout, cwd, env, envCaptured, cancelRequested, args, backoffBase, maxBackoff, queue, after, dependencyDied, killRequested, restarts
 
         var name: String {
             switch self {
@@ -348,6 +350,8 @@ package enum DocumentCodec {
             case .queue: return "queue"
             case .after: return "after"
             case .dependencyDied: return "dependency_died"
+            case .killRequested: return "kill_requested"
+            case .restarts: return "restarts"
             }
         }
 
@@ -435,6 +439,8 @@ package enum DocumentCodec {
             case .queue: job.queue = try r.readString()
             case .after: job.after = try readStrings(&r)
             case .dependencyDied: job.dependencyDied = try r.readString()
+            case .killRequested: job.killRequested = try r.readBool()
+            case .restarts: job.restarts = try r.readInt()
             }
         }
         for field in JobField.required where seen & (1 << field.rawValue) == 0 {

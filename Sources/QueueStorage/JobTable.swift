@@ -15,6 +15,7 @@ package struct JobSummary: Equatable, Sendable {
     private let priority32: Int32
     package let state: JobState
     package let cancelRequested: Bool
+    package let killRequested: Bool
     /// Its queue and dependencies, for the few jobs that have them (one pointer for the rest).
     private let extras: Extras?
 
@@ -37,11 +38,12 @@ package struct JobSummary: Equatable, Sendable {
         self.init(id: job.id, sequence: job.sequence, runAt: job.runAt,
                   finishedAt: job.finishedAt ?? Timestamp(milliseconds: 0), worker: job.worker,
                   priority: Int32(clamping: job.priority), state: job.state, cancelRequested: job.cancelRequested,
+                  killRequested: job.killRequested,
                   extras: plain ? nil : Extras(queue: job.queue, after: job.after ?? [], dependencyDied: job.dependencyDied))
     }
 
     init(id: String, sequence: Int64, runAt: Timestamp?, finishedAt: Timestamp, worker: ProcessIdentity?,
-         priority: Int32, state: JobState, cancelRequested: Bool, extras: Extras? = nil) {
+         priority: Int32, state: JobState, cancelRequested: Bool, killRequested: Bool = false, extras: Extras? = nil) {
         self.id = id
         self.sequence = sequence
         runAtMilliseconds = runAt?.milliseconds ?? .min
@@ -52,6 +54,7 @@ package struct JobSummary: Equatable, Sendable {
         self.state = state
         self.cancelRequested = cancelRequested
         self.extras = extras
+        self.killRequested = killRequested
     }
 
     package var priority: Int { Int(priority32) }

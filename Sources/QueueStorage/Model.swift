@@ -57,6 +57,10 @@ package struct Job: Equatable, Sendable {
     package var cwd: String?
     /// `cancel` was asked while the job ran: it is removed, not retried, when the run ends.
     package var cancelRequested = false
+    /// `kill` was asked while the job ran: its worker ends the run and records the job dead ("killed").
+    package var killRequested = false
+    /// Times `restart` has run the job again as a fresh set of attempts (its log keeps every run).
+    package var restarts = 0
     /// With arguments, `command` is a program run directly with them: no shell parses the words.
     /// Nil: `command` is a shell command line.
     package var arguments: [String]?

@@ -163,22 +163,22 @@ package enum Processes {
     }
 
     /// Starts `/bin/sh -c command` in a process group of its own, with default signal dispositions,
-    /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `outputFD` (or `/dev/null`),
+    /// an empty signal mask, stdin from `/dev/null`, stdout and stderr to `output` (or `/dev/null`),
     /// in `directory`, with `environment` added to this process's own (or, with `inheriting` false,
     /// as its whole environment). Wraps `posix_spawn(3)`.
     /// With `arguments`, `command` is a program the shell only looks up in PATH and execs with them
     /// (`exec "$0" "$@"`): no shell parses a word, and a program not found exits 127 as a shell line's does.
     package static func spawnShell(
         _ command: String, arguments: [String]? = nil, directory: String?, environment: [String: String], inheriting: Bool = true,
-        outputFD: Int32?
+        output: (stdout: Int32, stderr: Int32)?
     ) throws(Errno) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if let outputFD {
-            posix_spawn_file_actions_adddup2(&actions, outputFD, 1)
-            posix_spawn_file_actions_adddup2(&actions, outputFD, 2)
+        if let output {
+            posix_spawn_file_actions_adddup2(&actions, output.stdout, 1)
+            posix_spawn_file_actions_adddup2(&actions, output.stderr, 2)
         } else {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)

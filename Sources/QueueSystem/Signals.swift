@@ -75,24 +75,26 @@ package final class SignalWaker: Sendable {
     deinit { _ = wakeWriteFD.compareExchange(expected: writeEnd.rawValue, desired: -1, ordering: .sequentiallyConsistent) }
 }
 
-/// Tells when one file in a directory is replaced by a rename, as every write of the data file is.
-/// Only renames onto that name count: opening or closing the lock file must not wake anyone, or
-/// idle workers would wake each other forever. Wraps `inotify(7)`.
+/// Tells when one file in a directory is replaced by a rename, as every write of the data file is,
+/// or, with `writes`, also created or written to (a log as it grows). By default only renames onto
+/// that name count: opening or closing the lock file must not wake anyone, or idle workers would
+/// wake each other forever. Wraps `inotify(7)`.
 package final class DirectoryWatcher: Sendable {
     private let descriptor: FileDescriptor
     private let fileName: [UInt8]
     /// The inotify descriptor, for `poll`.
     package var fd: Int32 { descriptor.rawValue }
 
-    package init(directory: String, fileName: String) throws(Errno) {
+    package init(directory: String, fileName: String, writes: Bool = false) throws(Errno) {
         self.fileName = Array(fileName.utf8)
         let watcher = FileDescriptor(owning: try retryingOnInterrupt { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) })
-        try retryingOnInterrupt { inotify_add_watch(watcher.rawValue, directory, UInt32(IN_MOVED_TO)) }
+        let events = UInt32(IN_MOVED_TO) | (writes ? UInt32(IN_CREATE) | UInt32(IN_MODIFY) : 0)
+        try retryingOnInterrupt { inotify_add_watch(watcher.rawValue, directory, events) }
         descriptor = watcher
     }
 
     /// Empties the queued events after `poll` reported the descriptor readable. Returns whether one
-    /// of them was the watched file being replaced.
+    /// of them was about the watched file.
     package func drain() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var replaced = false

@@ -1,7 +1,8 @@
 import QueueSystem
 
-/// One run's output on its way to the job's log file. The child writes to a pipe; the worker copies
-/// it over, keeping the first half of `maxBytes` as it comes and the last half in memory, so a run
+/// One run's output on its way to the job's log file (its format: `LogFormat`). The child writes
+/// its stdout and its stderr to a pipe each; the worker copies them over, each piece marked with its
+/// stream, keeping the first half of `maxBytes` as it comes and the last half in memory, so a run
 /// that prints without end neither fills the disk nor loses its last words. After the run, the whole
 /// file (all runs) is cut in the middle if it has grown past `maxBytes`. A job's first run that
 /// prints nothing leaves no file: it is created with the first output (a new file per job was a
@@ -15,34 +16,58 @@ final class RunLog {
     private var file: FileDescriptor?
     /// The run's header, until the file it opens exists.
     private var pendingHeader: [UInt8]?
+    /// The channel the file's end is in (see `LogFormat`); unknown for a file this run did not start.
+    private var channel: LogFormat.Channel?
     /// Why the output could not be logged (the file could not be created), once that happened.
     private(set) var lost: String?
     private var lostReported = false
-    private let readEnd: FileDescriptor
-    /// The pipe to poll, until its end of file (a job may close its output long before it ends:
-    /// an ended pipe stays readable, and polling it would spin).
-    private(set) var pollFD: Int32?
-    /// The child's end of the pipe, until the child has its own copy.
-    private var writeEnd: FileDescriptor?
+
+    /// One of the child's two output pipes.
+    private final class Pipe {
+        let readEnd: FileDescriptor
+        /// The child's end, until the child has its own copy.
+        var writeEnd: FileDescriptor?
+        /// The end to poll, until its end of file (a job may close its output long before it ends:
+        /// an ended pipe stays readable, and polling it would spin).
+        var pollFD: Int32?
+        let stderr: Bool
+
+        init(stderr: Bool) throws(Errno) {
+            let pipe = try Files.makePipe()
+            readEnd = FileDescriptor(owning: pipe.read)
+            writeEnd = FileDescriptor(owning: pipe.write)
+            pollFD = pipe.read
+            self.stderr = stderr
+        }
+
+        var writeFD: Int32 {
+            switch writeEnd {
+            case .some(let end): return end.rawValue
+            case .none: return -1
+            }
+        }
+    }
+
+    private let pipes: [Pipe]
     private let maxBytes: Int
+    /// Output bytes still written as they come, before the rest goes to `tail`.
     private var headRoom: Int
-    private var tail: [UInt8] = []
+    /// The latest output beyond the head, kept in memory with the stream of each piece.
+    private var tail: [(bytes: ArraySlice<UInt8>, stderr: Bool)] = []
+    private var tailCount = 0
     private var dropped = 0
     private var buffer = [UInt8](repeating: 0, count: 65_536)
 
     /// Opens `name` in `directory` if it exists (else it is created with the first output) and a
-    /// pipe for the child's output. A link, a FIFO or another kind of file at `name` is refused,
-    /// without waiting on it.
+    /// pipe each for the child's stdout and stderr. A link, a FIFO or another kind of file at `name`
+    /// is refused, without waiting on it.
     init(in directory: OpenDirectory, name: String, header: String, maxBytes: Int) throws(Errno) {
         self.directory = directory
         self.name = name
         self.maxBytes = maxBytes
         headRoom = maxBytes / 2
         file = try directory.openForAppendingIfPresent(name)
-        let pipe = try Files.makePipe()
-        readEnd = FileDescriptor(owning: pipe.read)
-        writeEnd = FileDescriptor(owning: pipe.write)
-        pollFD = pipe.read
+        pipes = [try Pipe(stderr: false), try Pipe(stderr: true)]
         pendingHeader = Array(header.utf8)
         if fileFD != nil { write([]) }
     }
@@ -54,80 +79,96 @@ final class RunLog {
         return lost
     }
 
-    /// The end of the pipe the child writes to; -1 once closed.
-    var writeFD: Int32 {
-        switch writeEnd {
-        case .some(let end): return end.rawValue
-        case .none: return -1
-        }
-    }
+    /// The ends of the pipes the child writes its stdout and stderr to.
+    var writeFDs: (stdout: Int32, stderr: Int32) { (pipes[0].writeFD, pipes[1].writeFD) }
 
-    /// Closes the worker's copy of the write end once the child has its own.
-    func closeWriteEnd() { writeEnd = nil }
+    /// The pipes to poll, until each is at its end of file.
+    var pollFDs: [Int32] { pipes.compactMap(\.pollFD) }
 
-    /// Copies what the child has written so far. Returns false once the pipe is at end of file.
-    @discardableResult
-    func pump() -> Bool {
-        guard pollFD != nil else { return false }
-        while true {
-            guard let n = Files.readAvailable(readEnd.rawValue, into: &buffer) else {
-                pollFD = nil
-                return false
+    /// Closes the worker's copies of the write ends once the child has its own.
+    func closeWriteEnds() { for pipe in pipes { pipe.writeEnd = nil } }
+
+    /// Copies what the child has written so far, stdout first when both have something (two pipes
+    /// say nothing of which was written first).
+    func pump() {
+        for pipe in pipes where pipe.pollFD != nil {
+            while true {
+                guard let n = Files.readAvailable(pipe.readEnd.rawValue, into: &buffer) else {
+                    pipe.pollFD = nil
+                    break
+                }
+                if n == 0 { break }
+                take(buffer[..<n], stderr: pipe.stderr)
             }
-            if n == 0 { return true }
-            take(buffer[..<n])
         }
     }
 
-    private func take(_ bytes: ArraySlice<UInt8>) {
+    private func take(_ bytes: ArraySlice<UInt8>, stderr: Bool) {
         var rest = bytes
         if headRoom > 0 {
             let head = rest.prefix(headRoom)
-            write(Array(head))
+            write([(head, stderr ? .stderr : .stdout)])
             headRoom -= head.count
             rest = rest.dropFirst(head.count)
         }
         guard !rest.isEmpty else { return }
-        tail.append(contentsOf: rest)
+        tail.append((Array(rest)[...], stderr))
+        tailCount += rest.count
         let keep = maxBytes - maxBytes / 2
-        if tail.count > 2 * keep {
-            dropped += tail.count - keep
-            tail.removeFirst(tail.count - keep)
+        if tailCount > 2 * keep { dropTail(toKeep: keep) }
+    }
+
+    /// Forgets the oldest tail output beyond the last `keep` bytes, counting it as cut.
+    private func dropTail(toKeep keep: Int) {
+        var excess = tailCount - keep
+        dropped += excess
+        tailCount = keep
+        var first = 0
+        while excess > 0 {
+            if tail[first].bytes.count <= excess {
+                excess -= tail[first].bytes.count
+                first += 1
+            } else {
+                tail[first].bytes = tail[first].bytes.dropFirst(excess)
+                excess = 0
+            }
         }
+        tail.removeFirst(first)
     }
 
     /// Copies the last of the output, writes `footer`, and bounds the file. The descriptors close
     /// when the log is let go of.
     func finish(footer: String) {
         pump()
-        closeWriteEnd()
+        closeWriteEnds()
         let keep = maxBytes - maxBytes / 2
-        if tail.count > keep {
-            dropped += tail.count - keep
-            tail.removeFirst(tail.count - keep)
-        }
+        if tailCount > keep { dropTail(toKeep: keep) }
         // A run that printed nothing into a log that does not exist leaves none.
         guard fileFD != nil || headRoom < maxBytes / 2 || !tail.isEmpty else { return }
-        if dropped > 0 { write(Array("\n[queuectl: \(dropped) bytes of output cut here]\n".utf8)) }
-        write(tail)
-        write(Array(footer.utf8))
+        var pieces: [(ArraySlice<UInt8>, LogFormat.Channel)] = []
+        if dropped > 0 { pieces.append((LogFormat.marker(cutting: dropped)[...], .ours)) }
+        for piece in tail { pieces.append((piece.bytes, piece.stderr ? .stderr : .stdout)) }
+        pieces.append((Array(footer.utf8)[...], .ours))
+        write(pieces)
         bound()
     }
 
-    /// Appends `bytes`, after the run's header if that is not written yet, creating the file first
-    /// if need be.
-    private func write(_ bytes: [UInt8]) {
+    /// Appends `pieces` (output of the job, marked with its stream, or texts of queuectl's own) in one
+    /// write, after the run's header if that is not written yet, creating the file first if need be.
+    private func write(_ pieces: [(bytes: ArraySlice<UInt8>, channel: LogFormat.Channel)]) {
         if fileFD == nil, lost == nil {
             do { file = try directory.openForWriting(name, append: true) } catch {
                 lost = "output not logged: cannot open \(directory.path(of: name)): \(error)"
             }
         }
         guard let fd = fileFD else { return }
+        var out: [UInt8] = []
         if let header = pendingHeader {
             pendingHeader = nil
-            try? Files.writeAll(fd, header)
+            LogFormat.append(header[...], as: .ours, after: &channel, to: &out)
         }
-        if !bytes.isEmpty { try? Files.writeAll(fd, bytes) }
+        for piece in pieces where !piece.bytes.isEmpty { LogFormat.append(piece.bytes, as: piece.channel, after: &channel, to: &out) }
+        if !out.isEmpty { try? Files.writeAll(fd, out) }
     }
 
     private var fileFD: Int32? {
@@ -139,9 +180,13 @@ final class RunLog {
 
     /// Cuts the middle out of a log longer than `maxBytes`, keeping its start and its end. The marker
     /// left in the cut says how much output it stands for: the bytes removed now, less the markers of
-    /// earlier cuts among them, plus what those markers stood for. (A marker that reaches into the
-    /// cut is removed whole, so none is left half there.) The file read is the one written, through
-    /// its descriptor; the shorter one replaces it in the same directory.
+    /// earlier cuts among them, plus what those markers stood for (stream marks are not output and
+    /// count for nothing). The cut never splits a mark, a doubled DLE or a text of queuectl's own (a
+    /// header, footer or marker that reaches into the cut is removed whole). After the marker, the
+    /// header of the run the kept end belongs to is written again if the cut took it, and the stream
+    /// that end is in is marked again; the cut is that much longer, so the file stays within the bound.
+    /// The file read is the one written, through its descriptor; the shorter one replaces it in the
+    /// same directory.
     private func bound() {
         let read: [UInt8]?
         switch file {
@@ -149,54 +194,99 @@ final class RunLog {
         case .none: read = nil
         }
         guard let bytes = read else { return }
-        let half = maxBytes / 2
-        var cut = half..<(bytes.count - half)
-        var counted: Set<Int> = []
-        var earlierMarkerBytes = 0, stoodFor = 0
-        var grew = true
-        while grew {
-            grew = false
-            let window = max(0, cut.lowerBound - RunLog.longestMarker)..<min(bytes.count, cut.upperBound + RunLog.longestMarker)
-            for (range, count) in RunLog.markers(in: bytes, window) where range.overlaps(cut) && !counted.contains(range.lowerBound) {
-                counted.insert(range.lowerBound)
-                earlierMarkerBytes += range.count
-                stoodFor += count
-                if range.lowerBound < cut.lowerBound || range.upperBound > cut.upperBound {
-                    cut = min(cut.lowerBound, range.lowerBound)..<max(cut.upperBound, range.upperBound)
-                    grew = true
+        let cut = RunLog.cut(bytes, keeping: maxBytes / 2)
+        try? AtomicFile.replace(in: directory, name: name, with: Array(bytes[..<cut.range.lowerBound]) + cut.insert + Array(bytes[cut.range.upperBound...]))
+    }
+
+    /// What `bound` cuts out of `bytes`, keeping about `half` at each end, and what it puts in its place.
+    static func cut(_ bytes: [UInt8], keeping half: Int) -> (range: Range<Int>, insert: [UInt8]) {
+        let segments = LogFormat.segments(bytes)
+        // What a cut takes whole or not at all: texts of queuectl's own, marks, markers in unmarked text.
+        var units: [Range<Int>] = []
+        var markers: [(range: Range<Int>, count: Int)] = []
+        var headers: [Range<Int>] = []
+        for segment in segments {
+            switch segment.channel {
+            case .ours:
+                units.append(segment.range)
+                let text = bytes[segment.content]
+                if let marker = LogFormat.markerCount(text) {
+                    markers.append((segment.range, marker.count))
+                } else if LogFormat.headerRun(text) != nil {
+                    headers.append(segment.range)
+                }
+            case .stdout, .stderr:
+                units.append(segment.range.lowerBound..<segment.content.lowerBound)
+            case .unmarked:
+                if segment.markLength > 0 { units.append(segment.range.lowerBound..<segment.content.lowerBound) }
+                var i = segment.content.lowerBound
+                while let newline = bytes[i..<segment.range.upperBound].firstIndex(of: 0x0A) {
+                    if let marker = LogFormat.markerCount(bytes[newline..<segment.range.upperBound]) {
+                        let range = newline..<newline + marker.length
+                        units.append(range)
+                        markers.append((range, marker.count))
+                        i = range.upperBound
+                    } else {
+                        i = newline + 1
+                    }
                 }
             }
         }
-        let marker = Array("\n[queuectl: \(cut.count - earlierMarkerBytes + stoodFor) bytes of output cut here]\n".utf8)
-        try? AtomicFile.replace(in: directory, name: name, with: Array(bytes[..<cut.lowerBound]) + marker + Array(bytes[cut.upperBound...]))
-    }
-
-    /// `\n[queuectl: ` + at most 19 digits + the longer ending.
-    private static let longestMarker = 12 + 19 + 32
-
-    /// The cut markers in `window` of `bytes` (this version's and the older `bytes of older output`
-    /// form), each with the number of bytes it says were cut.
-    private static func markers(in bytes: [UInt8], _ window: Range<Int>) -> [(Range<Int>, Int)] {
-        let opening = Array("\n[queuectl: ".utf8)
-        let endings = [Array(" bytes of output cut here]\n".utf8), Array(" bytes of older output cut here]\n".utf8)]
-        var found: [(Range<Int>, Int)] = []
-        var i = window.lowerBound
-        while let start = bytes[i..<window.upperBound].firstIndex(of: opening[0]) {
-            i = start + 1
-            guard bytes[start..<window.upperBound].starts(with: opening) else { continue }
-            var end = start + opening.count, count = 0
-            while end < window.upperBound, end - start - opening.count < 19, let digit = bytes[end].wholeNumberDigit {
-                count = count * 10 + digit
-                end += 1
-            }
-            guard end > start + opening.count,
-                  let ending = endings.first(where: { bytes[end..<window.upperBound].starts(with: $0) }) else { continue }
-            found.append((start..<end + ending.count, count))
+        func segment(containing offset: Int) -> LogFormat.Segment? { segments.first { $0.range.contains(offset) } }
+        /// True when `offset` falls between the two bytes of a doubled DLE in the job's output.
+        func splitsEscape(_ offset: Int) -> Bool {
+            guard let s = segment(containing: offset), s.channel == .stdout || s.channel == .stderr, offset > s.content.lowerBound else { return false }
+            var run = 0
+            while offset - run - 1 >= s.content.lowerBound, bytes[offset - run - 1] == LogFormat.escape { run += 1 }
+            return run % 2 == 1
         }
-        return found
-    }
-}
 
-private extension UInt8 {
-    var wholeNumberDigit: Int? { self >= 0x30 && self <= 0x39 ? Int(self - 0x30) : nil }
+        var range = min(half, bytes.count)..<max(half, bytes.count - half)
+        var insert: [UInt8] = []
+        var lengthened = 0
+        for _ in 0..<8 {
+            range = range.lowerBound..<min(bytes.count, max(range.upperBound, bytes.count - half + lengthened))
+            var grew = true
+            while grew {
+                grew = false
+                for unit in units where unit.overlaps(range) && (unit.lowerBound < range.lowerBound || unit.upperBound > range.upperBound) {
+                    range = min(range.lowerBound, unit.lowerBound)..<max(range.upperBound, unit.upperBound)
+                    grew = true
+                }
+                if splitsEscape(range.lowerBound) { range = range.lowerBound - 1..<range.upperBound; grew = true }
+                if splitsEscape(range.upperBound) { range = range.lowerBound..<range.upperBound + 1; grew = true }
+            }
+            // How much output the cut stands for.
+            var count = 0
+            for s in segments where s.range.overlaps(range) {
+                let content = s.content.clamped(to: range)
+                switch s.channel {
+                case .ours: count += markers.first { $0.range == s.range }?.count ?? content.count
+                case .stdout, .stderr: count += LogFormat.decodedCount(bytes, content)
+                case .unmarked:
+                    count += content.count
+                    for m in markers where content.contains(m.range.lowerBound) { count += m.count - m.range.count }
+                }
+            }
+            var channel: LogFormat.Channel?
+            var next: [UInt8] = []
+            LogFormat.append(LogFormat.marker(cutting: count)[...], as: .ours, after: &channel, to: &next)
+            // The kept end's run lost its header to the cut: it is said again, so the end is not read as
+            // part of the run before the cut.
+            let startsAHeader = headers.contains { $0.lowerBound == range.upperBound }
+            if !startsAHeader, let header = headers.last(where: { range.contains($0.lowerBound) && $0.upperBound <= range.upperBound }) {
+                LogFormat.append(bytes[header.lowerBound + 2..<header.upperBound], as: .ours, after: &channel, to: &next)
+            }
+            // The kept end goes on in the channel it was in, unless it starts with a mark of its own.
+            if range.upperBound < bytes.count, let s = segment(containing: range.upperBound), range.upperBound > s.range.lowerBound {
+                next += [LogFormat.escape, s.channel.mark]
+            }
+            insert = next
+            // The marker and the stream mark are the bound's slack; a header said again is paid for by the cut.
+            let owed = next.count - LogFormat.marker(cutting: count).count - 4
+            if owed <= lengthened || range.upperBound == bytes.count { break }
+            lengthened = owed
+        }
+        return (range, insert)
+    }
 }

@@ -10,11 +10,14 @@ struct Teardown: Equatable, Sendable {
         case timedOut(Double)
         /// Cancelled while running: removed when it ends.
         case cancelled
+        /// `kill` asked for it: recorded dead ("killed") when it ends.
+        case killed
         /// The worker's second stop request: back to pending without using an attempt.
         case shutdown
     }
 
-    let reason: Reason
+    /// A kill that comes during a timeout's teardown takes it over, timers and all.
+    var reason: Reason
     /// When the group gets SIGKILL (again).
     private(set) var killAt: Int64
     private(set) var killed = false

@@ -12,6 +12,8 @@ package enum WorkerEvent: Equatable, Sendable {
     case jobReleased(Job)
     case jobTimedOut(Job, seconds: Double)
     case cancelling(Job)
+    /// `kill` asked for the job's end: its run is being terminated.
+    case killing(Job)
     /// The worker stops (a second stop request) with this many finished runs it could not record.
     case resultsNotRecorded(Int)
     /// Another process holds the queue lock (the message says who); the worker keeps trying, and
@@ -138,7 +140,7 @@ package final class Worker {
             }
             guard exitCode == nil else { break }
             let timeout = core.deadline.map { max(0, $0 - monotonicMilliseconds()) } ?? -1
-            let ready = waitForInput([signals.wakeFD, watcher.fd] + logs.values.compactMap(\.pollFD),
+            let ready = waitForInput([signals.wakeFD, watcher.fd] + logs.values.flatMap(\.pollFDs),
                                      timeoutMilliseconds: Int(clamping: timeout))
             signals.drain()
             logs.values.forEach { $0.pump() }
@@ -227,7 +229,7 @@ package final class Worker {
     static func footer(_ result: WorkerCore.Result) -> String {
         switch result.outcome {
         case .timedOut, .couldNotStart: return result.outcome.errorText!
-        case .exited: return "\(result.outcome.errorText ?? "exit 0") after \(Double(result.durationMilliseconds) / 1000)s"
+        case .exited, .killed: return "\(result.outcome.errorText ?? "exit 0") after \(Double(result.durationMilliseconds) / 1000)s"
         }
     }
 
@@ -255,7 +257,7 @@ package final class Worker {
             for r in request.results {
                 if r.interrupted, !r.outcome.succeeded {
                     if let t = JobManager.release(jobID: r.job.id, worker: me, in: &s) {
-                        events.append(t.removed ? .jobFinished(t, durationMilliseconds: r.durationMilliseconds) : .jobReleased(t.job))
+                        events.append(t.removed || t.killed ? .jobFinished(t, durationMilliseconds: r.durationMilliseconds) : .jobReleased(t.job))
                     }
                 } else if let t = JobManager.finish(jobID: r.job.id, worker: me, outcome: r.outcome, startedAt: r.startedAt,
                                                     durationMilliseconds: r.durationMilliseconds, note: r.note, in: &s) {
@@ -274,6 +276,8 @@ package final class Worker {
             }
             if reply.claimed.count < request.claim { reply.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: s.document) }
             reply.cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
+                .map { s.document.jobs.summary(at: $0).id }
+            reply.killed = s.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
                 .map { s.document.jobs.summary(at: $0).id }
             reply.nextEligibleInMilliseconds = JobManager.nextEligibleTime(in: s.document, after: s.now)
                 .map { $0.milliseconds - s.now.milliseconds }
@@ -314,7 +318,9 @@ package final class Worker {
     private func start(_ job: Job) -> WorkerCore.Input {
         let startedAt = Timestamp.now()
         let run = job.attempts + 1
-        let header = "=== queuectl: run \(run) of \(job.maxRuns), started \(startedAt.iso8601) ===\n"
+        // After a restart the runs are counted afresh; the header says which restart they belong to.
+        let restart = job.restarts > 0 ? "restart \(job.restarts), " : ""
+        let header = "=== queuectl: \(restart)run \(run) of \(job.maxRuns), started \(startedAt.iso8601) ===\n"
         let path = store.home.logPath(for: job.id)
         var note: String?
         do {
@@ -324,7 +330,7 @@ package final class Worker {
             note = "output not logged: cannot open \(path): \(error)"
         }
         let log = logs[job.id]
-        defer { log?.closeWriteEnd() }
+        defer { log?.closeWriteEnds() }
         if let cwd = job.cwd, (try? Files.status(cwd))?.isDirectory != true {
             return .spawnFailed(job, reason: "directory \(cwd) does not exist", startedAt: startedAt, note: note)
         }
@@ -336,7 +342,7 @@ package final class Worker {
             environment["QUEUECTL_ATTEMPT"] = String(run)
             environment[marker.name] = marker.value
             let pid = try Processes.spawnShell(job.command, arguments: job.arguments, directory: job.cwd, environment: environment,
-                                               inheriting: job.environment?.captured != true, outputFD: log?.writeFD)
+                                               inheriting: job.environment?.captured != true, output: log?.writeFDs)
             return .spawned(job, pid: pid, startTime: Processes.startTime(of: pid), startedAt: startedAt, note: note)
         } catch {
             return .spawnFailed(job, reason: error.description, startedAt: startedAt, note: note)

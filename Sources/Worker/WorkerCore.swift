@@ -57,7 +57,7 @@ struct WorkerCore {
         var results: [Result]
         /// Jobs to claim; the loop checks for a stop request once more under the lock.
         var claim: Int
-        /// The jobs this worker runs, whose cancellation it wants to hear of.
+        /// The jobs this worker runs, whose cancellation or kill it wants to hear of.
         var running: [String]
     }
 
@@ -71,6 +71,8 @@ struct WorkerCore {
         var claimed: [Job] = []
         /// Running jobs of this worker that `cancel` has marked.
         var cancelled: [String] = []
+        /// Running jobs of this worker that `kill` has marked.
+        var killed: [String] = []
         /// How long until the next waiting job becomes runnable, if one waits.
         var nextEligibleInMilliseconds: Int64?
         /// Some job waits only for a running one to end (its dependency, or room under a limit):
@@ -334,6 +336,20 @@ struct WorkerCore {
             actions.append(.emit(.cancelling(runs[i].job)))
             actions += beginTeardown(i, .cancelled, at: now)
         }
+        for id in reply.killed {
+            guard let i = runs.firstIndex(where: { $0.job.id == id }) else { continue }
+            switch runs[i].teardown?.reason {
+            case nil:
+                actions.append(.emit(.killing(runs[i].job)))
+                actions += beginTeardown(i, .killed, at: now)
+            case .timedOut?:
+                // Already being ended: it ends as killed, on the timeout's timers.
+                runs[i].teardown?.reason = .killed
+            case .cancelled?, .killed?, .shutdown?:
+                // A cancel removes it anyway; a shutdown's release records the kill.
+                break
+            }
+        }
         if !reply.claimed.isEmpty {
             if stopRequests > 0 {
                 actions.append(.giveBack(reply.claimed))
@@ -359,6 +375,8 @@ struct WorkerCore {
         let outcome: RunOutcome
         if case .timedOut(let seconds) = run.teardown?.reason {
             outcome = .timedOut(seconds)
+        } else if run.teardown?.reason == .killed {
+            outcome = .killed
         } else {
             outcome = .exited(run.exit ?? .signaled(ProcessSignal.kill.rawValue))
         }

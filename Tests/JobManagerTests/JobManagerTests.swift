@@ -570,7 +570,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
     @Test func anUnrecordedChildStillRunningIsKilledAndItsRunCounts() throws {
         // The worker died after spawning but before recording the child: only the marker finds it.
         let marker = JobManager.runMarker(worker: deadWorker, jobID: "unrecorded")
-        let pid = try Processes.spawnShell("sleep 300", directory: nil, environment: [marker.name: marker.value], outputFD: nil)
+        let pid = try Processes.spawnShell("sleep 300", directory: nil, environment: [marker.name: marker.value], output: nil)
         defer { Processes.signalGroup(pid, .kill); _ = waitForExit(pid) }
         #expect(eventually { Processes.withEnvironmentEntry("\(marker.name)=\(marker.value)").contains(pid) })
         var job = processing("unrecorded", owner: deadWorker)
@@ -590,7 +590,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
         let pidFile = "/tmp/queuectl-setsid-\(getpid())"
         defer { unlink(pidFile) }
         let shell = try Processes.spawnShell("setsid sh -c 'echo $$ > \(pidFile); exec sleep 300' & wait", directory: nil,
-                                             environment: [marker.name: marker.value], outputFD: nil)
+                                             environment: [marker.name: marker.value], output: nil)
         defer { Processes.signalGroup(shell, .kill); _ = waitForExit(shell) }
         var escaped: Int32 = 0
         #expect(eventually {
@@ -646,7 +646,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
 
     @Test func orphanedChildProcessGroupIsKilled() throws {
         // A real orphan: a shell (leader of its own group) with a grandchild, owned by a dead worker.
-        let pid = try Processes.spawnShell("sleep 300 & wait", directory: nil, environment: [:], outputFD: nil)
+        let pid = try Processes.spawnShell("sleep 300 & wait", directory: nil, environment: [:], output: nil)
         defer { Processes.signalGroup(pid, .kill); _ = waitForExit(pid) }
         let start = try #require(Processes.startTime(of: pid))
         var job = processing("orphan", owner: deadWorker)
@@ -661,7 +661,7 @@ let deadWorker = ProcessIdentity(pid: 999_999, startTime: 12345)
     }
 
     @Test func liveChildOfALiveWorkerIsNotKilled() throws {
-        let pid = try Processes.spawnShell("sleep 300", directory: nil, environment: [:], outputFD: nil)
+        let pid = try Processes.spawnShell("sleep 300", directory: nil, environment: [:], output: nil)
         defer { Processes.signalGroup(pid, .kill); _ = waitForExit(pid) }
         var job = processing("running", owner: ProcessIdentity.current())
         job.child = ProcessIdentity(pid: pid, startTime: try #require(Processes.startTime(of: pid)))

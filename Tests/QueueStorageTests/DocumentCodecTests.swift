@@ -36,6 +36,8 @@ func sampleDocument(jobCount: Int = 60) -> Document {
         let text = awkwardStrings.filter { !$0.utf8.contains(0) && !$0.contains("=") }
         if i % 8 == 1 { job.environment = JobEnvironment(variables: ["K\(i)": text[i % text.count], "PATH": "/bin"]) }
         if i % 8 == 5 { job.environment = JobEnvironment(variables: [text[i % text.count] + "_": "v"], captured: true) }
+        if i % 7 == 2 { job.killRequested = true }
+        if i % 5 == 4 { job.restarts = i }
         d.jobs.append(job)
     }
     // The largest values each field can hold.
@@ -176,6 +178,8 @@ func document(jobs: [String], extraTop: String = "") -> String {
         #expect(one.jobs.count == 1)
         #expect(one.jobs[0].runAt == nil)
         #expect(one.jobs[0].worker == nil)
+        // Fields added later default when a file lacks them.
+        #expect(!one.jobs[0].killRequested && one.jobs[0].restarts == 0)
     }
 
     // MARK: rejections

@@ -58,6 +58,8 @@ func canonicalJobLines() -> [[UInt8]] {
     everything.cwd = "/"
     everything.environment = JobEnvironment(variables: ["A": "1", "EMPTY": "", "PATH": "/usr/local/bin:/usr/bin:/bin"], captured: true)
     everything.cancelRequested = true
+    everything.killRequested = true
+    everything.restarts = 12
     jobs.append(everything)
     var dead = Job(id: "d", command: "false", maxRetries: 0, priority: 1000, sequence: 3, now: t)
     dead.state = .dead

@@ -26,7 +26,7 @@ import TestSupport
     }
 
     @Test func zombieIsDeadAndExitStatusIsDecoded() throws {
-        let pid = try Processes.spawnShell("exit 7", directory: nil, environment: [:], outputFD: nil)
+        let pid = try Processes.spawnShell("exit 7", directory: nil, environment: [:], output: nil)
         let identity = ProcessIdentity(pid: pid, startTime: try #require(Processes.startTime(of: pid)))
         // Wait until it has exited but is not reaped: a zombie.
         var waited = 0
@@ -39,7 +39,7 @@ import TestSupport
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
         let pid = try Processes.spawnShell("printf '%s %s' \"$QX_TEST\" \"$(ps -o pgid= -p $$ | tr -d ' ')\"",
-                                           directory: "/tmp", environment: ["QX_TEST": "hello world"], outputFD: fds[1])
+                                           directory: "/tmp", environment: ["QX_TEST": "hello world"], output: (fds[1], fds[1]))
         close(fds[1])
         let out = String(decoding: try Files.readAll(fd: fds[0]), as: UTF8.self)
         close(fds[0])
@@ -49,7 +49,7 @@ import TestSupport
     }
 
     @Test func signaledChildIsReported() throws {
-        let pid = try Processes.spawnShell("kill -TERM $$; sleep 5", directory: nil, environment: [:], outputFD: nil)
+        let pid = try Processes.spawnShell("kill -TERM $$; sleep 5", directory: nil, environment: [:], output: nil)
         #expect(waitForExit(pid) == .signaled(SIGTERM))
         #expect(ExitStatus.signaled(9).description == "killed by signal 9")
         #expect(ExitStatus.exited(3).description == "exit 3")

@@ -162,6 +162,49 @@ struct Harness {
         #expect(!h.actions.contains(.signal(jobID: "a", pid: 100, .kill)), "no SIGKILL for a group that is gone")
     }
 
+    /// `kill` of a running job: the teardown a timeout gets (SIGTERM, SIGKILL after the grace, the
+    /// whole group awaited), and the run ends as killed, not as the signal that ended the shell.
+    @Test func aKillTerminatesLikeATimeoutAndTheRunEndsAsKilled() {
+        var h = Harness(grace: 2_000)
+        h.claim([job("a")])
+        #expect(h.send(.queueChanged, at: 100).compactMap(Harness.isExchange).first?.running == ["a"])
+        let killed = h.send(.exchanged(WorkerCore.Reply(killed: ["a"])), at: 101)
+        #expect(killed == [.emit(.killing(job("a"))), .signal(jobID: "a", pid: 100, .terminate)])
+        #expect(h.core.deadline == 2_101)
+        #expect(h.send(.tick, at: 2_100).isEmpty, "no SIGKILL before the grace period is over")
+        #expect(Harness.signals(h.send(.tick, at: 2_101)) == [.kill])
+        #expect(Harness.ended(h.send(.childExited(pid: 100, status: .signaled(9), groupAlive: true), at: 2_102)).isEmpty,
+                "not over while its group lives")
+        let ended = h.send(.groupEmptied(pid: 100), at: 2_200)
+        #expect(Harness.ended(ended).map(\.outcome) == [.killed])
+        #expect(Harness.ended(ended).first?.interrupted == false, "recorded as a run, not put back")
+        #expect(ended.contains { if case .runEnded(_, 100, tornDown: true) = $0 { true } else { false } }, "everything marked goes")
+        // Heard again in the next look (the mark stays until the run is recorded): nothing more is sent.
+        #expect(h.send(.exchanged(WorkerCore.Reply(killed: ["a"])), at: 2_201).allSatisfy { if case .signal = $0 { false } else { true } })
+    }
+
+    @Test func aKillDuringATimeoutsTeardownEndsTheRunAsKilledOnTheSameTimers() {
+        var h = Harness(grace: 1_000)
+        h.claim([job("slow", timeout: 1)])
+        _ = h.send(.tick, at: 1_000)  // timed out: SIGTERM
+        #expect(h.send(.queueChanged, at: 1_100).compactMap(Harness.isExchange).count == 1)
+        let heard = h.send(.exchanged(WorkerCore.Reply(killed: ["slow"])), at: 1_101)
+        #expect(Harness.signals(heard).isEmpty, "the group was asked already")
+        #expect(h.core.deadline == 2_000, "the kill keeps the timeout's grace period")
+        let ended = Harness.ended(h.send(.childExited(pid: 100, status: .signaled(15), groupAlive: false), at: 1_200))
+        #expect(ended.map(\.outcome) == [.killed], "dead as killed, not retried as a timeout")
+    }
+
+    @Test func aKillOfAJobBeingCancelledLeavesTheCancelToIt() {
+        var h = Harness()
+        h.claim([job("a")])
+        _ = h.send(.queueChanged, at: 100)
+        _ = h.send(.exchanged(WorkerCore.Reply(cancelled: ["a"], killed: ["a"])), at: 101)
+        let ended = Harness.ended(h.send(.childExited(pid: 100, status: .signaled(15), groupAlive: false), at: 150))
+        #expect(ended.map(\.outcome) == [.exited(.signaled(15))], "the store removes it as cancelled")
+        #expect(Harness.signals(h.actions) == [.terminate], "one teardown")
+    }
+
     @Test func anIdleWorkerSleepsUntilItsNextLook() {
         var h = Harness(slots: 4)
         #expect(h.send(.tick, at: 0).compactMap(Harness.isExchange).count == 1)
