@@ -9,15 +9,18 @@ package struct JobEdit: Equatable, Sendable {
     package var runAt: Timestamp??
     /// `.some(nil)`: no timeout of its own (the config's `job-timeout` applies).
     package var timeout: Double??
+    /// The named queue it moves to.
+    package var queue: String?
 
-    package init(command: String? = nil, priority: Int? = nil, runAt: Timestamp?? = nil, timeout: Double?? = nil) {
+    package init(command: String? = nil, priority: Int? = nil, runAt: Timestamp?? = nil, timeout: Double?? = nil, queue: String? = nil) {
         self.command = command
         self.priority = priority
         self.runAt = runAt
         self.timeout = timeout
+        self.queue = queue
     }
 
-    package var isEmpty: Bool { command == nil && priority == nil && runAt == nil && timeout == nil }
+    package var isEmpty: Bool { command == nil && priority == nil && runAt == nil && timeout == nil && queue == nil }
 }
 
 /// The order `list --sort` shows jobs in.
@@ -137,6 +140,10 @@ extension JobManager {
         if let priority = edit.priority { job.priority = priority }
         if let runAt = edit.runAt { job.runAt = runAt }
         if let timeout = edit.timeout { job.timeout = timeout }
+        if let queue = edit.queue {
+            try validateQueueName(queue, "--queue")
+            job.queue = queue == Job.defaultQueue ? nil : queue
+        }
         guard job != snapshot.document.jobs[i] else { return job }
         job.updatedAt = snapshot.now
         snapshot.document.jobs[i] = job

@@ -127,9 +127,13 @@ import TestSupport
         q.ok("edit", "e", "--run-at", "2999-01-01T00:00:00+01:00", "--timeout", "0")
         job = try #require(q.jobs()["e"])
         #expect(job["run_at"] as? String == "2998-12-31T23:00:00.000Z" && job["timeout"] == nil)
+        q.ok("edit", "e", "--queue", "mail")
+        #expect(q.jobs()["e"]?["queue"] as? String == "mail")
+        q.ok("edit", "e", "--queue", "default")
+        #expect(q.jobs()["e"]?["queue"] == nil, "the default queue is not written out")
         let before = try #require(q.dataBytes())
         for bad in [["edit", "e"], ["edit", "e", "--priority", "5000"], ["edit", "e", "--command", " "], ["edit", "e", "--run-at", "tomorrow"],
-                    ["edit", "e", "--timeout", "-1"]] {
+                    ["edit", "e", "--timeout", "-1"], ["edit", "e", "--queue", "a b"]] {
             let r = q.run(bad)
             #expect(r.status == 64 && r.stderr.hasPrefix("Error: "), "\(bad): \(r)")
         }
