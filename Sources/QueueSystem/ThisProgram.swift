@@ -6,18 +6,8 @@ extension Processes {
     /// stderr and process group, so the terminal's Ctrl+C reaches it. Every signal is at its default
     /// action and the signal mask empty, whatever this process set for its own. Wraps `posix_spawn(3)`.
     package static func spawnThisProgram(_ arguments: [String]) throws(Errno) -> Int32 {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = cleanSignalAttributes(flags: 0)
         defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
         let result = withCStrings(["queuectl"] + arguments) { argv in
             posix_spawn(&pid, "/proc/self/exe", nil, &attributes, argv, environ)
