@@ -19,9 +19,10 @@ import TestSupport
         #expect(childProcesses(of: s.pid).contains(pid))
         for i in 1...3 { m = s.enter(#"enqueue {"id":"b\#(i)","command":"echo job \#(i)"}"#, after: m) }
         #expect(eventually { (1...3).allSatisfy { q.state(of: "b\($0)") == "completed" } })
-        let log = try String(contentsOfFile: q.home + "/worker.log", encoding: .utf8)
-        #expect(log.contains("worker \(pid) started with 2 slots"))
-        #expect((1...3).allSatisfy { log.contains("b\($0) completed") })
+        // The worker writes an event line just after the transaction that records it.
+        func log() -> String { (try? String(contentsOfFile: q.home + "/worker.log", encoding: .utf8)) ?? "" }
+        #expect(eventually { (1...3).allSatisfy { log().contains("b\($0) completed") } }, "\(log())")
+        #expect(log().contains("worker \(pid) started with 2 slots"))
         #expect(!s.output.contains("b1 completed"), "the events go to the log, not over the prompt")
         m = s.enter("worker stop", after: m)
         #expect(s.waitFor("asked worker \(pid) to stop", since: m))

@@ -35,7 +35,7 @@ import TestSupport
         #expect(log.contains("started\n") && log.contains("=== queuectl: killed after "), "\(log)")
         #expect(q.ok("dlq", "list").contains("killed"))
         #expect(worker.stdout().contains("long killed (queuectl kill); terminating it"))
-        #expect(worker.stdout().contains("long killed after"))
+        #expect(eventually { worker.stdout().contains("long killed after") }, "said just after it is recorded")
         // It stays runnable: the DLQ's retry runs it again.
         q.ok("edit", "long", "--command", "true")
         q.ok("dlq", "retry", "long")
