@@ -187,13 +187,21 @@ package struct QueueCounts: Equatable, Sendable {
     /// Every queue that has jobs or is paused, by name; empty when there is only the default queue
     /// and nothing is paused by queue (then the totals say it all).
     package static func of(_ document: Document) -> [QueueCounts] {
+        // Only a job with extras can be in a named queue: most queues have none, and then a pass
+        // over the summaries' one flag is all this costs.
+        let named = document.jobs.indices(whereSummary: { $0.hasExtras && $0.queue != Job.defaultQueue })
+        guard !named.isEmpty || !document.pausedQueues.isEmpty else { return [] }
         var counts: [String: [JobState: Int]] = [:]
-        for i in document.jobs.indices {
+        var defaultQueue = JobManager.counts(document)
+        for i in named {
             let summary = document.jobs.summary(at: i)
             counts[summary.queue, default: [:]][summary.state, default: 0] += 1
+            defaultQueue[summary.state, default: 0] -= 1
+        }
+        if defaultQueue.values.contains(where: { $0 > 0 }) || document.pausedQueues.contains(Job.defaultQueue) {
+            counts[Job.defaultQueue] = defaultQueue.filter { $0.value > 0 }
         }
         for name in document.pausedQueues where counts[name] == nil { counts[name] = [:] }
-        guard counts.count > 1 || !document.pausedQueues.isEmpty else { return [] }
         return counts.keys.sorted().map { QueueCounts(name: $0, counts: counts[$0]!, paused: document.isPaused($0)) }
     }
 
