@@ -8,8 +8,23 @@ package enum DLQManager {
 
     /// Sends dead jobs back to pending with their attempts reset; their last error is kept for
     /// reference. All or none: an id that is unknown or not dead fails the lot.
+    /// A job that died with its dependency comes back with that dependency's retry, not alone: one
+    /// whose dependency is still dead (and not retried with it) or gone is refused, as it would only
+    /// die again.
     package static func retry(_ ids: [String], in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
         let indices = try deadIndices(ids, in: snapshot.document)
+        for i in indices {
+            let summary = snapshot.document.jobs.summary(at: i)
+            guard let dependency = summary.dependencyDied else { continue }
+            guard let d = snapshot.document.index(of: dependency) else {
+                throw .failure("job '\(summary.id)' died with its dependency '\(dependency)', which was cancelled: it cannot run; "
+                    + "remove it with 'queuectl dlq delete \(summary.id)'")
+            }
+            if snapshot.document.jobs.summary(at: d).state == .dead, !ids.contains(dependency) {
+                throw .failure("job '\(summary.id)' died with its dependency '\(dependency)', which is still dead; "
+                    + "retry '\(dependency)' and '\(summary.id)' comes back with it")
+            }
+        }
         for i in indices {
             snapshot.document.jobs[i].state = .pending
             snapshot.document.jobs[i].attempts = 0
@@ -20,8 +35,11 @@ package enum DLQManager {
     }
 
     /// Every dead job back to pending.
+    /// Every dead job back to pending, but those whose dependency was cancelled: they can never run.
     package static func retryAll(in snapshot: inout Snapshot) throws(QueueError) -> [Job] {
-        try retry(list(snapshot.document).map(\.id), in: &snapshot)
+        let document = snapshot.document
+        let runnable = list(document).filter { $0.dependencyDied.map { document.index(of: $0) != nil } ?? true }
+        return try retry(runnable.map(\.id), in: &snapshot)
     }
 
     /// Removes dead jobs for good. All or none, as for retry.

@@ -141,3 +141,29 @@ import TestSupport
         #expect(!one.ok("status").contains("Queues:"), "one default queue needs no split")
     }
 }
+
+@Suite struct DependentRetryTests {
+    @Test func aJobThatDiedWithItsDependencyIsRetriedWithItNotAlone() throws {
+        let q = QueueSandbox()
+        q.ok("add", "--id", "a", "--max-retries", "1", "--", "false")
+        q.ok("add", "--id", "b", "--after", "a", "--", "true")
+        q.ok("add", "--id", "x", "--delay", "1h", "--", "true")
+        q.ok("add", "--id", "y", "--after", "x", "--", "true")
+        q.ok("cancel", "x")
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        #expect(q.state(of: "b") == "dead" && q.state(of: "y") == "dead")
+        let before = q.dataBytes()
+        let alone = q.run(["dlq", "retry", "b"])
+        #expect(alone.status == 1 && alone.stderr.contains("retry 'a' and 'b' comes back with it"), "\(alone)")
+        let gone = q.run(["retry", "y"])
+        #expect(gone.status == 1 && gone.stderr.contains("which was cancelled"), "\(gone)")
+        #expect(q.dataBytes() == before, "refused, nothing changed")
+        #expect(q.ok("dlq", "retry", "a", "b") == "a\nb\n", "together they go")
+        #expect(q.state(of: "b") == "pending")
+        // --all takes every job that can run again, not the one whose dependency was cancelled.
+        q.ok("config", "set", "max-retries", "1")
+        #expect(q.run(["worker", "start", "--drain"]).status == 0)
+        #expect(q.ok("dlq", "retry", "--all") == "a\nb\n")
+        #expect(q.state(of: "y") == "dead")
+    }
+}
