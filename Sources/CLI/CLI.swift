@@ -5,7 +5,7 @@ import QueueSystem
 /// The command line: parse everything first, then run; one place turns errors into messages and
 /// exit codes (0 success, 1 failure, 64 usage).
 package enum CLI {
-    package static let version = "1.0.0"
+    package static let version = "2.0.0"
 
     package static func main(_ arguments: [String]) -> Never {
         // A write past `ulimit -f` then fails with a message instead of killing the process silently.
