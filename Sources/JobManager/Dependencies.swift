@@ -30,8 +30,7 @@ extension JobManager {
                 }
             }
             home = config.maxRunning > 0 ? max(0, config.maxRunning - running) : .max
-            perQueue = config.queueMaxRunning.mapValues { _ in 0 }
-            for (queue, limit) in config.queueMaxRunning { perQueue[queue] = max(0, limit - (runningIn[queue] ?? 0)) }
+            perQueue = config.queueMaxRunning.reduce(into: [:]) { room, entry in room[entry.key] = max(0, entry.value - (runningIn[entry.key] ?? 0)) }
         }
 
         /// True when the limits leave room for none at all.

@@ -225,35 +225,35 @@ package enum JobManager {
             }
             return true
         }
-        var candidates: [Int] = []
-        for i in jobs.indices where eligible(jobs.summary(at: i)) {
-            if jobs.summary(at: i).hasExtras, !jobs.summary(at: i).after.isEmpty { waiting.append(i) } else { candidates.append(i) }
-        }
-        if !waiting.isEmpty {
-            let states = dependencyStates(of: waiting.map { jobs.summary(at: $0) }, in: jobs)
-            // A dependency that is gone was cancelled or deleted (retention keeps awaited jobs): not met.
-            candidates += waiting.filter { unmetDependency(of: jobs.summary(at: $0).after, states: { states[$0] }) == nil }
-        }
-        if room.limits {
-            candidates.sort { claimsBefore(jobs.summary(at: $0), jobs.summary(at: $1), by: mode) }
-            var chosen: [Int] = []
-            for i in candidates where chosen.count < limit {
-                let queue = jobs.summary(at: i).queue
-                guard room.admits(queue) else { continue }
-                room.take(queue)
-                chosen.append(i)
-            }
-            return chosen
-        }
+        // Without limits, the best are kept as candidates go by; with them, all are kept to be ordered.
         var best: [Int] = []
-        for i in candidates {
+        var candidates: [Int] = []
+        func consider(_ i: Int) {
+            if room.limits { return candidates.append(i) }
             let summary = jobs.summary(at: i)
-            if best.count == limit, !claimsBefore(summary, jobs.summary(at: best[limit - 1]), by: mode) { continue }
+            if best.count == limit, !claimsBefore(summary, jobs.summary(at: best[limit - 1]), by: mode) { return }
             let position = best.firstIndex { claimsBefore(summary, jobs.summary(at: $0), by: mode) } ?? best.count
             best.insert(i, at: position)
             if best.count > limit { best.removeLast() }
         }
-        return best
+        for i in jobs.indices where eligible(jobs.summary(at: i)) {
+            if jobs.summary(at: i).hasExtras, !jobs.summary(at: i).after.isEmpty { waiting.append(i) } else { consider(i) }
+        }
+        if !waiting.isEmpty {
+            let states = dependencyStates(of: waiting.map { jobs.summary(at: $0) }, in: jobs)
+            // A dependency that is gone was cancelled or deleted (retention keeps awaited jobs): not met.
+            for i in waiting where unmetDependency(of: jobs.summary(at: i).after, states: { states[$0] }) == nil { consider(i) }
+        }
+        guard room.limits else { return best }
+        candidates.sort { claimsBefore(jobs.summary(at: $0), jobs.summary(at: $1), by: mode) }
+        var chosen: [Int] = []
+        for i in candidates where chosen.count < limit {
+            let queue = jobs.summary(at: i).queue
+            guard room.admits(queue) else { continue }
+            room.take(queue)
+            chosen.append(i)
+        }
+        return chosen
     }
 
     /// The earliest time a waiting job becomes runnable, if any is waiting: the earliest future

@@ -16,19 +16,25 @@ let pidNamespacesWork: Bool = {
         if ProcessInfo.processInfo.environment["CI"] == "true" { #expect(pidNamespacesWork, "unshare --pid failed") }
     }
 
-    @Test(.enabled(if: pidNamespacesWork))
-    func workersInTwoPIDNamespacesNeverRecoverEachOthersJobsAndALostOneIsRecoveredAfterItsLease() throws {
+    /// A queue with a lease of 2 s and two jobs that run until `gate` exists, claimed by a worker
+    /// in a container (its namespace's pid 1; --kill-child ends it with unshare) and one on the host.
+    func twoWorkersInTwoNamespaces() -> (QueueSandbox, String, Child, Child) {
         let q = QueueSandbox()
         q.ok("config", "set", "lease-seconds", "2")
         let gate = q.root + "/gate"
         for id in ["a", "b"] {
             q.ok("enqueue", #"{"id":"\#(id)","command":"while [ ! -e \#(gate) ]; do sleep 0.05; done"}"#)
         }
-        // The container's worker is its namespace's pid 1; --kill-child ends it with unshare.
         let container = q.start(["--pid", "--fork", "--mount-proc", "--kill-child", queuectlBinary, "worker", "start"],
                                 program: "/usr/bin/unshare")
         #expect(eventually { q.jobs().values.contains { $0["worker_pid"] as? Int == 1 } }, "\(container.stderr())")
         let host = q.start(["worker", "start"])
+        return (q, gate, container, host)
+    }
+
+    @Test(.enabled(if: pidNamespacesWork))
+    func workersInTwoPIDNamespacesNeverRecoverEachOthersJobsAndALostOneIsRecoveredAfterItsLease() throws {
+        let (q, gate, container, host) = twoWorkersInTwoNamespaces()
         #expect(eventually { q.jobs().values.allSatisfy { $0["state"] as? String == "processing" } })
         let inContainer = try #require(q.jobs().first { $0.value["worker_pid"] as? Int == 1 }?.key)
 
@@ -68,16 +74,7 @@ let pidNamespacesWork: Bool = {
     /// judged gone and no job is taken from its live worker.
     @Test(.enabled(if: pidNamespacesWork))
     func aLockHeldLongerThanTheLeaseCostsNoLiveWorkerItsJobs() throws {
-        let q = QueueSandbox()
-        q.ok("config", "set", "lease-seconds", "2")
-        let gate = q.root + "/gate"
-        for id in ["a", "b"] {
-            q.ok("enqueue", #"{"id":"\#(id)","command":"while [ ! -e \#(gate) ]; do sleep 0.05; done"}"#)
-        }
-        let container = q.start(["--pid", "--fork", "--mount-proc", "--kill-child", queuectlBinary, "worker", "start"],
-                                program: "/usr/bin/unshare")
-        #expect(eventually { q.jobs().values.contains { $0["worker_pid"] as? Int == 1 } }, "\(container.stderr())")
-        let host = q.start(["worker", "start"])
+        let (q, gate, container, host) = twoWorkersInTwoNamespaces()
         #expect(eventually { q.jobs().values.allSatisfy { $0["child_pid"] != nil } })
         let holder = try LockHolderProcess(q)
         try holder.stop()
