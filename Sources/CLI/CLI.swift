@@ -106,7 +106,8 @@ final class Context {
         output = ""
     }
 
-    /// The queue's store, made once: its home is opened and checked once for the whole command.
+    /// The data file's store, made once: its home is opened and checked once for the whole command.
+    /// For commands that work on the data file itself (a worker, the live views, the dashboard).
     func store() throws(QueueError) -> Store {
         if let cachedStore { return cachedStore }
         let store = Store(home: try QueueHome.fromEnvironment())
@@ -116,29 +117,40 @@ final class Context {
 
     private var cachedStore: Store?
 
-    /// The queue as it is now, read without the lock: for commands that only look. Creates nothing.
-    func read() throws(QueueError) -> Document {
-        if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
-        return try store().read()
+    /// The queue's store, as the command works on it through `read` and `transaction`.
+    func queue() throws(QueueError) -> any QueueStore {
+        if let cachedQueue { return cachedQueue }
+        let queue = FileQueueStore(try store())
+        cachedQueue = queue
+        return queue
     }
 
-    /// A transaction that first recovers jobs whose worker died: every command that takes the lock does.
+    private var cachedQueue: (any QueueStore)?
+
+    /// The queue as it is now, read without the lock: for commands that only look. Creates nothing.
+    /// `scope`: the jobs the command looks at (a database store loads only those).
+    func read(_ scope: JobScope) throws(QueueError) -> Document {
+        if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
+        return try queue().read(scope)
+    }
+
+    /// What `status` shows, read without the lock.
+    func status(listingUpTo limit: Int) throws(QueueError) -> QueueStatus {
+        if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
+        return try queue().status(listingUpTo: limit)
+    }
+
+    /// A transaction on the jobs `scope` names; the store first recovers the jobs of workers that
+    /// died, and afterwards settles the jobs waiting for one that died or came back.
     /// Waiting for the lock, it says after a second who holds it, and gives up after `lockTimeout`.
     /// With `onExistingJobs` (a command that acts on jobs already queued), a queue that does not
     /// exist is not created for a command that finds nothing to act on.
-    func transaction<T>(onExistingJobs: Bool = false, _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
-        var store = try store()
-        store.lockWaiting = LockWaiting(timeout: lockTimeout, report: Commands.reportLockWait)
+    func transaction<T>(_ scope: JobScope, onExistingJobs: Bool = false,
+                        _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
+        let queue = try queue()
+        queue.lockWaiting = LockWaiting(timeout: lockTimeout, report: Commands.reportLockWait)
         if changesBefore == nil { changesBefore = FileBytes.changesNoticed }
-        // The logs of the jobs removed (here, or by recovery) are removed by the store.
-        // Then whatever died (or came back) in it takes the jobs that wait for it along.
-        let recovering = { (s: inout Snapshot) throws(QueueError) -> T in
-            JobManager.recoverOrphans(in: &s)
-            let result = try body(&s)
-            JobManager.settleDependencies(in: &s)
-            return result
-        }
-        return onExistingJobs ? try store.transactionOnExisting(recovering) : try store.transaction(recovering)
+        return try queue.transaction(scope, onExistingJobs: onExistingJobs, body)
     }
 
     var stdoutIsTerminal: Bool { Console.isTerminal(1) }

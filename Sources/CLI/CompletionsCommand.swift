@@ -23,7 +23,7 @@ extension Commands {
         let shell = args.positionals.first
         if args.has("job-ids") {
             guard shell == nil else { throw .usage("give a shell or --job-ids, not both") }
-            let jobs = try context.read().jobs
+            let jobs = try context.read(.all).jobs
             for i in jobs.indices { context.print(jobs.summary(at: i).id) }
             return 0
         }

@@ -42,7 +42,7 @@ extension Commands {
 
     static func runConfigGet(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         if let name = args.positionals.first.flatMap(ConfigManager.queueLimitName) {
-            let limit = try context.read().config.queueMaxRunning[name] ?? 0
+            let limit = try context.read(.none).config.queueMaxRunning[name] ?? 0
             guard args.has("json") else {
                 context.print(String(limit))
                 return 0
@@ -53,7 +53,7 @@ extension Commands {
             return 0
         }
         let key = try args.positionals.first.map { (k) throws(QueueError) in try ConfigManager.key(k) }
-        let config = try context.read().config
+        let config = try context.read(.none).config
         let keys = key.map { [$0] } ?? ConfigKey.allCases
         if args.has("json") {
             var w = JSONWriter()
@@ -91,7 +91,7 @@ extension Commands {
             try JobManager.validateQueueName(name, "queue")
             var check = QueueConfig()
             try ConfigManager.setQueueLimit(name, to: text, in: &check)
-            let limit = try context.transaction { (s) throws(QueueError) in
+            let limit = try context.transaction(.none) { (s) throws(QueueError) in
                 try ConfigManager.setQueueLimit(name, to: text, in: &s.document.config)
                 return s.document.config.queueMaxRunning[name] ?? 0
             }
@@ -102,7 +102,7 @@ extension Commands {
         // A bad value is refused before the queue is opened (or created).
         var check = QueueConfig()
         try ConfigManager.set(key, to: text, in: &check)
-        let value = try context.transaction { (s) throws(QueueError) in
+        let value = try context.transaction(.none) { (s) throws(QueueError) in
             try ConfigManager.set(key, to: text, in: &s.document.config)
             return ConfigManager.text(key, in: s.document.config)
         }

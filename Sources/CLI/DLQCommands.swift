@@ -49,7 +49,7 @@ extension Commands {
     static func runDLQList(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         var limit = Int.max
         if let text = args.value("limit") { limit = try NumberInput.integer(text, for: "--limit", in: 0...Int.max) }
-        let document = try context.read()
+        let document = try context.read(.state(.dead))
         let jobs = Array(DLQManager.list(document).prefix(limit))
         if args.has("json") {
             context.print(Reports.jobsJSON(jobs))
@@ -68,7 +68,7 @@ extension Commands {
         let all = args.has("all")
         if all, !args.positionals.isEmpty { throw .usage("give job ids or --all, not both") }
         if !all, args.positionals.isEmpty { throw .usage("missing argument <id> (or --all)") }
-        let jobs = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in
+        let jobs = try context.transaction(all ? .state(.dead) : .ids(args.positionals), onExistingJobs: true) { (s) throws(QueueError) in
             all ? try DLQManager.retryAll(in: &s) : try DLQManager.retry(args.positionals, in: &s)
         }
         for job in jobs { context.print(job.id) }
@@ -81,7 +81,7 @@ extension Commands {
         if all, !args.positionals.isEmpty { throw .usage("give job ids or --all, not both") }
         if !all, args.positionals.isEmpty { throw .usage("missing argument <id> (or --all)") }
         // With --all, the jobs are those dead when the lock is taken: all of them go, or none.
-        let jobs = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in
+        let jobs = try context.transaction(all ? .state(.dead) : .ids(args.positionals), onExistingJobs: true) { (s) throws(QueueError) in
             try DLQManager.delete(all ? DLQManager.list(s.document).map(\.id) : args.positionals, in: &s)
         }
         for job in jobs { context.print(job.id) }
@@ -111,7 +111,7 @@ extension Commands {
     }
 
     static func runDLQSummary(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let groups = failureGroups(DLQManager.list(try context.read()))
+        let groups = failureGroups(DLQManager.list(try context.read(.state(.dead))))
         if args.has("json") {
             var w = JSONWriter()
             w.raw("[")

@@ -38,7 +38,7 @@ extension Commands {
             edit.queue = queue
         }
         if edit.isEmpty { throw .usage("nothing to change: give --command, --priority, --run-at, --timeout or --queue") }
-        let job = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.edit(args.positionals[0], edit, in: &s) }
+        let job = try context.transaction(.ids([args.positionals[0]]), onExistingJobs: true) { (s) throws(QueueError) in try JobManager.edit(args.positionals[0], edit, in: &s) }
         context.print(job.id)
         let changed = [("command", edit.command != nil), ("priority", edit.priority != nil), ("run_at", edit.runAt != nil), ("timeout", edit.timeout != nil), ("queue", edit.queue != nil)]
         Console.err("job \(job.id) changed: \(changed.filter(\.1).map(\.0).joined(separator: ", "))\n")

@@ -39,7 +39,7 @@ extension Commands {
     static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
         let home = try context.store().home
-        let document = try context.read()
+        let document = try context.read(.ids([id]))
         let job = try JobManager.job(id, in: document)
         let explanation = JobManager.explanation(of: job, in: document, home: home, now: Timestamp.now())
         if args.has("json") {
@@ -53,7 +53,7 @@ extension Commands {
 
     static func runRetry(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
-        let fromDLQ = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) -> Bool in
+        let fromDLQ = try context.transaction(.ids([id]), onExistingJobs: true) { (s) throws(QueueError) -> Bool in
             if let i = s.document.index(of: id), s.document.jobs.summary(at: i).state == .dead {
                 _ = try DLQManager.retry([id], in: &s)
                 return true
@@ -74,7 +74,7 @@ extension Commands {
             throw .usage("cancel --state takes pending, failed or processing; completed jobs go with 'queuectl prune', "
                 + "dead ones with 'queuectl dlq delete <id>...'")
         }
-        let results = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in
+        let results = try context.transaction(state.map { .state($0) } ?? .ids(args.positionals), onExistingJobs: true) { (s) throws(QueueError) in
             try JobManager.cancel(state.map { JobManager.ids(in: $0, of: s.document) } ?? args.positionals, in: &s)
         }
         if let state, results.isEmpty { Console.err("no \(state.rawValue) jobs\n") }

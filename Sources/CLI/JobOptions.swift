@@ -114,7 +114,7 @@ extension Commands {
         let defaults = try jobDefaults(args)
         if defaults.id != nil, inputs.count > 1 { throw .usage("--id names one job, and \(inputs.count) were given") }
         let inputs = try inputs.map { (input) throws(QueueError) in try apply(defaults, to: input) }
-        let jobs = try context.transaction { (s) throws(QueueError) in
+        let jobs = try context.transaction(.newJobs(count: inputs.count, ids: inputs.compactMap(\.id) + inputs.flatMap { $0.after ?? [] })) { (s) throws(QueueError) in
             var inputs = inputs
             if defaults.delay != nil {
                 for i in inputs.indices { inputs[i].runAt = s.now.adding(seconds: defaults.delay!) }

@@ -21,7 +21,7 @@ extension Commands {
         let all = args.has("all")
         if all, !args.positionals.isEmpty { throw .usage("give job ids or --all, not both") }
         if !all, args.positionals.isEmpty { throw .usage("missing argument <id> (or --all)") }
-        let jobs = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in
+        let jobs = try context.transaction(all ? .state(.processing) : .ids(args.positionals), onExistingJobs: true) { (s) throws(QueueError) in
             all ? try JobManager.killAll(in: &s) : try JobManager.kill(args.positionals, in: &s)
         }
         if jobs.isEmpty { Console.err("no job is running\n") }

@@ -41,7 +41,7 @@ extension Commands {
             }
             order = given
         }
-        let document = try context.read()
+        let document = try context.read(state.map { .state($0) } ?? .all)
         let jobs = JobManager.list(document, state: state, order: order, limit: limit, now: Timestamp.now())
         if args.has("json") {
             context.print(Reports.jobsJSON(jobs))

@@ -102,7 +102,7 @@ extension Commands {
         let id = args.positionals[0]
         let view = try LogView(args)
         let home = try context.store().home
-        let document = try context.read()
+        let document = try context.read(.ids([id]))
         if args.has("follow") { return try follow(id, view: view, document: document, context: context) }
         guard let bytes = try home.readLog(id) else {
             if document.index(of: id) == nil { throw .failure("no job with id '\(id)'") }

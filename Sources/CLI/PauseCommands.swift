@@ -26,7 +26,7 @@ extension Commands {
     static func runPause(_ args: ParsedArguments, _ context: Context, pausing: Bool) throws(QueueError) -> Int32 {
         let queue = args.value("queue")
         if let queue { try JobManager.validateQueueName(queue, "--queue") }
-        let changed = try context.transaction { (s) throws(QueueError) in
+        let changed = try context.transaction(.none) { (s) throws(QueueError) in
             pausing ? JobManager.pause(queue: queue, in: &s) : JobManager.resume(queue: queue, in: &s)
         }
         let what = queue.map { "queue '\($0)'" } ?? (pausing ? "the queue" : "everything")

@@ -16,7 +16,7 @@ extension Commands {
     )
 
     static func runRestart(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let jobs = try context.transaction(onExistingJobs: true) { (s) throws(QueueError) in try JobManager.restart(args.positionals, in: &s) }
+        let jobs = try context.transaction(.ids(args.positionals), onExistingJobs: true) { (s) throws(QueueError) in try JobManager.restart(args.positionals, in: &s) }
         for job in jobs {
             context.print(job.id)
             Console.err("job \(job.id) restarted: back to pending for a fresh set of runs\n")

@@ -30,8 +30,8 @@ extension Commands {
             return try runWatch(args, context)
         }
         if args.value("interval") != nil { throw .usage("--interval goes with --watch") }
-        let document = try context.read()
-        let report = StatusReport(document, home: try context.store().home)
+        let status = try context.status(listingUpTo: statusListsJobsUpTo)
+        let report = status.report
         let counts = report.counts
         if args.has("json") {
             context.print(report.json)
@@ -43,23 +43,22 @@ extension Commands {
         for state in JobState.allCases {
             context.print("    " + style.state(state, state.rawValue.prefix(1).uppercased() + state.rawValue.dropFirst()) + ": \(counts[state] ?? 0)")
         }
-        context.print("    Total: \(document.jobs.count)")
+        context.print("    Total: \(report.total)")
         let dead = counts[.dead] ?? 0
         context.print("  DLQ: \(dead) job\(dead == 1 ? "" : "s")")
-        if document.paused { context.print("  Paused: no worker claims a job until 'queuectl resume'; running jobs go on") }
-        let queues = QueueCounts.of(document)
-        if !queues.isEmpty {
+        if status.paused { context.print("  Paused: no worker claims a job until 'queuectl resume'; running jobs go on") }
+        if !status.queues.isEmpty {
             context.print("  Queues:")
-            for queue in queues { context.print("    " + queue.line) }
+            for queue in status.queues { context.print("    " + queue.line) }
         }
         printWorkers(report.workers, context)
-        if document.jobs.isEmpty { return 0 }
-        if document.jobs.count > statusListsJobsUpTo {
+        if report.total == 0 { return 0 }
+        guard let jobs = status.jobs else {
             context.print("  List the jobs with: queuectl list (or list --state STATE)")
             return 0
         }
         context.print("  Jobs by enqueue order:")
-        let rows = document.jobs.map { [$0.id, $0.state.rawValue, "\($0.attempts)/\($0.maxRuns)", Output.oneLine($0.commandLine)] }
+        let rows = jobs.map { [$0.id, $0.state.rawValue, "\($0.attempts)/\($0.maxRuns)", Output.oneLine($0.commandLine)] }
         context.print(Output.table(["ID", "STATE", "ATTEMPTS", "COMMAND"], rows, flexible: 3, width: context.width - 4,
                                    decorate: [1: { style.state(JobState(rawValue: $0.trimmingWhitespace()) ?? .pending, $0) }])
             .split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n"))
@@ -80,7 +79,7 @@ extension Commands {
     }
 
     static func runWorkerStatus(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let workers = StatusReport(try context.read(), home: try context.store().home).workers
+        let workers = try context.status(listingUpTo: 0).report.workers
         if args.has("json") {
             var w = JSONWriter()
             Reports.writeWorkers(workers, to: &w)

@@ -107,7 +107,7 @@ extension Commands {
     }
 
     static func runStats(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let (document, now) = (try context.read(), Timestamp.now())
+        let (document, now) = (try context.read(.all), Timestamp.now())
         let counts = JobManager.counts(document)
         let c = document.counters
         let durations = document.jobs.jobs { $0.state != .processing }.compactMap(\.durationMilliseconds).sorted()

@@ -71,11 +71,11 @@ extension Commands {
             context.print(String(try startDetachedWorker(args.words(excluding: ["detach"]), context)))
             return 0
         }
-        var store = Store(home: try context.store().home, keepsLastDocument: true)
+        let store = try context.queue()
         // A worker never gives up on the lock (someone pausing a command must not stop it), but says who holds it.
         store.lockWaiting = LockWaiting(report: Commands.reportLockWait)
         var count = slots ?? 0
-        if slots == nil { count = try store.read().config.workerCount }
+        if slots == nil { count = try store.read(.none).config.workerCount }
         let worker = Worker(store: store, slots: count, drain: args.has("drain"), queues: queues.isEmpty ? nil : queues) { event in
             context.print(describe(event))
             context.flush()
@@ -155,7 +155,7 @@ extension Commands {
         let pids = try args.positionals.map { (text) throws(QueueError) in
             Int32(try NumberInput.integer(text, for: "<pid>", in: 1...Int(Int32.max)))
         }
-        let all = try context.read().workers
+        let all = try context.read(.none).workers
         let live = all.filter { $0.isInThisNamespace && $0.process.isAlive }
         var workers = live
         if !pids.isEmpty {

@@ -16,7 +16,7 @@ package struct QueueHome: Sendable {
     /// Each job's output, every run under a header line. Ids are safe file names (see JobInput).
     package func logPath(for id: String) -> String { logsDirectory + "/" + QueueHome.logName(id) }
 
-    static let dataName = "data.json", lockName = "data.lock", logsName = "logs", leasesName = "leases"
+    package static let dataName = "data.json", lockName = "data.lock", logsName = "logs", leasesName = "leases"
     /// The name of a job's log in the `logs` directory.
     package static func logName(_ id: String) -> String { id + ".log" }
     static func leaseName(_ worker: WorkerRecord) -> String {

@@ -36,16 +36,16 @@ package enum WorkerEvent: Equatable, Sendable {
 /// own process group. A claim and a result are short transactions; commands run outside the lock.
 /// The decisions are `WorkerCore`'s; this loop waits, reaps, spawns, signals and calls the store.
 package final class Worker {
-    let store: Store
+    let store: any QueueStore
     let settings: WorkerCore.Settings
     let emit: (WorkerEvent) -> Void
     let me = ProcessIdentity.current()
     private lazy var record = WorkerRecord(process: me, slots: settings.slots, startedAt: Timestamp.now(),
                                            pidNamespace: Processes.pidNamespace)
 
-    /// The heartbeat renewed for processes of other PID namespaces (see `Lease`), and the lease
-    /// it promises, from the config as last read.
-    private var lease: FileDescriptor?
+    /// The worker's connection to the store, from its start to its end.
+    private var session: (any WorkerSession)?
+    /// The heartbeat lease it promises (see `Lease`), from the config as last read.
     private var leaseMilliseconds = Int64(QueueConfig().leaseSeconds * 1000)
     /// Each running job's output on its way to its log file, by job id.
     private var logs: [String: RunLog] = [:]
@@ -59,17 +59,20 @@ package final class Worker {
     private let queues: [String]?
 
     /// With `drain`, the worker exits once nothing is running and no job is runnable now.
-    package init(store: Store, slots: Int, drain: Bool = false, queues: [String]? = nil, emit: @escaping (WorkerEvent) -> Void) {
+    package init(store: any QueueStore, slots: Int, drain: Bool = false, queues: [String]? = nil, emit: @escaping (WorkerEvent) -> Void) {
         self.store = store
         self.queues = queues
         settings = WorkerCore.Settings(slots: slots, drain: drain)
         self.emit = emit
     }
 
+    package convenience init(store: Store, slots: Int, drain: Bool = false, queues: [String]? = nil, emit: @escaping (WorkerEvent) -> Void) {
+        self.init(store: FileQueueStore(store), slots: slots, drain: drain, queues: queues, emit: emit)
+    }
+
     /// Runs until asked to stop; returns the process exit code (0 graceful, 130 after terminating jobs).
     package func run() throws(QueueError) -> Int32 {
         let signals: SignalWaker
-        let watcher: DirectoryWatcher
         guard me.startTime != 0 else {
             throw .failure("cannot read /proc/self/stat: a worker needs /proc to tell live processes from dead ones")
         }
@@ -87,29 +90,13 @@ package final class Worker {
         }
         do {
             signals = try SignalWaker()
-            // Watched through the descriptor held, not by the path.
-            watcher = try DirectoryWatcher(directory: home.procPath, fileName: "data.json")
         } catch {
             throw .failure("cannot start the worker: \(error)")
         }
         let record = self.record
-        // The lease exists before the record that points at it.
-        do {
-            lease = try store.home.createLease(for: record)
-        } catch {
-            throw .failure("cannot start the worker: \(error.message)")
-        }
-        do {
-            try lease?.overwrite(Lease.contents(at: bootClockMilliseconds(), leaseMilliseconds: leaseMilliseconds))
-        } catch {
-            throw .failure("cannot start the worker: cannot write its lease \(store.home.leasePath(for: record)): \(error)")
-        }
-        defer { store.home.removeLease(for: record) }
-        let recovered = try store.transaction { (s) throws(QueueError) in
-            let recovered = JobManager.recoverOrphans(in: &s)
-            try JobManager.register(record, in: &s)
-            return recovered
-        }
+        let session = try store.workerSession(home: home, record: record, queues: queues)
+        self.session = session
+        let recovered = try session.begin()
         emit(.started(record, home: store.home.directory))
         report(recovered)
 
@@ -140,21 +127,19 @@ package final class Worker {
             }
             guard exitCode == nil else { break }
             let timeout = core.deadline.map { max(0, $0 - monotonicMilliseconds()) } ?? -1
-            let ready = waitForInput([signals.wakeFD, watcher.fd] + logs.values.flatMap(\.pollFDs),
+            let ready = waitForInput([signals.wakeFD, session.wakeDescriptor] + logs.values.flatMap(\.pollFDs),
                                      timeoutMilliseconds: Int(clamping: timeout))
             signals.drain()
             logs.values.forEach { $0.pump() }
             inputs += lostOutput()
-            // This worker's own writes wake it too: only another process's write is news.
-            if ready.contains(watcher.fd), watcher.drain(), store.changedSinceLastTransaction { inputs.append(.queueChanged) }
+            if ready.contains(session.wakeDescriptor), session.takeWake() { inputs.append(.queueChanged) }
         }
 
         do {
             // Not waiting long for a lock another process holds: the record goes anyway, with the next
             // command that finds this process gone.
-            var store = self.store
-            store.lockWaiting = LockWaiting(timeout: 1)
-            try store.transaction { (s) throws(QueueError) in JobManager.unregister(record, in: &s) }
+            session.lockWaiting = LockWaiting(timeout: 1)
+            try session.end()
         } catch {
             // The record is removed by the next command that finds this process gone.
             emit(.storageFailed(error.message))
@@ -215,8 +200,8 @@ package final class Worker {
                 if let reason = log.newlyLost() { emit(.outputNotLogged(result.job, reason: reason)) }
             }
         case .renewLease:
-            do { try lease?.overwrite(Lease.contents(at: bootClockMilliseconds(), leaseMilliseconds: leaseMilliseconds)) } catch {
-                emit(.storageFailed("cannot renew the worker's lease: \(error)"))
+            do { try session?.renewLease(milliseconds: leaseMilliseconds) } catch {
+                emit(.storageFailed(error.message))
             }
         case .emit(let event):
             emit(event)
@@ -239,20 +224,16 @@ package final class Worker {
     /// One transaction: recover others' orphans, record started children and ended runs, then claim
     /// up to `request.claim` jobs (checking for a stop request right before).
     private func exchange(_ request: WorkerCore.Request, signals: SignalWaker) throws(QueueError) -> WorkerCore.Reply {
+        guard let session else { throw .failure("the worker has not started") }
         let me = self.me
-        let running = Set(request.running)
-        var before: [String: Job] = [:]
         let ageDue = monotonicMilliseconds() >= ageCheckDue
         // The lock is waited for briefly, then the loop gets control back (see `lockRetryMilliseconds`).
-        var store = self.store
-        store.lockWaiting = Worker.loopLockWaiting
-        let (reply, events, read) = try store.transaction { (s) throws(QueueError) in
-            var events = JobManager.recoverOrphans(in: &s).map(WorkerEvent.recovered)
-            // Another process judged this worker gone and removed its record (its jobs were recovered
-            // then): it registers again rather than claim unregistered.
-            if !s.document.workers.contains(where: { $0.process == record.process && $0.pidNamespace == record.pidNamespace }) {
-                try JobManager.register(record, in: &s)
-            }
+        let waiting = session.lockWaiting
+        session.lockWaiting = Worker.loopLockWaiting
+        defer { session.lockWaiting = waiting }
+        let out = try session.exchange(running: Set(request.running), claimLimit: { signals.stopRequestCount == 0 ? request.claim : 0 },
+                                       prune: !request.results.isEmpty, checkAge: ageDue) { (s) throws(QueueError) -> [WorkerEvent] in
+            var events: [WorkerEvent] = []
             for child in request.children { JobManager.recordChild(child.process, jobID: child.jobID, worker: me, in: &s) }
             for r in request.results {
                 if r.interrupted, !r.outcome.succeeded {
@@ -266,32 +247,21 @@ package final class Worker {
                     events.append(.resultDiscarded(jobID: r.job.id))
                 }
             }
-            // The store removes the logs of the jobs pruned (and of cancelled runs that ended).
-            if !request.results.isEmpty { _ = JobManager.pruneIfDue(in: &s, checkAge: ageDue) }
-            // A job that died (here or by recovery) takes the jobs waiting for it along before the claim.
-            JobManager.settleDependencies(in: &s)
-            var reply = WorkerCore.Reply()
-            reply.claimed = JobManager.claim(limit: signals.stopRequestCount == 0 ? request.claim : 0, for: me, queues: queues, in: &s) {
-                before[$0.id] = $0
-            }
-            if reply.claimed.count < request.claim { reply.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: s.document) }
-            reply.cancelled = s.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
-                .map { s.document.jobs.summary(at: $0).id }
-            reply.killed = s.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
-                .map { s.document.jobs.summary(at: $0).id }
-            reply.nextEligibleInMilliseconds = JobManager.nextEligibleTime(in: s.document, after: s.now)
-                .map { $0.milliseconds - s.now.milliseconds }
-            reply.jobTimeout = s.document.config.jobTimeout
-            reply.leaseRenewalMilliseconds = Lease.renewalMilliseconds(s.document.config)
-            return (reply, events, (s.document.config.maxLogBytes, s.document.config.leaseSeconds))
+            return events
         }
         if ageDue, !request.results.isEmpty { ageCheckDue = monotonicMilliseconds() + 60_000 }
-        (maxLogBytes, leaseMilliseconds) = (read.0, Int64(read.1 * 1000))
-        beforeClaim = before
-        for event in events {
-            if case .recovered(let t) = event { report([t]); continue }
-            emit(event)
-        }
+        (maxLogBytes, leaseMilliseconds) = (out.config.maxLogBytes, Int64(out.config.leaseSeconds * 1000))
+        beforeClaim = out.beforeClaim
+        report(out.recovered)
+        for event in out.body { emit(event) }
+        var reply = WorkerCore.Reply()
+        reply.claimed = out.claimed
+        reply.waitingOnRunning = out.waitingOnRunning
+        reply.cancelled = out.cancelled
+        reply.killed = out.killed
+        reply.nextEligibleInMilliseconds = out.nextEligibleInMilliseconds
+        reply.jobTimeout = out.config.jobTimeout
+        reply.leaseRenewalMilliseconds = Lease.renewalMilliseconds(out.config)
         return reply
     }
 
@@ -303,12 +273,8 @@ package final class Worker {
     /// write fail, they stay claimed by this worker, with no child: once it has exited, the next
     /// command that takes the lock puts them back just the same.
     private func giveBack(_ jobs: [Job]) {
-        let me = self.me
-        let before = beforeClaim
         do {
-            try store.transaction { (s) throws(QueueError) in
-                for job in jobs { if let original = before[job.id] { JobManager.unclaim(job.id, restoring: original, worker: me, in: &s) } }
-            }
+            try session?.giveBack(jobs, originals: beforeClaim)
         } catch {
             emit(.storageFailed(error.message))
         }
