@@ -128,6 +128,9 @@ extension Commands {
         case .stopRequested(let running):
             if running == 0 { return time + "stopping" }
             return time + "stopping: waiting for \(running) running job\(running == 1 ? "" : "s") to finish (Ctrl+C again to terminate them)"
+        case .fencing(let reason, let running):
+            return time + "\(reason); killing its \(running) running job\(running == 1 ? "" : "s") before its lease runs out "
+                + "(others may then run them), and stopping"
         case .terminating(let running):
             return time + "terminating \(running) running job\(running == 1 ? "" : "s")"
         case .waitingForLock(let message):

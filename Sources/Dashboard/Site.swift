@@ -229,7 +229,7 @@ final class Site {
             switch error.kind {
             case .usage: return .jsonError(409, error.message)
             case .lockTimedOut: return .jsonError(503, error.message)
-            case .failure: return .jsonError(500, error.message)
+            case .failure, .leaseLost: return .jsonError(500, error.message)
             }
         }
     }

@@ -30,6 +30,9 @@ package enum WorkerEvent: Equatable, Sendable {
     case stopped(forced: Bool)
     /// A transaction failed; what it carried is kept and tried again.
     case storageFailed(String)
+    /// The lease could not be renewed (why): every run is being killed before the lease runs out,
+    /// since others may then take the jobs, and the worker stops.
+    case fencing(String, running: Int)
 }
 
 /// One foreground worker process running up to `slots` jobs at once. Each job is `/bin/sh -c` in its
@@ -47,6 +50,8 @@ package final class Worker {
     private var session: (any WorkerSession)?
     /// The heartbeat lease it promises (see `Lease`), from the config as last read.
     private var leaseMilliseconds = Int64(QueueConfig().leaseSeconds * 1000)
+    /// When the lease was last renewed (monotonic milliseconds).
+    private var renewedAt: Int64 = 0
     /// Each running job's output on its way to its log file, by job id.
     private var logs: [String: RunLog] = [:]
     /// The queue's `logs` directory, opened once when the worker starts.
@@ -97,7 +102,8 @@ package final class Worker {
         let session = try store.workerSession(home: home, record: record, queues: queues)
         self.session = session
         let recovered = try session.begin()
-        emit(.started(record, home: store.home.directory))
+        renewedAt = monotonicMilliseconds()
+        emit(.started(record, home: store is FileQueueStore ? store.home.directory : store.location))
         report(recovered)
 
         var core = WorkerCore(settings, at: monotonicMilliseconds())
@@ -200,7 +206,15 @@ package final class Worker {
                 if let reason = log.newlyLost() { emit(.outputNotLogged(result.job, reason: reason)) }
             }
         case .renewLease:
-            do { try session?.renewLease(milliseconds: leaseMilliseconds) } catch {
+            do {
+                try session?.renewLease(milliseconds: leaseMilliseconds)
+                renewedAt = monotonicMilliseconds()
+            } catch {
+                // Half the lease without a renewal (the renewals come every third of it), or the lease
+                // already gone: the runs end now, while this worker is still the only one to run them.
+                if error.kind == .leaseLost || monotonicMilliseconds() - renewedAt >= leaseMilliseconds / 2 {
+                    return .inputs([.leaseLost(error.message)])
+                }
                 emit(.storageFailed(error.message))
             }
         case .emit(let event):

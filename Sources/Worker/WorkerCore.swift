@@ -100,6 +100,9 @@ struct WorkerCore {
         case spawnFailed(Job, reason: String, startedAt: Timestamp, note: String?)
         /// A running job's log could not be created when its first output came (the reason).
         case outputLost(jobID: String, reason: String)
+        /// The worker could not renew its lease for long enough that others may soon take its jobs
+        /// (the reason): every run is killed now, before the lease runs out, and the worker stops.
+        case leaseLost(String)
         /// Only the time has passed.
         case tick
     }
@@ -137,6 +140,8 @@ struct WorkerCore {
     private(set) var results: [Result] = []
     private(set) var stopRequests = 0
     private(set) var forced = false
+    /// Its lease was lost: teardowns kill at once, without a grace period.
+    private(set) var fenced = false
     private(set) var finished = false
     /// Jobs handed to the loop to spawn, not yet reported started.
     private var starting = 0
@@ -213,6 +218,13 @@ struct WorkerCore {
         case .stopSignal:
             stopRequests += 1
             if stopRequests == 1 { actions.append(.emit(.stopRequested(running: runs.count))) }
+        case .leaseLost(let reason):
+            guard !fenced else { break }
+            fenced = true
+            forced = true
+            stopRequests = max(stopRequests, 2)
+            actions.append(.emit(.fencing(reason, running: runs.count)))
+            for i in runs.indices { runs[i].teardown = Teardown(runs[i].teardown?.reason ?? .shutdown, at: now, grace: 0) }
         case .queueChanged:
             queueChanged = true
         case .childExited(let pid, let status, let groupAlive):
@@ -315,6 +327,7 @@ struct WorkerCore {
 
     private mutating func received(_ reply: Reply, at now: Int64) -> [Action] {
         // What was sent is recorded; what came in meanwhile goes with the next transaction.
+        let askedForJobs = (inFlight?.claim ?? 0) > 0
         if let sent = inFlight {
             children.removeFirst(sent.children)
             results.removeFirst(sent.results)
@@ -357,7 +370,9 @@ struct WorkerCore {
                 starting += reply.claimed.count
                 for job in reply.claimed { actions += [.emit(.jobStarted(job)), .spawn(job)] }
             }
-        } else if settings.drain, runs.isEmpty, starting == 0, stopRequests == 0 {
+        } else if settings.drain, askedForJobs, runs.isEmpty, starting == 0, stopRequests == 0, results.isEmpty, children.isEmpty {
+            // Only a claim that found nothing says nothing is runnable; runs that ended while a
+            // transaction without one was on its way are recorded first.
             actions.append(.emit(.drained))
             actions += finish()
         }
@@ -365,7 +380,7 @@ struct WorkerCore {
     }
 
     private mutating func beginTeardown(_ i: Int, _ reason: Teardown.Reason, at now: Int64) -> [Action] {
-        runs[i].teardown = Teardown(reason, at: now, grace: settings.graceMilliseconds)
+        runs[i].teardown = Teardown(reason, at: now, grace: fenced ? 0 : settings.graceMilliseconds)
         return [.signal(jobID: runs[i].job.id, pid: runs[i].pid, .terminate)]
     }
 

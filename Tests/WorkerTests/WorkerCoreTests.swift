@@ -104,6 +104,43 @@ struct Harness {
         #expect(done == [.emit(.stopped(forced: true)), .finish(exitCode: 130)])
     }
 
+    @Test func aLostLeaseKillsEveryRunAtOnceWithoutAGraceAndStops() {
+        var h = Harness(slots: 2, grace: 5_000)
+        h.claim([job("a"), job("b", timeout: 60)])
+        // One run is already in a timeout's teardown, whose SIGKILL is 5 s away.
+        #expect(Harness.signals(h.send(.tick, at: 60_000)) == [.terminate])
+        let before = h.actions.count
+        let fenced = h.send(.leaseLost("cannot renew"), at: 60_001)
+        #expect(fenced.first == .emit(.fencing("cannot renew", running: 2)))
+        #expect(Harness.signals(fenced) == [.kill, .kill], "both groups killed at once, the grace period skipped")
+        #expect(h.send(.leaseLost("again"), at: 60_002).allSatisfy { if case .emit(.fencing) = $0 { false } else { true } },
+                "said once")
+        // The store is unreachable: every write fails, and the worker stops anyway, saying what it could not record.
+        var inFlight = h.actions[before...].contains { Harness.isExchange($0) != nil }
+        var finished: [WorkerCore.Action] = []
+        func step(_ input: WorkerCore.Input, _ now: Int64) {
+            let actions = h.send(input, at: now)
+            if actions.contains(where: { Harness.isExchange($0) != nil }) { inFlight = true }
+            finished += actions.filter { if case .finish = $0 { true } else { false } }
+        }
+        step(.childExited(pid: 100, status: .signaled(9), groupAlive: false), 60_010)
+        step(.childExited(pid: 101, status: .signaled(9), groupAlive: false), 60_011)
+        var now: Int64 = 60_012
+        while finished.isEmpty, now < 120_000 {
+            if inFlight {
+                inFlight = false
+                step(.exchangeFailed("server gone"), now)
+            } else {
+                step(.tick, now)
+            }
+            now += 500
+        }
+        let requests = h.actions[before...].compactMap(Harness.isExchange)
+        #expect(requests.allSatisfy { $0.claim == 0 }, "nothing more is claimed")
+        #expect(h.actions[before...].contains(.emit(.resultsNotRecorded(2))), "both runs' ends said to be unrecorded")
+        #expect(finished == [.finish(exitCode: 130)])
+    }
+
     @Test func aTimeoutWithAChildThatIgnoresTermIsRecordedOnlyOnceItsGroupIsGone() {
         var h = Harness(grace: 2_000)
         h.claim([job("slow", timeout: 1)], at: 0)
@@ -299,6 +336,33 @@ struct Harness {
         var h = Harness(drain: true)
         _ = h.send(.tick, at: 0)
         let done = h.send(.exchanged(WorkerCore.Reply()), at: 1)
+        #expect(done == [.emit(.drained), .emit(.stopped(forced: false)), .finish(exitCode: 0)])
+    }
+
+    @Test func drainRecordsARunThatEndedWhileATransactionWithoutAClaimWasOnItsWay() {
+        var h = Harness(drain: true, childRecordDelay: 0)
+        _ = h.send(.tick, at: 0)
+        h.send(.exchanged(WorkerCore.Reply(claimed: [job("a")])), at: 1)
+        let started = h.send(.spawned(job("a"), pid: 100, startTime: 7, startedAt: wallClock, note: nil), at: 2)
+        #expect(started.compactMap(Harness.isExchange).first?.claim == 0, "the child is recorded; no slot is free to claim")
+        // The run ends while that transaction is on its way.
+        h.send(.childExited(pid: 100, status: .exited(0), groupAlive: false), at: 3)
+        let reply = h.send(.exchanged(WorkerCore.Reply()), at: 4)
+        #expect(!reply.contains(.emit(.drained)), "a reply to a transaction that claimed nothing does not end the drain")
+        var now: Int64 = 5
+        var recorded: [String] = []
+        var done: [WorkerCore.Action] = []
+        var actions = reply
+        while done.isEmpty, now < 10_000 {
+            if actions.isEmpty { actions = h.send(.tick, at: now) }
+            defer { actions = [] }
+            if let request = actions.compactMap(Harness.isExchange).first {
+                recorded += request.results.map(\.job.id)
+                done = h.send(.exchanged(WorkerCore.Reply()), at: now)
+            }
+            now += 10
+        }
+        #expect(recorded == ["a"])
         #expect(done == [.emit(.drained), .emit(.stopped(forced: false)), .finish(exitCode: 0)])
     }
 
