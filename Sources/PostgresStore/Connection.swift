@@ -1,0 +1,218 @@
+import QueueSystem
+
+/// A failure reported by PostgreSQL or by libpq, with where it happened. Neither the message nor
+/// the server description ever holds the connection string or a password.
+package struct PostgresError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The SQLSTATE code (`23505` for a unique violation), or nil when there is none: the connection
+    /// could not be made, was lost on the client's side, or libpq is missing.
+    package let sqlState: String?
+    /// The primary message, on one line.
+    package let message: String
+    /// Where: the socket (`/run/pg/.s.PGSQL.5432 database queue`) or `host:port database queue`;
+    /// empty when no server was reached or named (libpq missing, a connection string it cannot read).
+    package let server: String
+    /// libpq found the connection broken after the call.
+    private let brokenConnection: Bool
+
+    package init(sqlState: String?, message: String, server: String, connectionLost: Bool = false) {
+        self.sqlState = sqlState
+        self.message = message
+        self.server = server
+        self.brokenConnection = connectionLost
+    }
+
+    package var description: String { server.isEmpty ? "PostgreSQL: \(message)" : "PostgreSQL at \(server): \(message)" }
+
+    /// The connection is gone, so the statement's outcome may be unknown and the connection is of no
+    /// further use: libpq found it broken, or the server said so (class 08, connection exception;
+    /// 57P01–57P03, the server shutting down or not yet accepting connections).
+    package var isConnectionLost: Bool {
+        if brokenConnection { return true }
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
+    }
+}
+
+/// What a statement returned, copied out of libpq's result: text, as PostgreSQL prints each type.
+package struct PostgresRows: Sendable {
+    package let columns: [String]
+    /// One array per row, in `columns` order; nil is SQL NULL.
+    package let values: [[String?]]
+    /// How many rows the command inserted, updated, deleted, selected… (libpq's `PQcmdTuples`); 0 when it does not say.
+    package let affected: Int
+
+    package var count: Int { values.count }
+
+    /// The value in `column` of row `row`. The column must be one the statement returns.
+    package subscript(row: Int, column: String) -> String? {
+        guard let index = columns.firstIndex(of: column) else { preconditionFailure("no column \(column) among \(columns)") }
+        return values[row][index]
+    }
+}
+
+/// A `NOTIFY` received on a channel this connection listens to.
+package struct PostgresNotification: Equatable, Sendable {
+    package let channel: String
+    package let payload: String
+}
+
+/// What libpq would print about a notice or warning from the server: nothing, since stderr is for
+/// queuectl's own errors. Set before the connection reads its first message, so that a warning the
+/// server sends while the session starts (a collation version mismatch, a bad per-role setting)
+/// is dropped too.
+private let dropNotice: LibPQ.NoticeProcessor = { _, _ in }
+
+/// One connection to a PostgreSQL server through libpq: statements run one at a time, and the
+/// calls block. It cannot be copied or shared between threads (libpq allows one thread at a time on
+/// a connection); the connection is closed when its owner lets go of it.
+package struct PostgresConnection: ~Copyable {
+    private let pq: LibPQ
+    private let connection: LibPQ.PGconn
+    /// Where this connection goes, as `PostgresError.server` says it.
+    package let server: String
+
+    /// Connects with a libpq connection string (`host=/run/pg dbname=queue`, or a
+    /// `postgresql://` URI), honouring its `connect_timeout`, and sets the session up: UTF-8 text,
+    /// and no notices sent below warnings (which are dropped too: libpq must never write to stderr).
+    package init(_ conninfo: String) throws(PostgresError) {
+        let pq = try LibPQ.loaded()
+        try pq.checkConnectionString(conninfo)
+        guard let connection = pq.connectStart(conninfo) else {
+            throw PostgresError(sqlState: nil, message: "out of memory", server: "")
+        }
+        // Not PQconnectdb: its notice processor is the one that prints, until the session is up.
+        _ = pq.setNoticeProcessor(connection, dropNotice, nil)
+        do {
+            try Self.finishConnecting(connection, pq)
+            // Before self is whole: an initializer of a noncopyable type cannot throw after that.
+            let setup = pq.exec(connection, "SET client_min_messages = warning; SET client_encoding = 'UTF8'")
+            _ = try pq.rows(of: setup, on: connection, server: pq.serverDescription(connection))
+        } catch {
+            pq.finish(connection)
+            throw error
+        }
+        self.pq = pq
+        self.connection = connection
+        server = pq.serverDescription(connection)
+    }
+
+    /// Drives libpq's connection state machine until it connects or fails, waiting on its socket in
+    /// between, as `PQconnectdb` would (libpq-connect's `PQconnectPoll` protocol).
+    private static func finishConnecting(_ connection: LibPQ.PGconn, _ pq: LibPQ) throws(PostgresError) {
+        func failure() -> PostgresError {
+            PostgresError(sqlState: nil, message: pq.lastError(of: connection), server: pq.serverDescription(connection), connectionLost: true)
+        }
+        guard pq.status(connection) != LibPQ.connectionBad else { throw failure() }
+        let deadline = try pq.connectTimeoutMilliseconds(connection).map { monotonicMilliseconds() + $0 }
+        var waitFor = PollEvents.writable  // what libpq asks for before the first PQconnectPoll
+        while true {
+            let timeout = deadline.map { Int(max(0, $0 - monotonicMilliseconds())) } ?? -1
+            if poll([(pq.socket(connection), waitFor)], timeoutMilliseconds: timeout)[0].isEmpty {  // a timeout, or a signal
+                if let deadline, monotonicMilliseconds() >= deadline {
+                    throw PostgresError(sqlState: nil, message: "timeout expired", server: pq.serverDescription(connection), connectionLost: true)
+                }
+                continue
+            }
+            switch pq.connectPoll(connection) {
+            case LibPQ.pollingOK: return
+            case LibPQ.pollingReading: waitFor = .readable
+            case LibPQ.pollingWriting: waitFor = .writable
+            default: throw failure()
+            }
+        }
+    }
+
+    /// Runs one statement with `parameters` as `$1`, `$2`… (text; nil is NULL; the server infers
+    /// their types) and returns its rows. Wraps `PQexecParams`.
+    package func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
+        try refuseNulBytes(in: [sql] + parameters)
+        // Every parameter in one buffer, each ending in NUL, so that one pointer array can reach them.
+        var buffer: [CChar] = []
+        var offsets: [Int?] = []
+        for parameter in parameters {
+            guard let parameter else { offsets.append(nil); continue }
+            offsets.append(buffer.count)
+            buffer.append(contentsOf: parameter.utf8.map { CChar(bitPattern: $0) })
+            buffer.append(0)
+        }
+        let result = buffer.withUnsafeBufferPointer { bytes in
+            let pointers = offsets.map { offset in offset.map { UnsafePointer(bytes.baseAddress! + $0) } }
+            return pointers.withUnsafeBufferPointer { values in
+                pq.execParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, nil, nil, 0)
+            }
+        }
+        return try pq.rows(of: result, on: connection, server: server)
+    }
+
+    /// Runs `sql`, which may hold several statements separated by semicolons (a schema script): as
+    /// one transaction unless it says otherwise. The server stops at the first statement that fails
+    /// and libpq then returns that failure last, so checking the last result checks them all.
+    /// Wraps `PQexec`.
+    package func execute(_ sql: String) throws(PostgresError) {
+        try refuseNulBytes(in: [sql])
+        _ = try pq.rows(of: pq.exec(connection, sql), on: connection, server: server)
+    }
+
+    /// Runs `body` in a transaction: `BEGIN`, then `COMMIT` when it returns, or `ROLLBACK` when it
+    /// throws (and the error is rethrown). When a statement failed inside and `body` went on
+    /// regardless, the server has already given the transaction up, and this throws `25P02` rather
+    /// than report a commit that did not happen. Transactions do not nest.
+    package func transaction<T>(_ body: (borrowing PostgresConnection) throws(PostgresError) -> T) throws(PostgresError) -> T {
+        let state = pq.transactionStatus(connection)
+        precondition(state != LibPQ.transactionInTransaction && state != LibPQ.transactionInError, "a transaction inside a transaction")
+        try execute("BEGIN")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            try rollBack()
+            throw error
+        }
+        if pq.transactionStatus(connection) == LibPQ.transactionInError {
+            try rollBack()
+            throw PostgresError(sqlState: "25P02", message: "a statement in the transaction failed, so it was rolled back", server: server)
+        }
+        try execute("COMMIT")
+        return value
+    }
+
+    /// `ROLLBACK`; over a lost connection there is nothing to roll back (the server ends the
+    /// transaction itself), so that failure is not one.
+    private func rollBack() throws(PostgresError) {
+        do {
+            try execute("ROLLBACK")
+        } catch where error.isConnectionLost {}
+    }
+
+    /// The connection's socket, to `poll` for readability while waiting for notifications. Wraps `PQsocket`.
+    package var socket: Int32 { pq.socket(connection) }
+
+    /// The notifications that have arrived: it reads what the socket holds without waiting, then
+    /// takes every notification libpq has, including those that came in during earlier statements.
+    /// Wraps `PQconsumeInput` and `PQnotifies`.
+    package func notifications() throws(PostgresError) -> [PostgresNotification] {
+        guard pq.consumeInput(connection) == 1 else { throw pq.failure(of: connection, server: server) }
+        var received: [PostgresNotification] = []
+        while let notify = pq.notifies(connection) {
+            received.append(pq.notification(notify))
+            pq.freemem(notify)
+        }
+        return received
+    }
+
+    /// The version of the libpq in use, as a number (150018 for 15.18), loading it if need be.
+    /// Wraps `PQlibVersion`.
+    package static func libraryVersion() throws(PostgresError) -> Int { Int(try LibPQ.loaded().libVersion()) }
+
+    /// The connection is up: not lost, not failed. Wraps `PQstatus`.
+    package var isOK: Bool { pq.status(connection) == LibPQ.connectionOK }
+
+    deinit { pq.finish(connection) }
+
+    /// A text with a NUL byte would be cut short at it by libpq, silently; PostgreSQL's text cannot
+    /// hold one anyway, so it is refused with the code the server gives for one.
+    private func refuseNulBytes(in texts: [String?]) throws(PostgresError) {
+        guard texts.contains(where: { $0?.utf8.contains(0) == true }) else { return }
+        throw PostgresError(sqlState: "22021", message: "a text holds a NUL byte, which PostgreSQL cannot store", server: server)
+    }
+}

@@ -1,0 +1,295 @@
+import Glibc
+import Synchronization
+import Testing
+@testable import PostgresStore
+import QueueSystem
+
+/// The test server's libpq connection string, a keyword/value one (tests add `user=` to it):
+/// Scripts/test.sh starts a throwaway cluster with Scripts/postgres.sh and sets it.
+let testServer = Console.environment("QUEUECTL_TEST_POSTGRES")
+let underCI = Console.environment("CI") == "true"
+
+@Suite struct TestServerTests {
+    @Test(.enabled(if: underCI, "only CI insists on a PostgreSQL server"))
+    func aServerIsGivenUnderCI() {
+        #expect(testServer != nil, "QUEUECTL_TEST_POSTGRES is not set: Scripts/test.sh starts a server with Scripts/postgres.sh")
+    }
+}
+
+@Suite struct ConnectionStringTests {
+    @Test func quotedValuesAreLeftOutOfLibpqsComplaintsButNamesStay() {
+        #expect(LibPQ.withoutQuotedValues(#"invalid connection option "dbnmae""#) == #"invalid connection option "dbnmae""#)
+        #expect(LibPQ.withoutQuotedValues(#"missing "=" after "hunter2" in connection info string"#) == #"missing "=" after "…" in connection info string"#)
+        #expect(LibPQ.withoutQuotedValues(#"in URI: "postgresql://u:secret@[::1/d""#) == #"in URI: "…""#)
+        #expect(LibPQ.withoutQuotedValues(#"unpaired: "hunter2"#) == #"unpaired: "…"#)
+    }
+
+    @Test func aMissingLibpqSaysHowToInstallIt() {
+        #expect {
+            _ = try LibPQ(libraryNamed: "libpq-queuectl-missing.so.5")
+        } throws: { error in
+            guard let error = error as? PostgresError else { return false }
+            return error.sqlState == nil && error.server.isEmpty
+                && error.message.hasPrefix("cannot load libpq-queuectl-missing.so.5 (libpq-queuectl-missing.so.5: cannot open")
+                && error.message.hasSuffix("): install it with apt-get install libpq5")
+                && error.description == "PostgreSQL: \(error.message)"
+        }
+    }
+}
+
+@Suite(.enabled(if: testServer != nil, "QUEUECTL_TEST_POSTGRES is not set: Scripts/test.sh starts a server with Scripts/postgres.sh"))
+struct ConnectionTests {
+    func connect(_ extra: String = "") throws(PostgresError) -> PostgresConnection {
+        try PostgresConnection(testServer! + (extra.isEmpty ? "" : " " + extra))
+    }
+
+    /// The PostgresError `body` throws; a test failure, and nil, if it throws none or another error.
+    func failure(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> PostgresError? {
+        do {
+            try body()
+        } catch let error as PostgresError {
+            return error
+        } catch {
+            Issue.record("not a PostgresError: \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+        Issue.record("no error was thrown", sourceLocation: sourceLocation)
+        return nil
+    }
+
+    func count(_ table: String, _ db: borrowing PostgresConnection) throws -> Int? {
+        try db.query("SELECT count(*) AS n FROM \(table)")[0, "n"].flatMap { Int($0) }
+    }
+
+    @Test func libpqIsLoadedAndSaysItsVersion() throws {
+        #expect(try PostgresConnection.libraryVersion() >= 100_000)
+    }
+
+    @Test func parametersAndResultsRoundTripNullsQuotesAndUnicode() throws {
+        let db = try connect()
+        let quoted = #"it's "quoted"; \ back\slash, $1 and -- not a comment"#
+        let unicode = "héllo ✓ 日本語 🐘 \u{301}"
+        let rows = try db.query("SELECT $1::text AS a, $2::text AS b, $3::text AS c, $4::int + 1 AS d, $1 IS NULL AS e",
+                                [nil, quoted, unicode, "41"])
+        #expect(rows.columns == ["a", "b", "c", "d", "e"])
+        #expect(rows.count == 1)
+        #expect(rows.values[0] == [nil, quoted, unicode, "42", "t"])
+        #expect(rows[0, "c"] == unicode)
+        #expect(rows.affected == 1)
+        #expect(try db.query("SELECT '' AS empty")[0, "empty"] == "")
+
+        let nul = failure { _ = try db.query("SELECT $1::text", ["cut\u{0}here"]) }
+        #expect(nul?.sqlState == "22021")
+    }
+
+    @Test func aSyntaxErrorHasItsCodeAndSaysWhichServer() throws {
+        let db = try connect()
+        let database = try #require(try db.query("SELECT current_database() AS d")[0, "d"])
+        #expect(db.server.hasSuffix(" database \(database)"), "\(db.server)")
+        #expect(db.server.hasPrefix("/") ? db.server.contains("/.s.PGSQL.") : db.server.contains(":"), "\(db.server)")
+
+        let error = try #require(failure { _ = try db.query("SELEC 1") })
+        #expect(error.sqlState == "42601")
+        #expect(error.message == #"syntax error at or near "SELEC""#)
+        #expect(error.server == db.server)
+        #expect(error.description == "PostgreSQL at \(db.server): \(error.message)")
+        #expect(!error.isConnectionLost)
+        let stillOK = db.isOK
+        #expect(stillOK)
+        #expect(try db.query("SELECT 1 AS one")[0, "one"] == "1")
+    }
+
+    @Test func aUniqueViolationHasItsCode() throws {
+        let db = try connect()
+        try db.execute("CREATE TEMP TABLE u (id text PRIMARY KEY)")
+        #expect(try db.query("INSERT INTO u VALUES ($1)", ["a"]).affected == 1)
+        let error = failure { _ = try db.query("INSERT INTO u VALUES ($1)", ["a"]) }
+        #expect(error?.sqlState == "23505")
+        #expect(error?.isConnectionLost == false)
+        #expect(try db.query("UPDATE u SET id = id || 'x'").affected == 1)
+    }
+
+    @Test func aTransactionCommitsWhatItsBodyDid() throws {
+        let db = try connect()
+        try db.execute("CREATE TEMP TABLE t (n int)")
+        let value = try db.transaction { t throws(PostgresError) -> Int in
+            _ = try t.query("INSERT INTO t VALUES (1), (2)")
+            return try t.query("SELECT count(*) AS n FROM t")[0, "n"].flatMap { Int($0) } ?? -1
+        }
+        #expect(value == 2)
+        #expect(try count("t", db) == 2)
+        // Committed, not merely visible to this session: another one sees the rows.
+        let table = "queuectl_committed_\(getpid())_\(monotonicMilliseconds())"
+        try db.execute("CREATE TABLE \(table) (token text)")
+        defer { try? db.execute("DROP TABLE \(table)") }
+        try db.transaction { t throws(PostgresError) in
+            _ = try t.query("INSERT INTO \(table) VALUES ($1)", ["kept"])
+        }
+        let other = try connect()
+        #expect(try other.query("SELECT token FROM \(table)").values == [["kept"]])
+    }
+
+    @Test func aTransactionRollsBackWhenItsBodyThrows() throws {
+        let db = try connect()
+        try db.execute("CREATE TEMP TABLE t (n int PRIMARY KEY)")
+        let stop = PostgresError(sqlState: nil, message: "stop", server: "")
+        let thrown = failure {
+            try db.transaction { t throws(PostgresError) in
+                _ = try t.query("INSERT INTO t VALUES (1)")
+                throw stop
+            }
+        }
+        #expect(thrown == stop)
+        #expect(try count("t", db) == 0)
+
+        // A failing statement: its error comes out, and nothing the body did stays.
+        let duplicate = failure {
+            try db.transaction { t throws(PostgresError) in
+                _ = try t.query("INSERT INTO t VALUES (2)")
+                _ = try t.query("INSERT INTO t VALUES (2)")
+            }
+        }
+        #expect(duplicate?.sqlState == "23505")
+        #expect(try count("t", db) == 0)
+
+        // A failure the body swallowed: COMMIT would quietly roll back, so the transaction says so.
+        let swallowed = failure {
+            try db.transaction { t throws(PostgresError) in
+                _ = try t.query("INSERT INTO t VALUES (3)")
+                _ = try? t.query("INSERT INTO t VALUES (3)")
+            }
+        }
+        #expect(swallowed?.sqlState == "25P02")
+        #expect(try count("t", db) == 0)
+        // And the connection is out of the transaction, ready for the next.
+        try db.transaction { t throws(PostgresError) in _ = try t.query("INSERT INTO t VALUES (4)") }
+        #expect(try count("t", db) == 1)
+    }
+
+    @Test func executeRunsSeveralStatementsAsOne() throws {
+        let db = try connect()
+        try db.execute("CREATE TEMP TABLE s (n int); INSERT INTO s VALUES (1); INSERT INTO s VALUES (2);")
+        #expect(try count("s", db) == 2)
+        let error = failure { try db.execute("INSERT INTO s VALUES (3); SELEC; INSERT INTO s VALUES (4)") }
+        #expect(error?.sqlState == "42601")
+        #expect(try count("s", db) == 2)
+        let late = failure { try db.execute("INSERT INTO s VALUES (5); SELECT 1 / 0") }
+        #expect(late?.sqlState == "22012")
+        #expect(try count("s", db) == 2)
+    }
+
+    @Test func aNotifyWakesTheListenersSocket() throws {
+        let listener = try connect(), sender = try connect()
+        let channel = "queuectl_test_\(getpid())_\(monotonicMilliseconds())"
+        try listener.execute("LISTEN \(channel)")
+        #expect(try listener.notifications() == [])
+
+        try sender.execute("NOTIFY \(channel), 'p'")
+        let deadline = monotonicMilliseconds() + 10_000
+        var received: [PostgresNotification] = []
+        var readable = false
+        while received.isEmpty, monotonicMilliseconds() < deadline {
+            let ready = poll([(listener.socket, .readable)], timeoutMilliseconds: Int(deadline - monotonicMilliseconds()))
+            readable = readable || ready[0].contains(.readable)
+            received += try listener.notifications()
+        }
+        #expect(readable)
+        #expect(received == [PostgresNotification(channel: channel, payload: "p")])
+        #expect(try listener.notifications() == [])
+    }
+
+    @Test func noticesAndWarningsAreNeverWrittenToStderr() throws {
+        let db = try connect()
+        let marker = "queuectl-notice-\(getpid())-\(monotonicMilliseconds())"
+        let written = try standardError {
+            try db.execute("DO $$ BEGIN RAISE NOTICE '\(marker)'; RAISE WARNING '\(marker)'; END $$")
+            _ = try db.query("DO $$ BEGIN RAISE WARNING '\(marker)'; END $$")
+        }
+        #expect(!written.contains(marker), "\(written)")
+    }
+
+    @Test func aWarningWhileTheSessionStartsIsNotWrittenToStderrEither() throws {
+        let admin = try connect()
+        let role = "queuectl_test_\(getpid())_\(monotonicMilliseconds())"
+        let missing = "queuectl_missing_\(monotonicMilliseconds())"
+        // The server warns of a bad per-role setting as the role logs in, before the session is up.
+        try admin.execute("CREATE ROLE \(role) LOGIN; ALTER ROLE \(role) SET default_text_search_config = '\(missing)'")
+        defer { try? admin.execute("DROP ROLE \(role)") }
+        let written = try standardError {
+            let db = try connect("user=\(role)")
+            #expect(try db.query("SELECT current_user AS u")[0, "u"] == role)
+        }
+        #expect(!written.contains(missing), "\(written)")
+    }
+
+    @Test func aConnectionStringsPasswordIsNeverShown() throws {
+        let refused = try #require(failure { _ = try PostgresConnection("host=/nonexistent/queuectl dbname=q user=u password=hunter2") })
+        #expect(refused.server == "/nonexistent/queuectl/.s.PGSQL.5432 database q")
+        #expect(refused.message.contains("No such file or directory"), "\(refused)")
+        #expect(refused.sqlState == nil)
+        #expect(refused.isConnectionLost)
+
+        let typo = try #require(failure { _ = try PostgresConnection("host=/tmp dbnmae=q password=hunter2") })
+        #expect(typo.message == #"invalid connection option "dbnmae""#)
+        let uri = try #require(failure { _ = try PostgresConnection("postgresql://postgres:hunter2@[::1/queue") })
+        #expect(uri.message.contains("IPv6"), "\(uri)")
+        for error in [refused, typo, uri] {
+            #expect(!error.description.contains("hunter2"), "\(error)")
+        }
+        // A double quote in the password would throw off the quotes libpq puts around the URI.
+        let quoted = try #require(failure { _ = try PostgresConnection(#"postgresql://postgres:hun"ter2@[::1/queue"#) })
+        #expect(!quoted.description.contains("ter2"), "\(quoted)")
+        #expect(quoted.message.hasPrefix("the connection string is not valid"))
+    }
+
+    @Test func connectTimeoutIsHonoured() throws {
+        // A listener that never answers: the kernel completes the handshake, nobody speaks.
+        let silent = try Sockets.listen(on: .loopback(.ipv4, port: 0))
+        let started = monotonicMilliseconds()
+        let error = failure { _ = try PostgresConnection("host=127.0.0.1 port=\(silent.address.port) connect_timeout=2 dbname=q user=u") }
+        let waited = monotonicMilliseconds() - started
+        #expect(error?.message == "timeout expired")
+        #expect(error?.server == "127.0.0.1:\(silent.address.port) database q")
+        #expect(waited >= 1_900 && waited < 10_000, "\(waited) ms")
+
+        let bad = failure { _ = try connect("connect_timeout=soon") }
+        #expect(bad?.message == #"invalid integer value "soon" for connection option "connect_timeout""#)
+    }
+
+    @Test func aConnectionTheServerEndsIsLost() throws {
+        let db = try connect()
+        let ended = try #require(failure { _ = try db.query("SELECT pg_terminate_backend(pg_backend_pid())") })
+        #expect(ended.isConnectionLost, "\(ended)")
+        // libpq reports the server's FATAL and the closed socket together, as its own error without a code.
+        #expect(ended.message.contains("terminating connection due to administrator command"), "\(ended)")
+        let stillOK = db.isOK
+        #expect(!stillOK)
+        let after = try #require(failure { _ = try db.query("SELECT 1") })
+        #expect(after.isConnectionLost, "\(after)")
+        let transaction = failure { try db.transaction { _ throws(PostgresError) in } }
+        #expect(transaction?.isConnectionLost == true)
+    }
+}
+
+/// One capture of fd 2 at a time: a second would save and later restore the first one's pipe.
+private let standardErrorCapture = Mutex(())
+
+/// What was written to fd 2 while `body` ran, fd 2 being a pipe meanwhile. Anything written there
+/// (by other tests running at the same time too) is passed on to the real stderr afterwards.
+func standardError(during body: () throws -> Void) throws -> String {
+    try standardErrorCapture.withLock { _ in
+        let pipe = try Files.makePipe()
+        let saved = dup(2)
+        dup2(pipe.write, 2)
+        close(pipe.write)
+        let outcome = Result { try body() }
+        dup2(saved, 2)
+        close(saved)
+        var captured: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 65_536)
+        while let n = Files.readAvailable(pipe.read, into: &buffer), n > 0 { captured += buffer[..<n] }
+        close(pipe.read)
+        try Files.writeAll(2, captured)
+        try outcome.get()
+        return String(decoding: captured, as: UTF8.self)
+    }
+}
