@@ -1,4 +1,5 @@
 import JobManager
+import PostgresStore
 import QueueStorage
 import QueueSystem
 
@@ -42,6 +43,7 @@ package enum CLI {
             let context = Context(path: path)
             do throws(QueueError) {
                 if path.last!.takesTheLock { context.lockTimeout = try Commands.lockTimeout(arguments) }
+                context.storeOption = arguments.value("store")
                 let code = try path.last!.run!(arguments, context)
                 if context.dataChangedWhileRead { throw changedWhileRead(context) }
                 context.flush()
@@ -106,10 +108,30 @@ final class Context {
         output = ""
     }
 
+    /// `--store` as given; else `$QUEUECTL_STORE` chooses.
+    var storeOption: String?
+
+    /// The PostgreSQL connection string chosen by `--store` or `$QUEUECTL_STORE`, or nil for the data file.
+    func postgresConnection() throws(QueueError) -> String? {
+        let (text, name) = storeOption.map { ($0, "--store") } ?? (Console.environment("QUEUECTL_STORE") ?? "", "QUEUECTL_STORE")
+        if text.isEmpty { return nil }
+        // A libpq connection string: a URI, or keyword=value pairs.
+        guard text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") || text.contains("=") else {
+            throw .usage("invalid value for \(name): expected a PostgreSQL connection string (postgresql://user@host/db, "
+                + "or 'host=/run/postgresql dbname=queue'); unset it to use the data file")
+        }
+        return text
+    }
+
     /// The data file's store, made once: its home is opened and checked once for the whole command.
-    /// For commands that work on the data file itself (a worker, the live views, the dashboard).
+    /// For the commands that work on the data file itself (the live views, `wait`, the dashboard, the
+    /// shell): with a PostgreSQL store chosen they say so rather than show another queue.
     func store() throws(QueueError) -> Store {
         if let cachedStore { return cachedStore }
+        if try postgresConnection() != nil {
+            throw .failure("'\(Parser.commandName(path))' works with the data file only, not yet with the PostgreSQL store "
+                + "(unset QUEUECTL_STORE, or leave out --store, to use the data file)")
+        }
         let store = Store(home: try QueueHome.fromEnvironment())
         cachedStore = store
         return store
@@ -120,7 +142,12 @@ final class Context {
     /// The queue's store, as the command works on it through `read` and `transaction`.
     func queue() throws(QueueError) -> any QueueStore {
         if let cachedQueue { return cachedQueue }
-        let queue = FileQueueStore(try store())
+        let queue: any QueueStore
+        if let conninfo = try postgresConnection() {
+            queue = PostgresQueueStore(conninfo: conninfo, home: try QueueHome.fromEnvironment())
+        } else {
+            queue = FileQueueStore(try store())
+        }
         cachedQueue = queue
         return queue
     }

@@ -12,7 +12,7 @@ enum Commands {
         subcommands: [enqueue.takingTheLock, add.takingTheLock, worker, status, top, list, show, logs, output, wait, retry.takingTheLock,
                       cancel.takingTheLock, kill.takingTheLock, restart.takingTheLock, edit.takingTheLock, prune.takingTheLock,
                       pause.takingTheLock, resume.takingTheLock, stats, dlq, config, set.takingTheLock, shell, dashboard, completions,
-                      manpage, help]
+                      manpage, store, help]
     )
 
     /// Listed so the root help shows it; the parser answers `help <command>` itself.

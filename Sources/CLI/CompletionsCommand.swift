@@ -56,7 +56,7 @@ struct CompletionModel {
         let path: [String]
         let spec: CommandSpec
         var name: String { path.joined(separator: " ") }
-        var options: [OptionSpec] { spec.options + [Parser.helpOption] }
+        var options: [OptionSpec] { spec.options + (spec.run == nil ? [] : [Parser.storeOption]) + [Parser.helpOption] }
         var valueOptions: [OptionSpec] { options.filter { $0.valueName != nil } }
     }
 

@@ -38,7 +38,8 @@ extension Commands {
 
     static func runShow(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
-        let home = try context.store().home
+        let queue = try context.queue()
+        let home = queue.home
         let document = try context.read(.ids([id]))
         let job = try JobManager.job(id, in: document)
         let explanation = JobManager.explanation(of: job, in: document, home: home, now: Timestamp.now())
@@ -46,7 +47,9 @@ extension Commands {
             context.print(Reports.jobJSON(job, explanation: explanation))
             return 0
         }
-        let rows = JobManager.fields(of: job, explanation: explanation, logPath: home.hasLog(job.id) ? home.logPath(for: job.id) : nil)
+        // A database store keeps logs in the database: 'queuectl logs' shows them.
+        let logPath = queue is FileQueueStore && home.hasLog(job.id) ? home.logPath(for: job.id) : nil
+        let rows = JobManager.fields(of: job, explanation: explanation, logPath: logPath)
         for (label, value) in rows { context.print(label.padding(12) + value) }
         return 0
     }

@@ -101,10 +101,9 @@ extension Commands {
     static func runLogs(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
         let id = args.positionals[0]
         let view = try LogView(args)
-        let home = try context.store().home
         let document = try context.read(.ids([id]))
         if args.has("follow") { return try follow(id, view: view, document: document, context: context) }
-        guard let bytes = try home.readLog(id) else {
+        guard let bytes = try context.queue().log(id) else {
             if document.index(of: id) == nil { throw .failure("no job with id '\(id)'") }
             Console.err("job '\(id)' has no output yet\n")
             return 0

@@ -39,7 +39,7 @@ enum Manpage {
         .SH OPTIONS
 
         """
-        for option in root.options + [Parser.helpOption] { page += optionItem(option) }
+        for option in root.options + [Parser.storeOption, Parser.helpOption] { page += optionItem(option) }
         page += ".SH COMMANDS\n"
         var queue: [[CommandSpec]] = root.subcommands.map { [root, $0] }
         while !queue.isEmpty {

@@ -97,6 +97,13 @@ enum ParseResult {
 enum Parser {
     static let helpOption = OptionSpec.flag("help", short: "h", "Show help information.")
 
+    /// Taken by every command, like `--help`, and kept out of usage lines and completion: the store is
+    /// usually chosen once, with `$QUEUECTL_STORE`.
+    static let storeOption = OptionSpec.value(
+        "store", "conninfo",
+        "Use the queue in this PostgreSQL database (a libpq connection string) instead of the data file; also $QUEUECTL_STORE.",
+        default: "the data file")
+
     /// Parses `argv` (without the program name) against `root`. Everything is checked before anything runs.
     static func parse(_ argv: [String], root: CommandSpec) throws(UsageError) -> ParseResult {
         var path = [root]
@@ -130,6 +137,7 @@ enum Parser {
             rest = rest.dropFirst()
         }
         let command = path.last!
+        let options = command.options + [storeOption]
         var parsed = ParsedArguments()
         var onlyPositionals = false
         while let word = rest.first {
@@ -151,19 +159,19 @@ enum Parser {
                     inlineValue = String(name[name.index(after: eq)...])
                     name = String(name[..<eq])
                 }
-                guard let spec = command.options.first(where: { $0.name == name }) else {
-                    let hint = closestMatch(name, among: command.options.map(\.name)).map { " Did you mean '--\($0)'?" } ?? ""
+                guard let spec = options.first(where: { $0.name == name }) else {
+                    let hint = closestMatch(name, among: options.map(\.name)).map { " Did you mean '--\($0)'?" } ?? ""
                     throw UsageError(message: "unknown option '--\(name)'.\(hint)", path: path)
                 }
                 name = spec.name
             } else {
                 let letter = word.dropFirst()
-                guard letter.count == 1, let spec = command.options.first(where: { $0.short == letter.first }) else {
+                guard letter.count == 1, let spec = options.first(where: { $0.short == letter.first }) else {
                     throw UsageError(message: "unknown option '\(word)'", path: path)
                 }
                 name = spec.name
             }
-            let spec = command.options.first { $0.name == name }!
+            let spec = options.first { $0.name == name }!
             if spec.valueName == nil {
                 if inlineValue != nil { throw UsageError(message: "option '--\(name)' takes no value", path: path) }
                 parsed.flags.insert(name)
@@ -242,7 +250,7 @@ enum Parser {
             for a in command.arguments { text += row("<\(a.name)>", a.help) }
         }
         text += "\nOPTIONS:\n"
-        for o in command.options + [helpOption] {
+        for o in command.options + (command.run == nil ? [] : [storeOption]) + [helpOption] {
             let left = (o.short.map { "-\($0), " } ?? "") + o.usage
             text += row(left, o.help + (o.defaultText.map { " (default: \($0))" } ?? ""))
         }

@@ -39,6 +39,8 @@ extension Commands {
         }
         let style = Style.forStandardOutput()
         context.print("Queue Status:")
+        // The data file is the default, and its status looks as it always has.
+        if try context.postgresConnection() != nil { context.print("  Store: \(try context.queue().location)") }
         context.print("  Jobs:")
         for state in JobState.allCases {
             context.print("    " + style.state(state, state.rawValue.prefix(1).uppercased() + state.rawValue.dropFirst()) + ": \(counts[state] ?? 0)")

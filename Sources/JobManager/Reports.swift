@@ -10,6 +10,12 @@ package struct StatusReport: Sendable {
         package let liveness: WorkerLiveness
         /// The ids of the jobs it runs, in the table's order.
         package let jobs: [String]
+
+        package init(record: WorkerRecord, liveness: WorkerLiveness, jobs: [String]) {
+            self.record = record
+            self.liveness = liveness
+            self.jobs = jobs
+        }
     }
 
     /// What the report takes from the jobs: a pass over them all, which a viewer that reports often
@@ -38,6 +44,13 @@ package struct StatusReport: Sendable {
 
     package init(_ document: Document, home: QueueHome) {
         self.init(Tally(document), of: document, home: home)
+    }
+
+    /// From counts a store made itself, and the live workers it found.
+    package init(counts: [JobState: Int], total: Int, workers: [Worker]) {
+        self.counts = counts
+        self.total = total
+        self.workers = workers
     }
 
     /// With `tally` made from `document` (or from an earlier read of the same file).
@@ -183,6 +196,12 @@ package struct QueueCounts: Equatable, Sendable {
     package let counts: [JobState: Int]
     package let paused: Bool
     package var total: Int { counts.values.reduce(0, +) }
+
+    package init(name: String, counts: [JobState: Int], paused: Bool) {
+        self.name = name
+        self.counts = counts
+        self.paused = paused
+    }
 
     /// Every queue that has jobs or is paused, by name; empty when there is only the default queue
     /// and nothing is paused by queue (then the totals say it all).

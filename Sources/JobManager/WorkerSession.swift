@@ -19,7 +19,7 @@ package struct Exchanged<T> {
     /// The settings as the transaction read them.
     package var config = QueueConfig()
 
-    init(body: T) { self.body = body }
+    package init(body: T) { self.body = body }
 }
 
 /// A worker's connection to its store, from its start to its end. The worker's loop drives it; the

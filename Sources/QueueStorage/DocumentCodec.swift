@@ -38,6 +38,38 @@ package enum DocumentCodec {
         return try readJob(&reader, index: index, whole: true)
     }
 
+    /// One job or the config on its own, as the data file writes and reads it: how a database store
+    /// keeps them, so both stores read a record by the same strict rules.
+    package static func encodeJob(_ job: Job) -> [UInt8] {
+        var w = JSONWriter()
+        writeJob(job, to: &w)
+        return w.bytes
+    }
+
+    package static func decodeJob(_ bytes: [UInt8]) throws(JSONError) -> Job {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in
+            var reader = JSONReader(buffer)
+            let job = try readJob(&reader, index: 0, whole: true)
+            try reader.expectEnd()
+            return job
+        }
+    }
+
+    package static func encodeConfig(_ config: QueueConfig) -> [UInt8] {
+        var w = JSONWriter()
+        writeConfig(config, to: &w)
+        return w.bytes
+    }
+
+    package static func decodeConfig(_ bytes: [UInt8]) throws(JSONError) -> QueueConfig {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in
+            var reader = JSONReader(buffer)
+            let config = try readConfig(&reader)
+            try reader.expectEnd()
+            return config
+        }
+    }
+
     package static func encode(_ document: Document) -> [UInt8] {
         var bytes: [UInt8] = []
         write(document) { (chunk: UnsafeRawBufferPointer) in bytes.append(contentsOf: chunk) }

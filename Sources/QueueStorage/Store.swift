@@ -254,7 +254,7 @@ package struct Snapshot {
     package let now: Timestamp
     /// The queue the document is from (nil for a document made in memory).
     package let home: QueueHome?
-    init(document: Document, now: Timestamp, home: QueueHome? = nil) {
+    package init(document: Document, now: Timestamp, home: QueueHome? = nil) {
         stored = document
         self.now = now
         self.home = home

@@ -1,0 +1,191 @@
+import QueueStorage
+import QueueSystem
+
+/// One connection to the server, made when first needed and made again after it was lost, and the
+/// transactions run on it. Errors become `QueueError`s naming the server, never the credentials.
+final class Link {
+    private final class Held {
+        let connection: PostgresConnection
+        init(_ connection: consuming PostgresConnection) { self.connection = connection }
+    }
+
+    private let conninfo: String
+    private var held: Held?
+    /// The failure behind the last error thrown, for telling what may be tried again.
+    private var lastFailure: PostgresError?
+    private(set) var server = "the PostgreSQL server"
+    /// Run on each new connection (a listener's `LISTEN`).
+    private let onConnect: String?
+
+    init(conninfo: String, onConnect: String? = nil) {
+        self.conninfo = conninfo
+        self.onConnect = onConnect
+    }
+
+    /// The SQLSTATE of the last failure, if the server gave one.
+    var lastSQLState: String? { lastFailure?.sqlState }
+
+    private func connected() throws(QueueError) -> Held {
+        if let held { return held }
+        do {
+            let held = Held(try PostgresConnection(conninfo))
+            server = held.connection.server
+            if let onConnect { try held.connection.execute(onConnect) }
+            self.held = held
+            return held
+        } catch {
+            lastFailure = error
+            throw .failure("cannot connect to the PostgreSQL store: \(error)")
+        }
+    }
+
+    /// The socket of the connection, made now if there is none, for `poll`.
+    func socket() throws(QueueError) -> Int32 { try connected().connection.socket }
+
+    /// One statement with text parameters.
+    @discardableResult
+    func sql(_ statement: String, _ parameters: [String?] = []) throws(QueueError) -> PostgresRows {
+        let held = try connected()
+        do {
+            return try held.connection.query(statement, parameters)
+        } catch {
+            throw failed(error)
+        }
+    }
+
+    /// Statements without parameters, several at once (the schema).
+    func script(_ statements: String) throws(QueueError) {
+        let held = try connected()
+        do {
+            try held.connection.execute(statements)
+        } catch {
+            throw failed(error)
+        }
+    }
+
+    /// Notifications that came since the last look.
+    func notifications() throws(QueueError) -> [PostgresNotification] {
+        let held = try connected()
+        do {
+            return try held.connection.notifications()
+        } catch {
+            throw failed(error)
+        }
+    }
+
+    private func failed(_ error: PostgresError) -> QueueError {
+        lastFailure = error
+        if error.isConnectionLost { held = nil }
+        return .failure(error.description)
+    }
+
+    /// SQLSTATEs after which the whole transaction is simply run again: a serialization failure, a
+    /// deadlock, and a unique violation (two enqueues of one id at once: the second, run again, sees
+    /// the first's job and says so in JobManager's words).
+    private static let transient: Set<String> = ["40001", "40P01", "23505"]
+
+    /// `body` between BEGIN and COMMIT; ROLLBACK if it throws. Run again, up to five times, after a
+    /// transient failure.
+    func transaction<T>(readOnly: Bool = false, _ body: () throws(QueueError) -> T) throws(QueueError) -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            lastFailure = nil
+            do {
+                try sql(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+                let result = try body()
+                try sql("COMMIT")
+                return result
+            } catch {
+                let failure = lastFailure
+                if held != nil, (try? sql("ROLLBACK")) == nil { held = nil }
+                if attempt < 5, let state = failure?.sqlState, Link.transient.contains(state) { continue }
+                throw error
+            }
+        }
+    }
+}
+
+/// Values as PostgreSQL's text format has them.
+enum SQLText {
+    /// An array literal (`{"a","b"}`), every element quoted; nil elements are NULL.
+    static func array(_ values: [String?]) -> String {
+        var out = "{"
+        for (i, value) in values.enumerated() {
+            if i > 0 { out += "," }
+            guard let value else {
+                out += "NULL"
+                continue
+            }
+            out += "\""
+            for c in value.unicodeScalars {
+                if c == "\"" || c == "\\" { out += "\\" }
+                out.unicodeScalars.append(c)
+            }
+            out += "\""
+        }
+        return out + "}"
+    }
+
+    static func array(_ values: [String]) -> String { array(values.map { Optional($0) }) }
+
+    /// A text array as the server returns it.
+    static func parseArray(_ text: String) -> [String] {
+        var values: [String] = []
+        var current = ""
+        var quoted = false, escaped = false, inQuotes = false
+        for c in text.unicodeScalars.dropFirst().dropLast() {
+            if escaped {
+                current.unicodeScalars.append(c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else if c == "\"" {
+                inQuotes.toggle()
+                quoted = true
+            } else if c == ",", !inQuotes {
+                values.append(current)
+                current = ""
+                quoted = false
+            } else {
+                current.unicodeScalars.append(c)
+            }
+        }
+        if !current.isEmpty || quoted || !values.isEmpty { values.append(current) }
+        return values
+    }
+
+    /// Bytes as a `bytea` parameter (`\x` and hex).
+    static func bytea(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [0x5C, 0x78]
+        out.reserveCapacity(2 + bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A `bytea` value as the server returns it (hex output).
+    static func parseBytea(_ text: String) -> [UInt8] {
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 2, utf8[0] == 0x5C, utf8[1] == 0x78 else { return utf8 }
+        func nibble(_ c: UInt8) -> UInt8 {
+            switch c {
+            case 0x30...0x39: return c - 0x30
+            case 0x61...0x66: return c - 0x61 + 10
+            case 0x41...0x46: return c - 0x41 + 10
+            default: return 0
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity((utf8.count - 2) / 2)
+        var i = 2
+        while i + 1 < utf8.count {
+            out.append(nibble(utf8[i]) << 4 | nibble(utf8[i + 1]))
+            i += 2
+        }
+        return out
+    }
+}

@@ -1,0 +1,426 @@
+import JobManager
+import QueueStorage
+import QueueSystem
+
+/// The queue in a PostgreSQL database, for workers on many hosts. A transaction loads the jobs its
+/// scope names with `SELECT … FOR UPDATE`, hands them to JobManager's rules as a document, and
+/// writes back what changed; claims take rows with `FOR UPDATE SKIP LOCKED`; workers are judged by a
+/// lease in the database, by the server's clock.
+package final class PostgresQueueStore: QueueStore {
+    let link: Link
+    let conninfo: String
+    package let home: QueueHome
+    /// Rows are waited for by the server; the queue folder's lock is not used.
+    package var lockWaiting = LockWaiting.forever
+    package var location: String { "PostgreSQL at \(link.server)" }
+
+    /// `home`: the queue folder on this host, where the logs of the runs going on here are written
+    /// before they are stored in the database.
+    package init(conninfo: String, home: QueueHome) {
+        link = Link(conninfo: conninfo)
+        self.conninfo = conninfo
+        self.home = home
+    }
+
+    // MARK: schema
+
+    /// Creates the tables, or brings them to this version; says which it did.
+    package func initialize() throws(QueueError) -> String {
+        try link.transaction { () throws(QueueError) -> String in
+            // Two `store init`s at once: the second waits, then finds the tables made.
+            try link.sql("SELECT pg_advisory_xact_lock(hashtext('queuectl_schema'))")
+            let exists = try link.sql("SELECT to_regclass('queuectl_meta') IS NOT NULL AS present")[0, "present"] == "t"
+            if !exists {
+                try link.script(Schema.createVersion1)
+                try link.sql("INSERT INTO queuectl_meta (schema_version, config) VALUES ($1, $2)",
+                             [String(Schema.version), String(decoding: DocumentCodec.encodeConfig(QueueConfig()), as: UTF8.self)])
+                return "created the queuectl tables (schema \(Schema.version)) in \(location)"
+            }
+            let version = Int(try link.sql("SELECT schema_version FROM queuectl_meta")[0, "schema_version"] ?? "") ?? 0
+            try check(version)
+            return "the queuectl tables in \(location) are at schema \(version) already; nothing to do"
+        }
+    }
+
+    private func check(_ version: Int) throws(QueueError) {
+        if version > Schema.version {
+            throw .failure("the queuectl tables in \(location) are at schema \(version), newer than this queuectl knows "
+                + "(\(Schema.version)); it has been left as it is: use a newer queuectl")
+        }
+    }
+
+    // MARK: what every transaction reads
+
+    struct Meta {
+        var nextSequence: Int64
+        var config: QueueConfig
+        var paused: Bool
+        var pausedQueues: [String]
+        var counters: Counters
+        /// The server's clock.
+        var now: Timestamp
+    }
+
+    func meta(lock: Bool) throws(QueueError) -> Meta {
+        let rows: PostgresRows
+        do {
+            rows = try link.sql("SELECT schema_version, next_seq, config, paused, paused_queues, runs, failed_runs, retries, dlq_moves, "
+                + "\(Schema.serverNow) AS now FROM queuectl_meta" + (lock ? " FOR UPDATE" : ""))
+        } catch {
+            if link.lastSQLState == "42P01" {
+                throw .failure("\(location) has no queuectl tables yet: create them with 'queuectl store init'")
+            }
+            throw error
+        }
+        guard rows.count == 1 else { throw .failure("\(location): the table queuectl_meta must hold one row; it holds \(rows.count)") }
+        try check(Int(rows[0, "schema_version"] ?? "") ?? 0)
+        let config: QueueConfig
+        do {
+            config = try DocumentCodec.decodeConfig(Array((rows[0, "config"] ?? "").utf8))
+        } catch {
+            throw .failure("the config in \(location) is not valid: \(error); it has been left as it is")
+        }
+        var counters = Counters()
+        counters.runs = Int(rows[0, "runs"] ?? "") ?? 0
+        counters.failedRuns = Int(rows[0, "failed_runs"] ?? "") ?? 0
+        counters.retries = Int(rows[0, "retries"] ?? "") ?? 0
+        counters.dlqMoves = Int(rows[0, "dlq_moves"] ?? "") ?? 0
+        return Meta(nextSequence: Int64(rows[0, "next_seq"] ?? "") ?? 1, config: config, paused: rows[0, "paused"] == "t",
+                    pausedQueues: SQLText.parseArray(rows[0, "paused_queues"] ?? "{}"), counters: counters,
+                    now: Timestamp(milliseconds: Int64(rows[0, "now"] ?? "") ?? Timestamp.now().milliseconds))
+    }
+
+    /// A job row as read: the owner's key, and the body's bytes, to tell later what changed.
+    struct Row {
+        var worker: String?
+        var body: [UInt8]
+    }
+
+    /// What a transaction loaded, as it was.
+    struct Loaded {
+        var meta: Meta
+        var rows: [String: Row] = [:]
+        var jobs: [Job] = []
+
+        mutating func add(_ more: [(Job, Row)]) {
+            for (job, row) in more where rows[job.id] == nil {
+                rows[job.id] = row
+                jobs.append(job)
+            }
+        }
+
+        var document: Document {
+            var d = Document()
+            d.nextSequence = meta.nextSequence
+            d.config = meta.config
+            d.counters = meta.counters
+            d.paused = meta.paused
+            d.pausedQueues = meta.pausedQueues
+            d.jobs = JobTable(jobs.sorted { $0.sequence < $1.sequence })
+            return d
+        }
+    }
+
+    /// Jobs matching `condition` (SQL on `queuectl_jobs j`), in enqueue order.
+    func jobs(where condition: String, _ parameters: [String?], order: String = "j.seq", lock: String? = nil,
+              limit: Int? = nil) throws(QueueError) -> [(Job, Row)] {
+        var statement = "SELECT j.id, j.worker, j.body FROM queuectl_jobs j WHERE \(condition) ORDER BY \(order)"
+        if let limit { statement += " LIMIT \(limit)" }
+        if let lock { statement += " " + lock }
+        return try decode(try link.sql(statement, parameters))
+    }
+
+    func decode(_ rows: PostgresRows) throws(QueueError) -> [(Job, Row)] {
+        var out: [(Job, Row)] = []
+        out.reserveCapacity(rows.count)
+        for i in 0..<rows.count {
+            let body = Array((rows[i, "body"] ?? "").utf8)
+            do {
+                out.append((try DocumentCodec.decodeJob(body), Row(worker: rows[i, "worker"], body: body)))
+            } catch {
+                throw .failure("job '\(rows[i, "id"] ?? "?")' in \(location) is not valid: \(error); it has been left as it is")
+            }
+        }
+        return out
+    }
+
+    /// The jobs of `scope`, then every job they name that is not loaded yet.
+    func load(_ scope: JobScope, into loaded: inout Loaded, lock: Bool) throws(QueueError) {
+        let lockClause = lock ? "FOR UPDATE" : nil
+        switch scope {
+        case .none:
+            return
+        case .ids(let ids):
+            loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(ids)], lock: lockClause))
+        case .state(let state):
+            loaded.add(try jobs(where: "j.state = $1", [state.rawValue], lock: lockClause))
+        case .newJobs(let count, let ids):
+            // The ids an enqueue would give: its numbers, or `job-<n>` where a number is taken.
+            let numbers = (0..<Int64(count)).map { loaded.meta.nextSequence + $0 }
+            let candidates = ids + numbers.map { String($0) } + numbers.map { "job-\($0)" }
+            loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(candidates)], lock: lockClause))
+        case .all:
+            // A view of every job (`list`, `stats`) reads them all; a change to every job at once would
+            // lock the whole table, and is refused.
+            guard !lock else {
+                throw .failure("this command changes the whole queue at once, which the PostgreSQL store does not do; "
+                    + "it works with the data file only")
+            }
+            loaded.add(try jobs(where: "true", []))
+        }
+        let named = Set(loaded.jobs.flatMap { ($0.after ?? []) + ($0.dependencyDied.map { [$0] } ?? []) }).subtracting(loaded.rows.keys)
+        if !named.isEmpty { loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(named.sorted())], lock: lockClause)) }
+    }
+
+    // MARK: writing back
+
+    /// Writes what `document` changed of `loaded`: new jobs, changed jobs, removed jobs (with their
+    /// logs), the settings and the counters. `worker`: the worker whose transaction this is, whose
+    /// key marks the jobs it claims. Returns whether any job changed.
+    @discardableResult
+    func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil) throws(QueueError) -> Bool {
+        var inserted: [[String?]] = [], updated: [[String?]] = []
+        var present: Set<String> = []
+        for job in document.jobs {
+            present.insert(job.id)
+            let body = DocumentCodec.encodeJob(job)
+            let row = loaded.rows[job.id]
+            if let row, row.body == body { continue }
+            var owner: String?
+            if job.state == .processing, let process = job.worker {
+                owner = worker.flatMap { $0.process == process ? $0.text : nil } ?? row?.worker
+            }
+            let values: [String?] = [
+                job.id, String(job.sequence), job.state.rawValue, String(job.priority), job.runAt.map { String($0.milliseconds) },
+                job.queueName, SQLText.array(job.after ?? []), owner, String(job.updatedAt.milliseconds),
+                String(decoding: body, as: UTF8.self),
+            ]
+            if row == nil { inserted.append(values) } else { updated.append(values) }
+        }
+        let removed = loaded.rows.keys.filter { !present.contains($0) }.sorted()
+        let columns = "u.id, u.seq, u.state, u.priority, u.run_at, u.queue, u.after::text[], u.worker, u.updated_at, u.body"
+        let unnest = "unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[], $6::text[], $7::text[], $8::text[], "
+            + "$9::bigint[], $10::text[]) AS u(id, seq, state, priority, run_at, queue, after, worker, updated_at, body)"
+        func columnsOf(_ rows: [[String?]]) -> [String?] { (0..<10).map { c in SQLText.array(rows.map { $0[c] }) } }
+        if !inserted.isEmpty {
+            try link.sql("INSERT INTO queuectl_jobs (id, seq, state, priority, run_at, queue, after, worker, updated_at, body) "
+                + "SELECT \(columns) FROM \(unnest)", columnsOf(inserted))
+        }
+        if !updated.isEmpty {
+            try link.sql("UPDATE queuectl_jobs j SET seq = u.seq, state = u.state, priority = u.priority, run_at = u.run_at, "
+                + "queue = u.queue, after = u.after::text[], worker = u.worker, updated_at = u.updated_at, body = u.body "
+                + "FROM \(unnest) WHERE j.id = u.id", columnsOf(updated))
+        }
+        if !removed.isEmpty {
+            try link.sql("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
+            try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)])
+        }
+        try writeMeta(loaded.meta, document, locked: metaLocked)
+        let changed = !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty
+        if changed { try link.sql("SELECT pg_notify($1, $2)", [Schema.channel, worker?.text ?? ""]) }
+        return changed
+    }
+
+    /// The counters as increments (no lock needed); the settings only from a transaction that locked them.
+    private func writeMeta(_ before: Meta, _ document: Document, locked: Bool) throws(QueueError) {
+        var sets: [String] = [], values: [String?] = []
+        func set(_ column: String, _ value: String) {
+            values.append(value)
+            sets.append("\(column) = $\(values.count)")
+        }
+        func add(_ column: String, _ delta: Int) {
+            guard delta != 0 else { return }
+            values.append(String(delta))
+            sets.append("\(column) = \(column) + $\(values.count)")
+        }
+        let settingsChanged = document.nextSequence != before.nextSequence || document.config != before.config
+            || document.paused != before.paused || document.pausedQueues != before.pausedQueues
+        if settingsChanged {
+            guard locked else { throw .failure("internal error: settings changed by a transaction that did not lock them") }
+            set("next_seq", String(document.nextSequence))
+            set("config", String(decoding: DocumentCodec.encodeConfig(document.config), as: UTF8.self))
+            set("paused", document.paused ? "true" : "false")
+            set("paused_queues", SQLText.array(document.pausedQueues))
+        }
+        add("runs", document.counters.runs - before.counters.runs)
+        add("failed_runs", document.counters.failedRuns - before.counters.failedRuns)
+        add("retries", document.counters.retries - before.counters.retries)
+        add("dlq_moves", document.counters.dlqMoves - before.counters.dlqMoves)
+        if !sets.isEmpty { try link.sql("UPDATE queuectl_meta SET " + sets.joined(separator: ", "), values) }
+    }
+
+    // MARK: recovery
+
+    /// Recovers the jobs of workers whose lease ran out (or, on this host and in this PID namespace,
+    /// whose process is gone), with JobManager's rule: every process of the run that this host can
+    /// reach is killed first, a run that started counts as a failed attempt, one that never started
+    /// goes back without one. Jobs another transaction holds are left to it (`SKIP LOCKED`). The
+    /// records of workers recovered and left with no job are removed.
+    func recover(_ meta: Meta) throws(QueueError) -> [JobTransition] {
+        let rows = try link.sql("SELECT key, lease_until FROM queuectl_workers")
+        var expired: [String] = []
+        for i in 0..<rows.count {
+            let key = rows[i, "key"] ?? ""
+            let leaseUntil = Int64(rows[i, "lease_until"] ?? "") ?? 0
+            if leaseUntil < meta.now.milliseconds { expired.append(key); continue }
+            if let parsed = WorkerKey(key), parsed.isLocal, !parsed.process.isAlive { expired.append(key) }
+        }
+        // Jobs whose worker left no record at all are orphans too.
+        let orphans = try jobs(where: "j.state = 'processing' AND (j.worker = ANY($1) OR NOT EXISTS "
+            + "(SELECT 1 FROM queuectl_workers w WHERE w.key = j.worker))", [SQLText.array(expired)], lock: "FOR UPDATE SKIP LOCKED")
+        guard !orphans.isEmpty || !expired.isEmpty else { return [] }
+        var loaded = Loaded(meta: meta)
+        loaded.add(orphans)
+        var document = loaded.document
+        // Each owner as JobManager judges it: gone. One of another host is, to this one, a worker of
+        // another PID namespace: nothing is signalled by its pids, only its run's marker is looked for.
+        var owners: [String: WorkerRecord] = [:]
+        for (_, row) in orphans {
+            guard let text = row.worker, owners[text] == nil, let key = WorkerKey(text) else { continue }
+            owners[text] = key.record(slots: 0, startedAt: meta.now)
+        }
+        document.workers = Array(owners.values)
+        var snapshot = Snapshot(document: document, now: meta.now, home: home)
+        let recovered = JobManager.recoverOrphans(in: &snapshot)
+        try write(loaded, snapshot.document, metaLocked: false)
+        if !expired.isEmpty {
+            try link.sql("DELETE FROM queuectl_workers w WHERE w.key = ANY($1) AND NOT EXISTS "
+                + "(SELECT 1 FROM queuectl_jobs j WHERE j.worker = w.key AND j.state = 'processing')", [SQLText.array(expired)])
+        }
+        return recovered
+    }
+
+    // MARK: QueueStore
+
+    package func read(_ scope: JobScope) throws(QueueError) -> Document {
+        try link.transaction(readOnly: true) { () throws(QueueError) -> Document in
+            var loaded = Loaded(meta: try meta(lock: false))
+            try load(scope, into: &loaded, lock: false)
+            var document = loaded.document
+            document.workers = try liveWorkers(now: loaded.meta.now).map(\.record)
+            return document
+        }
+    }
+
+    package func transaction<T>(_ scope: JobScope, onExistingJobs: Bool,
+                                _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
+        try link.transaction { () throws(QueueError) -> T in
+            // Settings change only in a transaction without jobs (`config set`, `pause`) or one that
+            // numbers new jobs: those lock them.
+            let locksSettings: Bool
+            switch scope {
+            case .none, .newJobs: locksSettings = true
+            default: locksSettings = false
+            }
+            let meta = try meta(lock: locksSettings)
+            _ = try recover(meta)
+            var loaded = Loaded(meta: meta)
+            try load(scope, into: &loaded, lock: true)
+            var snapshot = Snapshot(document: loaded.document, now: meta.now, home: home)
+            let result = try body(&snapshot)
+            if snapshot.changed {
+                for job in snapshot.document.jobs where loaded.rows[job.id] == nil && !(job.after ?? []).isEmpty {
+                    throw .failure("dependencies (--after, \"after\") do not work on the PostgreSQL store yet; nothing was enqueued")
+                }
+                try write(loaded, snapshot.document, metaLocked: locksSettings)
+            }
+            return result
+        }
+    }
+
+    /// The workers whose lease holds, as records, with what `status` says of each.
+    func liveWorkers(now: Timestamp) throws(QueueError) -> [(record: WorkerRecord, key: String, liveness: WorkerLiveness)] {
+        let rows = try link.sql("SELECT key, slots, started_at, renewed_at FROM queuectl_workers WHERE lease_until >= $1 ORDER BY started_at",
+                                [String(now.milliseconds)])
+        var out: [(WorkerRecord, String, WorkerLiveness)] = []
+        for i in 0..<rows.count {
+            guard let text = rows[i, "key"], let key = WorkerKey(text) else { continue }
+            let record = key.record(slots: Int(rows[i, "slots"] ?? "") ?? 0,
+                                    startedAt: Timestamp(milliseconds: Int64(rows[i, "started_at"] ?? "") ?? 0))
+            let renewed = Int64(rows[i, "renewed_at"] ?? "") ?? 0
+            if key.isLocal {
+                if key.process.isAlive { out.append((record, text, .alive)) }
+            } else {
+                out.append((record, text, .leased(renewedMillisecondsAgo: max(0, now.milliseconds - renewed))))
+            }
+        }
+        return out
+    }
+
+    package func status(listingUpTo limit: Int) throws(QueueError) -> QueueStatus {
+        try link.transaction(readOnly: true) { () throws(QueueError) -> QueueStatus in
+            let meta = try meta(lock: false)
+            let rows = try link.sql("SELECT queue, state, sum(n) AS n FROM queuectl_counts GROUP BY queue, state HAVING sum(n) <> 0")
+            var counts: [JobState: Int] = [:]
+            var byQueue: [String: [JobState: Int]] = [:]
+            var total = 0
+            for i in 0..<rows.count {
+                guard let state = JobState(rawValue: rows[i, "state"] ?? ""), let n = Int(rows[i, "n"] ?? "") else { continue }
+                counts[state, default: 0] += n
+                byQueue[rows[i, "queue"] ?? Job.defaultQueue, default: [:]][state, default: 0] += n
+                total += n
+            }
+            var running: [String: [String]] = [:]
+            let processing = try link.sql("SELECT worker, id FROM queuectl_jobs WHERE state = 'processing' ORDER BY seq")
+            for i in 0..<processing.count { running[processing[i, "worker"] ?? "", default: []].append(processing[i, "id"] ?? "") }
+            let workers = try liveWorkers(now: meta.now).map {
+                StatusReport.Worker(record: $0.record, liveness: $0.liveness, jobs: running[$0.key] ?? [])
+            }
+            var queues: [QueueCounts] = []
+            if byQueue.keys.contains(where: { $0 != Job.defaultQueue }) || !meta.pausedQueues.isEmpty {
+                for name in meta.pausedQueues where byQueue[name] == nil { byQueue[name] = [:] }
+                queues = byQueue.keys.sorted().map {
+                    QueueCounts(name: $0, counts: byQueue[$0]!, paused: meta.paused || meta.pausedQueues.contains($0))
+                }
+            }
+            let listed = total <= limit ? try jobs(where: "true", []).map(\.0) : nil
+            return QueueStatus(report: StatusReport(counts: counts, total: total, workers: workers), paused: meta.paused,
+                               queues: queues, jobs: listed)
+        }
+    }
+
+    package func log(_ id: String) throws(QueueError) -> [UInt8]? {
+        let rows = try link.sql("SELECT bytes FROM queuectl_logs WHERE id = $1", [id])
+        return rows.count == 0 ? nil : SQLText.parseBytea(rows[0, "bytes"] ?? "")
+    }
+
+    /// A database has no file identity to compare: a view reads again each time.
+    package func changed(since document: Document) -> Bool { true }
+
+    package func workerSession(home directory: OpenDirectory, record: WorkerRecord, queues: [String]?) throws(QueueError) -> any WorkerSession {
+        try PostgresWorkerSession(store: self, home: directory, record: record, queues: queues)
+    }
+}
+
+/// A worker as the database knows it: its host (the boot id), its PID namespace, its pid and the
+/// pid's start time, as one text, `boot/namespace/pid/start`. Unique across hosts and namespaces.
+struct WorkerKey: Equatable {
+    let host: String
+    let namespace: UInt64?
+    let process: ProcessIdentity
+
+    init(_ record: WorkerRecord) {
+        host = Processes.bootID ?? "unknown-boot"
+        namespace = record.pidNamespace
+        process = record.process
+    }
+
+    init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, let pid = Int32(parts[2]), let start = UInt64(parts[3]) else { return nil }
+        host = String(parts[0])
+        namespace = UInt64(parts[1])
+        process = ProcessIdentity(pid: pid, startTime: start)
+    }
+
+    var text: String { "\(host)/\(namespace.map(String.init) ?? "")/\(process.pid)/\(process.startTime)" }
+
+    /// On this host, in this PID namespace: its pid can be judged and signalled here.
+    var isLocal: Bool { host == (Processes.bootID ?? "unknown-boot") && namespace == Processes.pidNamespace }
+
+    /// As JobManager sees it. A worker of another host counts as one of another PID namespace (the
+    /// largest number, which is none of this host's), so its pids are never taken for this host's.
+    func record(slots: Int, startedAt: Timestamp) -> WorkerRecord {
+        WorkerRecord(process: process, slots: slots, startedAt: startedAt, pidNamespace: isLocal ? namespace : UInt64.max)
+    }
+}

@@ -1,0 +1,160 @@
+import JobManager
+import QueueStorage
+import QueueSystem
+
+/// A worker on the PostgreSQL store. Its record in `queuectl_workers` carries a lease it renews;
+/// claims take the best runnable rows with `FOR UPDATE SKIP LOCKED`, so workers on many hosts never
+/// take one job twice; a second connection `LISTEN`s, so an enqueue anywhere wakes it. A run's output
+/// is written to this host's queue folder as it comes, and goes into the database when the run is
+/// recorded.
+final class PostgresWorkerSession: WorkerSession {
+    private let store: PostgresQueueStore
+    private let key: WorkerKey
+    private let record: WorkerRecord
+    private let queues: [String]?
+    private let listener: Link
+    private let logs: OpenDirectory?
+    var lockWaiting = LockWaiting.forever
+
+    init(store: PostgresQueueStore, home: OpenDirectory, record: WorkerRecord, queues: [String]?) throws(QueueError) {
+        self.store = store
+        self.record = record
+        key = WorkerKey(record)
+        self.queues = queues
+        logs = try store.home.openLogs(create: true)
+        listener = Link(conninfo: store.conninfo, onConnect: "LISTEN \(Schema.channel)")
+        _ = try listener.socket()
+    }
+
+    private var link: Link { store.link }
+
+    private func register(_ meta: PostgresQueueStore.Meta) throws(QueueError) {
+        let lease = Int64(max(2, meta.config.leaseSeconds) * 1000)
+        try link.sql("INSERT INTO queuectl_workers (key, host, pid, start_time, pid_namespace, slots, started_at, renewed_at, lease_until) "
+            + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key) DO NOTHING",
+            [key.text, key.host, String(record.process.pid), String(record.process.startTime), key.namespace.map { String($0) },
+             String(record.slots), String(meta.now.milliseconds), String(meta.now.milliseconds), String(meta.now.milliseconds + lease)])
+    }
+
+    func begin() throws(QueueError) -> [JobTransition] {
+        try link.transaction { () throws(QueueError) -> [JobTransition] in
+            let meta = try store.meta(lock: false)
+            let recovered = try store.recover(meta)
+            try register(meta)
+            return recovered
+        }
+    }
+
+    func exchange<T>(running: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
+                     _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> Exchanged<T> {
+        let me = record.process
+        var uploaded: [String] = []
+        let out = try link.transaction { () throws(QueueError) -> Exchanged<T> in
+            let meta = try store.meta(lock: false)
+            let recovered = try store.recover(meta)
+            // Judged gone and removed meanwhile (its jobs were recovered then): it registers again.
+            try register(meta)
+            var loaded = PostgresQueueStore.Loaded(meta: meta)
+            loaded.add(try store.jobs(where: "j.worker = $1 AND j.state = 'processing'", [key.text], lock: "FOR UPDATE"))
+            var snapshot = Snapshot(document: loaded.document, now: meta.now, home: store.home)
+            var out = Exchanged(body: try body(&snapshot))
+            out.recovered = recovered
+            // The runs recorded now: their output goes into the database with their result.
+            uploaded = loaded.jobs.map(\.id).filter { id in
+                guard let i = snapshot.document.index(of: id) else { return true }
+                let summary = snapshot.document.jobs.summary(at: i)
+                return summary.state != .processing || summary.worker != me
+            }
+            try upload(uploaded, maxBytes: meta.config.maxLogBytes)
+            let limit = claimLimit()
+            if limit > 0, !meta.paused { try claim(limit, into: &snapshot, loaded: &loaded, out: &out) }
+            out.cancelled = snapshot.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
+                .map { snapshot.document.jobs.summary(at: $0).id }
+            out.killed = snapshot.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
+                .map { snapshot.document.jobs.summary(at: $0).id }
+            let next = try link.sql("SELECT min(run_at) AS next FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND run_at > $1",
+                                    [String(meta.now.milliseconds)])
+            out.nextEligibleInMilliseconds = next[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
+            out.config = meta.config
+            if snapshot.changed { try store.write(loaded, snapshot.document, metaLocked: false, worker: key) }
+            return out
+        }
+        // In the database now: this host's copies go.
+        for id in uploaded { logs?.remove(QueueHome.logName(id)) }
+        return out
+    }
+
+    /// Claims up to `limit` of the best runnable jobs. The rows are taken with `SKIP LOCKED` and then
+    /// chosen by JobManager's own claim, so limits and order are the same rules as the data file's.
+    /// With limits on jobs running at once, claims take turns (an advisory lock) and see every running job.
+    private func claim<T>(_ limit: Int, into snapshot: inout Snapshot, loaded: inout PostgresQueueStore.Loaded,
+                          out: inout Exchanged<T>) throws(QueueError) {
+        let config = loaded.meta.config
+        let limited = config.maxRunning > 0 || !config.queueMaxRunning.isEmpty
+        var extra: [(Job, PostgresQueueStore.Row)] = []
+        if limited {
+            try link.sql("SELECT pg_advisory_xact_lock(hashtext('queuectl_claim'))")
+            extra += try store.jobs(where: "j.state = 'processing' AND j.worker IS DISTINCT FROM $1", [key.text])
+        }
+        var condition = "j.state IN ('pending', 'failed') AND (j.run_at IS NULL OR j.run_at <= $1) AND NOT (j.queue = ANY($2)) "
+            + "AND cardinality(j.after) = 0"
+        var parameters: [String?] = [String(loaded.meta.now.milliseconds), SQLText.array(loaded.meta.pausedQueues)]
+        if let queues {
+            parameters.append(SQLText.array(queues))
+            condition += " AND j.queue = ANY($3)"
+        }
+        let order = config.schedulingMode == .fifo ? "j.seq" : "j.priority DESC, j.seq"
+        // With limits some candidates may be held back by their queue's: a few more are looked at.
+        let candidates = try store.jobs(where: condition, parameters, order: order, lock: "FOR UPDATE OF j SKIP LOCKED",
+                                        limit: limited ? limit * 4 + 16 : limit)
+        extra += candidates
+        let fresh = extra.filter { loaded.rows[$0.0.id] == nil }
+        loaded.add(fresh)
+        snapshot.document.jobs.append(contentsOf: fresh.map(\.0))
+        out.claimed = JobManager.claim(limit: limit, for: record.process, queues: queues, in: &snapshot) { out.beforeClaim[$0.id] = $0 }
+        if out.claimed.count < limit { out.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: snapshot.document) }
+    }
+
+    /// Appends this host's log of each job to its log in the database, keeping the last `maxBytes`.
+    private func upload(_ ids: [String], maxBytes: Int) throws(QueueError) {
+        for id in ids {
+            guard let bytes = (try? logs?.readFile(QueueHome.logName(id))) ?? nil, !bytes.isEmpty else { continue }
+            try link.sql("INSERT INTO queuectl_logs (id, bytes) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET bytes = "
+                + "substring(queuectl_logs.bytes || EXCLUDED.bytes FROM greatest(1, length(queuectl_logs.bytes || EXCLUDED.bytes) - $3 + 1))",
+                [id, SQLText.bytea(bytes), String(max(1, maxBytes))])
+        }
+    }
+
+    func giveBack(_ jobs: [Job], originals: [String: Job]) throws(QueueError) {
+        let me = record.process
+        try link.transaction { () throws(QueueError) in
+            let meta = try store.meta(lock: false)
+            var loaded = PostgresQueueStore.Loaded(meta: meta)
+            loaded.add(try store.jobs(where: "j.worker = $1 AND j.id = ANY($2)", [key.text, SQLText.array(jobs.map(\.id))], lock: "FOR UPDATE"))
+            var snapshot = Snapshot(document: loaded.document, now: meta.now, home: store.home)
+            for job in jobs { if let original = originals[job.id] { JobManager.unclaim(job.id, restoring: original, worker: me, in: &snapshot) } }
+            if snapshot.changed { try store.write(loaded, snapshot.document, metaLocked: false, worker: key) }
+        }
+    }
+
+    func renewLease(milliseconds: Int64) throws(QueueError) {
+        let rows = try link.sql("UPDATE queuectl_workers SET renewed_at = \(Schema.serverNow), lease_until = \(Schema.serverNow) + $2 "
+            + "WHERE key = $1", [key.text, String(max(2000, milliseconds))])
+        if rows.affected == 0 {
+            throw .leaseLost("the worker's lease in \(store.location) had run out and its jobs were recovered by another process")
+        }
+    }
+
+    func end() throws(QueueError) {
+        try link.sql("DELETE FROM queuectl_workers WHERE key = $1", [key.text])
+    }
+
+    /// The listening connection's socket, connected again (and listening again) after it was lost;
+    /// -1 while the server cannot be reached (`poll` skips it; the worker's periodic look goes on).
+    var wakeDescriptor: Int32 { (try? listener.socket()) ?? -1 }
+
+    func takeWake() -> Bool {
+        guard let notes = try? listener.notifications() else { return true }
+        return notes.contains { $0.payload != key.text }
+    }
+}

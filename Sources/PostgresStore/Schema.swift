@@ -1,0 +1,105 @@
+import QueueStorage
+
+/// The tables, all named `queuectl_…` so that they can share a database with others. A job is kept
+/// whole in `body`, in the data file's own JSON form (read by the same strict reader); the columns
+/// beside it are copies of what claims, filters and counts look at, written with it every time.
+/// Times are milliseconds since the epoch, by the server's clock (one clock for every host).
+/// `queuectl_counts` keeps the jobs per queue and state, kept by statement triggers so `status` reads
+/// a few rows however many jobs there are; each connection adds to its own stripe of the rows
+/// (its backend pid modulo 16), so concurrent workers rarely wait on one another's counts.
+enum Schema {
+    /// The version `store init` creates; a database at a newer one is refused, as a newer data file is.
+    static let version = 1
+
+    static let createVersion1 = """
+        CREATE TABLE queuectl_meta (
+            one boolean PRIMARY KEY DEFAULT true CHECK (one),
+            schema_version integer NOT NULL,
+            next_seq bigint NOT NULL DEFAULT 1,
+            config text NOT NULL,
+            paused boolean NOT NULL DEFAULT false,
+            paused_queues text[] NOT NULL DEFAULT '{}',
+            runs bigint NOT NULL DEFAULT 0,
+            failed_runs bigint NOT NULL DEFAULT 0,
+            retries bigint NOT NULL DEFAULT 0,
+            dlq_moves bigint NOT NULL DEFAULT 0
+        );
+        CREATE TABLE queuectl_jobs (
+            id text PRIMARY KEY,
+            seq bigint NOT NULL UNIQUE,
+            state text NOT NULL CHECK (state IN ('pending', 'processing', 'completed', 'failed', 'dead')),
+            priority integer NOT NULL,
+            run_at bigint,
+            queue text NOT NULL,
+            after text[] NOT NULL DEFAULT '{}',
+            worker text,
+            updated_at bigint NOT NULL,
+            body text NOT NULL
+        );
+        CREATE INDEX queuectl_jobs_claim ON queuectl_jobs (priority DESC, seq) WHERE state IN ('pending', 'failed');
+        CREATE INDEX queuectl_jobs_fifo ON queuectl_jobs (seq) WHERE state IN ('pending', 'failed');
+        CREATE INDEX queuectl_jobs_due ON queuectl_jobs (run_at) WHERE state IN ('pending', 'failed') AND run_at IS NOT NULL;
+        CREATE INDEX queuectl_jobs_state ON queuectl_jobs (state, seq);
+        CREATE INDEX queuectl_jobs_worker ON queuectl_jobs (worker) WHERE worker IS NOT NULL;
+        CREATE TABLE queuectl_workers (
+            key text PRIMARY KEY,
+            host text NOT NULL,
+            pid integer NOT NULL,
+            start_time bigint NOT NULL,
+            pid_namespace bigint,
+            slots integer NOT NULL,
+            started_at bigint NOT NULL,
+            renewed_at bigint NOT NULL,
+            lease_until bigint NOT NULL
+        );
+        CREATE TABLE queuectl_counts (
+            queue text NOT NULL,
+            state text NOT NULL,
+            stripe integer NOT NULL,
+            n bigint NOT NULL,
+            PRIMARY KEY (queue, state, stripe)
+        );
+        CREATE FUNCTION queuectl_count() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO queuectl_counts (queue, state, stripe, n)
+            SELECT c.queue, c.state, pg_backend_pid() % 16, sum(c.n) FROM (
+                SELECT queue, state, 1 AS n FROM queuectl_added
+                UNION ALL SELECT queue, state, -1 FROM queuectl_removed
+            ) c GROUP BY c.queue, c.state HAVING sum(c.n) <> 0
+            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
+            RETURN NULL;
+        END $$;
+        CREATE FUNCTION queuectl_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO queuectl_counts (queue, state, stripe, n)
+            SELECT queue, state, pg_backend_pid() % 16, count(*) FROM queuectl_added GROUP BY queue, state
+            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
+            RETURN NULL;
+        END $$;
+        CREATE FUNCTION queuectl_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO queuectl_counts (queue, state, stripe, n)
+            SELECT queue, state, pg_backend_pid() % 16, -count(*) FROM queuectl_removed GROUP BY queue, state
+            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER queuectl_counts_insert AFTER INSERT ON queuectl_jobs REFERENCING NEW TABLE AS queuectl_added
+            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_inserted();
+        CREATE TRIGGER queuectl_counts_update AFTER UPDATE ON queuectl_jobs
+            REFERENCING OLD TABLE AS queuectl_removed NEW TABLE AS queuectl_added
+            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count();
+        CREATE TRIGGER queuectl_counts_delete AFTER DELETE ON queuectl_jobs REFERENCING OLD TABLE AS queuectl_removed
+            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_deleted();
+        CREATE TABLE queuectl_logs (
+            id text PRIMARY KEY,
+            bytes bytea NOT NULL
+        );
+        """
+
+    /// Milliseconds since the epoch by the server's clock, as SQL.
+    static let serverNow = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+    /// The channel a change to the jobs is announced on; the payload is the changer's worker key, or
+    /// empty for a command.
+    static let channel = "queuectl_jobs"
+}
