@@ -26,7 +26,7 @@ extension Commands {
         if let text = args.value("keep") { keep = try NumberInput.integer(text, for: "--keep", in: QueueConfig.keepCompletedRange) }
         let age = try args.value("older-than").map { (text) throws(QueueError) in try JobInput.duration(text, "--older-than") }
         let dryRun = args.has("dry-run")
-        let removed = try context.transaction(.all) { (s) throws(QueueError) in
+        let removed = try context.transaction(.pruning) { (s) throws(QueueError) in
             var retention = Retention(s.document.config)
             if let keep { retention.keep = keep }
             if let age { retention.maximumAge = age }

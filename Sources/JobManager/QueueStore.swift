@@ -15,6 +15,9 @@ package enum JobScope: Equatable, Sendable {
     /// An enqueue of `count` jobs with these ids given: they, and the ids the enqueue numbers would
     /// generate, so that a taken id is seen as taken.
     case newJobs(count: Int, ids: [String])
+    /// Every completed job, and every job that waits for another: what retention looks at (a
+    /// completed job that one still waits for is kept).
+    case pruning
     /// Every job: only the data file can, and a database store refuses the command.
     case all
 }

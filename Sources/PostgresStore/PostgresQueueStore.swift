@@ -154,6 +154,9 @@ package final class PostgresQueueStore: QueueStore {
             loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(ids)], lock: lockClause))
         case .state(let state):
             loaded.add(try jobs(where: "j.state = $1", [state.rawValue], lock: lockClause))
+        case .pruning:
+            loaded.add(try jobs(where: "j.state = 'completed' OR (cardinality(j.after) > 0 AND j.state IN ('pending', 'failed', 'processing'))",
+                                [], lock: lockClause))
         case .newJobs(let count, let ids):
             // The ids an enqueue would give: its numbers, or `job-<n>` where a number is taken.
             let numbers = (0..<Int64(count)).map { loaded.meta.nextSequence + $0 }
@@ -168,8 +171,18 @@ package final class PostgresQueueStore: QueueStore {
             }
             loaded.add(try jobs(where: "true", []))
         }
-        let named = Set(loaded.jobs.flatMap { ($0.after ?? []) + ($0.dependencyDied.map { [$0] } ?? []) }).subtracting(loaded.rows.keys)
-        if !named.isEmpty { loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(named.sorted())], lock: lockClause)) }
+        // And the jobs those name, and so on: every job in the document then has its dependencies
+        // there, so a rule that settles one never takes a dependency left out for one that was cancelled.
+        var looked = Set(loaded.rows.keys)
+        var next = loaded.jobs
+        while true {
+            let named = Set(next.flatMap { ($0.after ?? []) + ($0.dependencyDied.map { [$0] } ?? []) }).subtracting(looked)
+            guard !named.isEmpty else { return }
+            looked.formUnion(named)
+            let found = try jobs(where: "j.id = ANY($1)", [SQLText.array(named.sorted())], lock: lockClause)
+            loaded.add(found)
+            next = found.map(\.0)
+        }
     }
 
     // MARK: writing back
@@ -192,24 +205,24 @@ package final class PostgresQueueStore: QueueStore {
             }
             let values: [String?] = [
                 job.id, String(job.sequence), job.state.rawValue, String(job.priority), job.runAt.map { String($0.milliseconds) },
-                job.queueName, SQLText.array(job.after ?? []), owner, String(job.updatedAt.milliseconds),
+                job.queueName, SQLText.array(job.after ?? []), job.dependencyDied, owner, String(job.updatedAt.milliseconds),
                 String(decoding: body, as: UTF8.self),
             ]
             if row == nil { inserted.append(values) } else { updated.append(values) }
         }
         let removed = loaded.rows.keys.filter { !present.contains($0) }.sorted()
-        let columns = "u.id, u.seq, u.state, u.priority, u.run_at, u.queue, u.after::text[], u.worker, u.updated_at, u.body"
+        let columns = "u.id, u.seq, u.state, u.priority, u.run_at, u.queue, u.after::text[], u.dependency_died, u.worker, u.updated_at, u.body"
         let unnest = "unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[], $6::text[], $7::text[], $8::text[], "
-            + "$9::bigint[], $10::text[]) AS u(id, seq, state, priority, run_at, queue, after, worker, updated_at, body)"
-        func columnsOf(_ rows: [[String?]]) -> [String?] { (0..<10).map { c in SQLText.array(rows.map { $0[c] }) } }
+            + "$9::text[], $10::bigint[], $11::text[]) AS u(id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body)"
+        func columnsOf(_ rows: [[String?]]) -> [String?] { (0..<11).map { c in SQLText.array(rows.map { $0[c] }) } }
         if !inserted.isEmpty {
-            try link.sql("INSERT INTO queuectl_jobs (id, seq, state, priority, run_at, queue, after, worker, updated_at, body) "
+            try link.sql("INSERT INTO queuectl_jobs (id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body) "
                 + "SELECT \(columns) FROM \(unnest)", columnsOf(inserted))
         }
         if !updated.isEmpty {
             try link.sql("UPDATE queuectl_jobs j SET seq = u.seq, state = u.state, priority = u.priority, run_at = u.run_at, "
-                + "queue = u.queue, after = u.after::text[], worker = u.worker, updated_at = u.updated_at, body = u.body "
-                + "FROM \(unnest) WHERE j.id = u.id", columnsOf(updated))
+                + "queue = u.queue, after = u.after::text[], dependency_died = u.dependency_died, worker = u.worker, "
+                + "updated_at = u.updated_at, body = u.body FROM \(unnest) WHERE j.id = u.id", columnsOf(updated))
         }
         if !removed.isEmpty {
             try link.sql("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
@@ -219,6 +232,20 @@ package final class PostgresQueueStore: QueueStore {
         let changed = !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty
         if changed { try link.sql("SELECT pg_notify($1, $2)", [Schema.channel, worker?.text ?? ""]) }
         return changed
+    }
+
+    /// Settles, with JobManager's rule, the jobs waiting for a dependency that died or is gone and
+    /// those that died with one that came back; a death can take a chain along, so until none is left.
+    func settleDependencies(_ meta: Meta) throws(QueueError) {
+        for _ in 0..<1_000 {
+            let ids = try jobs(where: Schema.unsettled, []).map(\.0.id)
+            guard !ids.isEmpty else { return }
+            var loaded = Loaded(meta: meta)
+            try load(.ids(ids), into: &loaded, lock: true)
+            var snapshot = Snapshot(document: loaded.document, now: meta.now, home: home)
+            guard !JobManager.settleDependencies(in: &snapshot).isEmpty else { return }
+            try write(loaded, snapshot.document, metaLocked: false)
+        }
     }
 
     /// The counters as increments (no lock needed); the settings only from a transaction that locked them.
@@ -313,17 +340,14 @@ package final class PostgresQueueStore: QueueStore {
             default: locksSettings = false
             }
             let meta = try meta(lock: locksSettings)
-            _ = try recover(meta)
+            let recovered = try recover(meta)
             var loaded = Loaded(meta: meta)
             try load(scope, into: &loaded, lock: true)
             var snapshot = Snapshot(document: loaded.document, now: meta.now, home: home)
             let result = try body(&snapshot)
-            if snapshot.changed {
-                for job in snapshot.document.jobs where loaded.rows[job.id] == nil && !(job.after ?? []).isEmpty {
-                    throw .failure("dependencies (--after, \"after\") do not work on the PostgreSQL store yet; nothing was enqueued")
-                }
-                try write(loaded, snapshot.document, metaLocked: locksSettings)
-            }
+            var changed = false
+            if snapshot.changed { changed = try write(loaded, snapshot.document, metaLocked: locksSettings) }
+            if changed || !recovered.isEmpty { try settleDependencies(meta) }
             return result
         }
     }

@@ -66,17 +66,31 @@ final class PostgresWorkerSession: WorkerSession {
                 return summary.state != .processing || summary.worker != me
             }
             try upload(uploaded, maxBytes: meta.config.maxLogBytes)
+            // The results are written before the claim, whose query then sees them (a dependency
+            // that just completed), and the jobs waiting for one that died (here or by recovery) are
+            // settled first, as the data file's worker does.
+            var changed = false
+            if snapshot.changed { changed = try store.write(loaded, snapshot.document, metaLocked: false, worker: key) }
+            if changed || !recovered.isEmpty { try store.settleDependencies(meta) }
+            if prune { try applyRetention(meta, checkAge: checkAge) }
+            // The claim looks afresh: this worker's own jobs as they are now (they count against the
+            // limits), and the candidates.
+            var claiming = PostgresQueueStore.Loaded(meta: meta)
+            claiming.add(try store.jobs(where: "j.worker = $1 AND j.state = 'processing'", [key.text]))
+            var view = Snapshot(document: claiming.document, now: meta.now, home: store.home)
             let limit = claimLimit()
-            if limit > 0, !meta.paused { try claim(limit, into: &snapshot, loaded: &loaded, out: &out) }
-            out.cancelled = snapshot.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
-                .map { snapshot.document.jobs.summary(at: $0).id }
-            out.killed = snapshot.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
-                .map { snapshot.document.jobs.summary(at: $0).id }
+            if limit > 0, !meta.paused {
+                try claim(limit, into: &view, loaded: &claiming, out: &out)
+                if view.changed { try store.write(claiming, view.document, metaLocked: false, worker: key) }
+            }
+            out.cancelled = view.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
+                .map { view.document.jobs.summary(at: $0).id }
+            out.killed = view.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
+                .map { view.document.jobs.summary(at: $0).id }
             let next = try link.sql("SELECT min(run_at) AS next FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND run_at > $1",
                                     [String(meta.now.milliseconds)])
             out.nextEligibleInMilliseconds = next[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
             out.config = meta.config
-            if snapshot.changed { try store.write(loaded, snapshot.document, metaLocked: false, worker: key) }
             return out
         }
         // In the database now: this host's copies go.
@@ -97,7 +111,7 @@ final class PostgresWorkerSession: WorkerSession {
             extra += try store.jobs(where: "j.state = 'processing' AND j.worker IS DISTINCT FROM $1", [key.text])
         }
         var condition = "j.state IN ('pending', 'failed') AND (j.run_at IS NULL OR j.run_at <= $1) AND NOT (j.queue = ANY($2)) "
-            + "AND cardinality(j.after) = 0"
+            + "AND " + Schema.dependenciesMet
         var parameters: [String?] = [String(loaded.meta.now.milliseconds), SQLText.array(loaded.meta.pausedQueues)]
         if let queues {
             parameters.append(SQLText.array(queues))
@@ -108,11 +122,43 @@ final class PostgresWorkerSession: WorkerSession {
         let candidates = try store.jobs(where: condition, parameters, order: order, lock: "FOR UPDATE OF j SKIP LOCKED",
                                         limit: limited ? limit * 4 + 16 : limit)
         extra += candidates
+        // Their dependencies, all completed: JobManager's claim looks them up. Completed, they cannot
+        // be claimed themselves, so they need no lock.
+        let dependencies = Set(candidates.flatMap { $0.0.after ?? [] }).subtracting(loaded.rows.keys)
+        if !dependencies.isEmpty {
+            extra += try store.jobs(where: "j.id = ANY($1) AND j.state = 'completed'", [SQLText.array(dependencies.sorted())])
+        }
         let fresh = extra.filter { loaded.rows[$0.0.id] == nil }
         loaded.add(fresh)
         snapshot.document.jobs.append(contentsOf: fresh.map(\.0))
         out.claimed = JobManager.claim(limit: limit, for: record.process, queues: queues, in: &snapshot) { out.beforeClaim[$0.id] = $0 }
         if out.claimed.count < limit { out.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: snapshot.document) }
+    }
+
+    /// The config's retention, as the data file's worker applies it while recording runs: the count
+    /// once it is 10% over, the age when asked (once a minute). Completed rows only, oldest first;
+    /// `updated_at` of a completed job is when it finished.
+    private func applyRetention(_ meta: PostgresQueueStore.Meta, checkAge: Bool) throws(QueueError) {
+        let retention = Retention(meta.config)
+        // A completed job that another still waits for stays until that one has run.
+        let awaited = "NOT EXISTS (SELECT 1 FROM queuectl_jobs w WHERE cardinality(w.after) > 0 "
+            + "AND w.state IN ('pending', 'failed', 'processing') AND j.id = ANY(w.after))"
+        var removed: [String] = []
+        if checkAge, let age = retention.maximumAge {
+            let cutoff = meta.now.milliseconds - Int64(age * 1000)
+            let rows = try link.sql("DELETE FROM queuectl_jobs j WHERE j.state = 'completed' AND j.updated_at <= $1 AND \(awaited) RETURNING j.id",
+                                    [String(cutoff)])
+            removed += (0..<rows.count).compactMap { rows[$0, "id"] }
+        }
+        if retention.keep > 0 {
+            let counted = try link.sql("SELECT coalesce(sum(n), 0) AS n FROM queuectl_counts WHERE state = 'completed'")
+            if let completed = Int(counted[0, "n"] ?? ""), completed > retention.keep + max(1, retention.keep / 10) {
+                let rows = try link.sql("DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
+                    + "AND \(awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) RETURNING id", [String(retention.keep)])
+                removed += (0..<rows.count).compactMap { rows[$0, "id"] }
+            }
+        }
+        if !removed.isEmpty { try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)]) }
     }
 
     /// Appends this host's log of each job to its log in the database, keeping the last `maxBytes`.

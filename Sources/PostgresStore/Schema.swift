@@ -32,6 +32,7 @@ enum Schema {
             run_at bigint,
             queue text NOT NULL,
             after text[] NOT NULL DEFAULT '{}',
+            dependency_died text,
             worker text,
             updated_at bigint NOT NULL,
             body text NOT NULL
@@ -41,6 +42,8 @@ enum Schema {
         CREATE INDEX queuectl_jobs_due ON queuectl_jobs (run_at) WHERE state IN ('pending', 'failed') AND run_at IS NOT NULL;
         CREATE INDEX queuectl_jobs_state ON queuectl_jobs (state, seq);
         CREATE INDEX queuectl_jobs_worker ON queuectl_jobs (worker) WHERE worker IS NOT NULL;
+        CREATE INDEX queuectl_jobs_waiting ON queuectl_jobs (seq) WHERE cardinality(after) > 0 AND state IN ('pending', 'failed', 'processing');
+        CREATE INDEX queuectl_jobs_died_with ON queuectl_jobs (seq) WHERE dependency_died IS NOT NULL AND state = 'dead';
         CREATE TABLE queuectl_workers (
             key text PRIMARY KEY,
             host text NOT NULL,
@@ -98,6 +101,20 @@ enum Schema {
 
     /// Milliseconds since the epoch by the server's clock, as SQL.
     static let serverNow = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+    /// Jobs that wait for a dependency that died or is gone, and jobs that died with a dependency
+    /// that is no longer dead: JobManager settles them (on `j`; the partial indexes above keep this
+    /// to the jobs that have dependencies at all).
+    static let unsettled = """
+        (j.state IN ('pending', 'failed') AND cardinality(j.after) > 0 AND EXISTS (SELECT 1 FROM unnest(j.after) AS a(id) \
+        WHERE NOT EXISTS (SELECT 1 FROM queuectl_jobs d WHERE d.id = a.id AND d.state <> 'dead'))) \
+        OR (j.state = 'dead' AND j.dependency_died IS NOT NULL AND EXISTS \
+        (SELECT 1 FROM queuectl_jobs d WHERE d.id = j.dependency_died AND d.state <> 'dead'))
+        """
+
+    /// A claimable job's dependencies have all completed (on `j`).
+    static let dependenciesMet = "(cardinality(j.after) = 0 OR NOT EXISTS (SELECT 1 FROM unnest(j.after) AS a(id) "
+        + "WHERE NOT EXISTS (SELECT 1 FROM queuectl_jobs d WHERE d.id = a.id AND d.state = 'completed')))"
 
     /// The channel a change to the jobs is announced on; the payload is the changer's worker key, or
     /// empty for a command.
