@@ -29,13 +29,13 @@ extension Commands {
             deadline = monotonicMilliseconds() + Int64(seconds * 1000)
         }
         let ids = args.positionals
-        let store = try context.store()
-        var watcher: DirectoryWatcher?
+        let store = try context.queue()
+        var watcher: (any ChangeNotifier)?
         var toldLost: Set<String> = []
         var noWorkerNotice = NoWorkerNotice()
         while true {
             // Without the lock: waiting must not hold up the workers it waits for, nor queue behind them.
-            let document = try store.read()
+            let document = try store.read(.ids(ids))
             let states = try ids.map { (id) throws(QueueError) in
                 guard let i = document.index(of: id) else { throw .failure("no job with id '\(id)' (it may have been cancelled or deleted)") }
                 let summary = document.jobs.summary(at: i)
@@ -54,11 +54,7 @@ extension Commands {
             noWorkerNotice.check(document, home: store.home)
             guard let watcher else {
                 // The queue exists (it has these jobs). Watch it, then read again: no write is missed.
-                // The directory read, whatever is at its path now (it was opened once, by the read).
-                let directory = (try? store.home.open(create: false))??.procPath ?? store.home.directory
-                do { watcher = try DirectoryWatcher(directory: directory, fileName: "data.json") } catch {
-                    throw .failure("cannot watch \(store.home.directory): \(error)")
-                }
+                watcher = try store.changeNotifier()
                 continue
             }
             // Woken by any write to the queue; a second at most, should a wake-up be missed.
@@ -71,8 +67,8 @@ extension Commands {
                 }
                 timeout = min(timeout, left)
             }
-            waitForInput([watcher.fd], timeoutMilliseconds: Int(timeout))
-            _ = watcher.drain()
+            waitForInput([watcher.descriptor], timeoutMilliseconds: Int(timeout))
+            watcher.drain()
         }
     }
 

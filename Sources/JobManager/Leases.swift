@@ -10,12 +10,14 @@ package enum WorkerLiveness: Equatable, Sendable {
     case gone
     /// In another PID namespace, its lease renewed this long ago.
     case leased(renewedMillisecondsAgo: Int64)
+    /// On another host (a database store), its lease in the database renewed this long ago.
+    case remote(renewedMillisecondsAgo: Int64)
     /// In another PID namespace, its lease run out (nil: no lease was found).
     case leaseExpired(renewedMillisecondsAgo: Int64?)
 
     package var isAlive: Bool {
         switch self {
-        case .alive, .leased: return true
+        case .alive, .leased, .remote: return true
         case .gone, .leaseExpired: return false
         }
     }
@@ -25,6 +27,7 @@ package enum WorkerLiveness: Equatable, Sendable {
         switch self {
         case .alive, .gone: return nil
         case .leased(let ago): return "in another PID namespace; alive by its lease, renewed \(describeDuration(milliseconds: ago)) ago"
+        case .remote(let ago): return "on another host or PID namespace; alive by its lease in the database, renewed \(describeDuration(milliseconds: ago)) ago"
         case .leaseExpired(let ago?): return "in another PID namespace; its lease ran out \(describeDuration(milliseconds: ago)) after its last renewal"
         case .leaseExpired(nil): return "in another PID namespace; it holds no lease"
         }
@@ -62,6 +65,10 @@ package enum Lease {
 extension JobManager {
     package static func liveness(of worker: WorkerRecord, home: QueueHome?, config: QueueConfig) -> WorkerLiveness {
         if worker.isInThisNamespace { return worker.process.isAlive ? .alive : .gone }
+        if let lease = worker.databaseLease {
+            return lease.expired ? .leaseExpired(renewedMillisecondsAgo: lease.renewedMillisecondsAgo)
+                                 : .remote(renewedMillisecondsAgo: lease.renewedMillisecondsAgo)
+        }
         guard let home, let renewed = Lease.lastRenewal(of: worker, in: home) else { return .leaseExpired(renewedMillisecondsAgo: nil) }
         let ago = bootClockMilliseconds() - renewed.at
         let lease = max(Int64(config.leaseSeconds * 1000), renewed.lease ?? 0)

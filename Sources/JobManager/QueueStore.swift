@@ -54,6 +54,10 @@ package protocol QueueStore: AnyObject {
     /// `home`: the queue folder on this machine, opened and checked once.
     func workerSession(home: OpenDirectory, record: WorkerRecord, queues: [String]?) throws(QueueError) -> any WorkerSession
 
+    /// Something for `poll` that becomes readable when the queue may have changed, for the commands
+    /// that wait (`wait`). The data file's is inotify on the queue folder, which must exist.
+    func changeNotifier() throws(QueueError) -> any ChangeNotifier
+
     /// True when the data file or database changed since `document` was read from it; a view that
     /// refreshes often reads again only then.
     func changed(since document: Document) -> Bool
@@ -63,6 +67,25 @@ extension QueueStore {
     package func transaction<T>(_ scope: JobScope, _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
         try transaction(scope, onExistingJobs: false, body)
     }
+}
+
+/// A descriptor to `poll`, readable when the queue may have changed; `drain` after each wake-up.
+package protocol ChangeNotifier: AnyObject {
+    var descriptor: Int32 { get }
+    func drain()
+}
+
+/// Writes to the data file, by inotify on the queue folder (the folder read, whatever is at its path now).
+final class DataFileNotifier: ChangeNotifier {
+    private let watcher: DirectoryWatcher
+    init(_ home: QueueHome) throws(QueueError) {
+        let directory = (try? home.open(create: false))??.procPath ?? home.directory
+        do { watcher = try DirectoryWatcher(directory: directory, fileName: QueueHome.dataName) } catch {
+            throw .failure("cannot watch \(home.directory): \(error)")
+        }
+    }
+    var descriptor: Int32 { watcher.fd }
+    func drain() { _ = watcher.drain() }
 }
 
 /// `status` of a whole queue: counts, the live workers, the pause, the per-queue counts, and the jobs
@@ -119,6 +142,8 @@ package final class FileQueueStore: QueueStore {
     package func log(_ id: String) throws(QueueError) -> [UInt8]? { try store.home.readLog(id) }
 
     package func changed(since document: Document) -> Bool { !store.isCurrent(document) }
+
+    package func changeNotifier() throws(QueueError) -> any ChangeNotifier { try DataFileNotifier(store.home) }
 
     package func workerSession(home: OpenDirectory, record: WorkerRecord, queues: [String]?) throws(QueueError) -> any WorkerSession {
         try FileWorkerSession(store: store, home: home, record: record, queues: queues)

@@ -359,13 +359,14 @@ package final class PostgresQueueStore: QueueStore {
         var out: [(WorkerRecord, String, WorkerLiveness)] = []
         for i in 0..<rows.count {
             guard let text = rows[i, "key"], let key = WorkerKey(text) else { continue }
-            let record = key.record(slots: Int(rows[i, "slots"] ?? "") ?? 0,
+            var record = key.record(slots: Int(rows[i, "slots"] ?? "") ?? 0,
                                     startedAt: Timestamp(milliseconds: Int64(rows[i, "started_at"] ?? "") ?? 0))
-            let renewed = Int64(rows[i, "renewed_at"] ?? "") ?? 0
+            let ago = max(0, now.milliseconds - (Int64(rows[i, "renewed_at"] ?? "") ?? 0))
             if key.isLocal {
                 if key.process.isAlive { out.append((record, text, .alive)) }
             } else {
-                out.append((record, text, .leased(renewedMillisecondsAgo: max(0, now.milliseconds - renewed))))
+                record.databaseLease = DatabaseLease(renewedMillisecondsAgo: ago, expired: false)
+                out.append((record, text, .remote(renewedMillisecondsAgo: ago)))
             }
         }
         return out
@@ -411,6 +412,12 @@ package final class PostgresQueueStore: QueueStore {
     /// A database has no file identity to compare: a view reads again each time.
     package func changed(since document: Document) -> Bool { true }
 
+    package func changeNotifier() throws(QueueError) -> any ChangeNotifier {
+        let listener = Link(conninfo: conninfo, onConnect: "LISTEN \(Schema.channel)")
+        _ = try listener.socket()
+        return Listener(link: listener)
+    }
+
     package func workerSession(home directory: OpenDirectory, record: WorkerRecord, queues: [String]?) throws(QueueError) -> any WorkerSession {
         try PostgresWorkerSession(store: self, home: directory, record: record, queues: queues)
     }
@@ -447,4 +454,14 @@ struct WorkerKey: Equatable {
     func record(slots: Int, startedAt: Timestamp) -> WorkerRecord {
         WorkerRecord(process: process, slots: slots, startedAt: startedAt, pidNamespace: isLocal ? namespace : UInt64.max)
     }
+}
+
+
+/// A connection that `LISTEN`s for changes to the jobs. Lost, it connects again at the next look;
+/// meanwhile its descriptor is -1 and the waiting command's periodic look goes on.
+final class Listener: ChangeNotifier {
+    private let link: Link
+    init(link: Link) { self.link = link }
+    var descriptor: Int32 { (try? link.socket()) ?? -1 }
+    func drain() { _ = try? link.notifications() }
 }

@@ -190,6 +190,9 @@ package struct WorkerRecord: Equatable, Sendable {
     /// The PID namespace its pid belongs to; nil in files written before it was recorded, which
     /// count as this process's own.
     package var pidNamespace: UInt64?
+    /// For a worker of a database store on another host: its lease as the database holds it (never
+    /// in the data file).
+    package var databaseLease: DatabaseLease?
     package init(process: ProcessIdentity, slots: Int, startedAt: Timestamp, pidNamespace: UInt64? = nil) {
         self.process = process
         self.slots = slots
@@ -199,6 +202,16 @@ package struct WorkerRecord: Equatable, Sendable {
 
     /// True when its pid means what it says here: it was recorded in this process's PID namespace.
     package var isInThisNamespace: Bool { pidNamespace == nil || pidNamespace == Processes.pidNamespace }
+}
+
+/// A worker's lease in a database store, by the server's clock.
+package struct DatabaseLease: Equatable, Sendable {
+    package let renewedMillisecondsAgo: Int64
+    package let expired: Bool
+    package init(renewedMillisecondsAgo: Int64, expired: Bool) {
+        self.renewedMillisecondsAgo = renewedMillisecondsAgo
+        self.expired = expired
+    }
 }
 
 /// Running totals since the queue was created; they survive the removal of jobs.
