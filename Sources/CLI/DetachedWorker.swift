@@ -10,7 +10,10 @@ extension Commands {
     /// `$QUEUECTL_HOME/worker.log`. Returns its pid once it has registered, so `status` shows it;
     /// a worker that fails at once is an error that quotes what it wrote.
     static func startDetachedWorker(_ arguments: [String], _ context: Context) throws(QueueError) -> Int32 {
-        let store = try context.store()
+        let store = try context.queue()
+        // The worker inherits the store through the environment: a connection string on its command
+        // line would be there for every user's `ps` to read.
+        if let conninfo = try context.postgresConnection() { Console.setEnvironment("QUEUECTL_STORE", conninfo) }
         let home = try store.home.openCreating()
         let logPath = home.path(of: workerLogName)
         guard let executable = Processes.ownExecutable() else {
@@ -34,7 +37,7 @@ extension Commands {
                 let said = String(decoding: written, as: UTF8.self).trimmingWhitespace()
                 throw .failure("the worker exited at once (\(status))" + (said.isEmpty ? "" : ":\n" + said))
             }
-            if (try? store.read().workers.contains { $0.process.pid == pid }) == true { return pid }
+            if (try? store.read(.none).workers.contains { $0.process.pid == pid }) == true { return pid }
             sleepMilliseconds(20)
         }
         Console.err("note: worker \(pid) has not registered within 10s (is another command holding the lock?); its events go to \(logPath)\n")

@@ -156,7 +156,7 @@ final class Session {
             // drains runs in the foreground, as on the command line.
             if case .run(let path, let arguments)? = try? Parser.parse(words, root: Commands.root),
                path.map(\.name) == ["queuectl", "worker", "start"], !arguments.has("drain") {
-                startWorker(arguments.words(excluding: ["detach"]))
+                startWorker(arguments.words(excluding: ["detach", "store"]))
             } else {
                 run(words)
             }

@@ -68,7 +68,7 @@ extension Commands {
         let queues = args.all("queue")
         for queue in queues { try JobManager.validateQueueName(queue, "--queue") }
         if args.has("detach") {
-            context.print(String(try startDetachedWorker(args.words(excluding: ["detach"]), context)))
+            context.print(String(try startDetachedWorker(args.words(excluding: ["detach", "store"]), context)))
             return 0
         }
         let store = try context.queue()

@@ -10,3 +10,5 @@ int sync_file_range(int fd, long long offset, long long nbytes, unsigned int fla
 int mallopt(int param, int value);
 // prctl is variadic in C, which Swift cannot call; every option this project uses takes integers.
 int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
+// glibc 2.30 and later; the main thread is the one whose thread id is the pid.
+pid_t gettid(void);

@@ -27,6 +27,9 @@ final class Link {
 
     private func connected() throws(QueueError) -> Held {
         if let held { return held }
+        // queuectl is built fully static; libpq, loaded into it, works on the main thread only
+        // (see `DynamicLibrary.onMainThread`). Every PostgreSQL call is made there.
+        precondition(DynamicLibrary.onMainThread, "libpq called off the main thread")
         do {
             let held = Held(try PostgresConnection(conninfo))
             server = held.connection.server

@@ -28,6 +28,9 @@ package enum Console {
         return String(cString: value)
     }
 
+    /// Sets a variable of this process's environment, which the processes it starts inherit.
+    package static func setEnvironment(_ name: String, _ value: String) { setenv(name, value, 1) }
+
     /// This process's whole environment, by name (an entry without '=' is left out, as getenv would).
     package static func allEnvironment() -> [String: String] {
         var variables: [String: String] = [:]

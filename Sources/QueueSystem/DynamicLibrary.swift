@@ -1,4 +1,5 @@
 @preconcurrency import Glibc
+import GlibcExtras
 
 /// A shared library loaded at run time, for a client library (libpq) that only some commands need,
 /// so that nothing new is linked and a user who never needs it never needs it installed.
@@ -36,4 +37,12 @@ package struct DynamicLibrary {
         guard let text = dlerror() else { return nil }
         return String(cString: text)
     }
+}
+
+extension DynamicLibrary {
+    /// True on the process's main thread (its thread id is its pid). In a fully static executable a
+    /// loaded library may only be called there: the glibc it brings in sets up its per-thread state
+    /// (the character tables libpq's first `isspace` reads) only for the main thread and threads it
+    /// started itself.
+    package static var onMainThread: Bool { gettid() == getpid() }
 }
