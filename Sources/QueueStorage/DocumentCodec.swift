@@ -47,12 +47,7 @@ package enum DocumentCodec {
     }
 
     package static func decodeJob(_ bytes: [UInt8]) throws(JSONError) -> Job {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in
-            var reader = JSONReader(buffer)
-            let job = try readJob(&reader, index: 0, whole: true)
-            try reader.expectEnd()
-            return job
-        }
+        try decodeAlone(bytes) { (r) throws(JSONError) in try readJob(&r, index: 0, whole: true) }
     }
 
     package static func encodeConfig(_ config: QueueConfig) -> [UInt8] {
@@ -62,11 +57,16 @@ package enum DocumentCodec {
     }
 
     package static func decodeConfig(_ bytes: [UInt8]) throws(JSONError) -> QueueConfig {
+        try decodeAlone(bytes) { (r) throws(JSONError) in try readConfig(&r) }
+    }
+
+    /// One value that must be all of `bytes`.
+    private static func decodeAlone<T>(_ bytes: [UInt8], _ read: (inout JSONReader) throws(JSONError) -> T) throws(JSONError) -> T {
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in
             var reader = JSONReader(buffer)
-            let config = try readConfig(&reader)
+            let value = try read(&reader)
             try reader.expectEnd()
-            return config
+            return value
         }
     }
 
