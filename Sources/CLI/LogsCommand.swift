@@ -1,4 +1,5 @@
 import JobManager
+import PostgresStore
 import QueueStorage
 import QueueSystem
 import Worker
@@ -129,6 +130,9 @@ extension Commands {
     /// A log cut after a run is replaced by a new file, but only after that run's footer is in the
     /// one held open, so following a single run never needs the new file.
     static func follow(_ id: String, view: LogView, document first: Document, context: Context) throws(QueueError) -> Int32 {
+        if let database = try context.queue() as? PostgresQueueStore {
+            return try followDatabase(id, view: view, document: first, store: database, context: context)
+        }
         let store = try context.store()
         guard let firstIndex = first.index(of: id) else { throw .failure("no job with id '\(id)'") }
         let initial = first.jobs[firstIndex]
@@ -215,6 +219,63 @@ extension Commands {
             let queue = queueWatcher?.drain() ?? false
             _ = logWatcher?.drain()
             return queue || ready.isEmpty || logWatcher == nil
+        }
+    }
+
+    /// `logs -f` on the PostgreSQL store: the log as the database has it, then what it gains (a
+    /// worker uploads a running job's output with each of its transactions and lease renewals, and
+    /// the rest with the run's end, in the transaction that records it), until the run followed ends.
+    /// Woken by the database's notifications, and twice a second.
+    static func followDatabase(_ id: String, view: LogView, document first: Document, store: PostgresQueueStore,
+                               context: Context) throws(QueueError) -> Int32 {
+        guard let firstIndex = first.index(of: id) else { throw .failure("no job with id '\(id)'") }
+        let initial = first.jobs[firstIndex]
+        var decoder = LogDecoder()
+        var backlog = true
+        var printed = 0
+        var following: Timestamp? = initial.state == .processing ? initial.startedAt : nil
+        let notifier = try store.changeNotifier()
+        var noWorkerNotice = NoWorkerNotice()
+        context.flush()
+
+        func readLog(ending: Bool) throws(QueueError) {
+            var pieces: [LogDecoder.Piece] = []
+            if let (bytes, total) = try store.logTail(id), total > printed {
+                // What came since the last look; of it, what the database still holds.
+                pieces = decoder.feed(bytes.suffix(min(bytes.count, total - printed))[...])
+                printed = total
+            }
+            if ending { pieces += decoder.end() }
+            try? Files.writeAll(1, backlog && view.ownLinesOnly ? view.lastLines(pieces) : view.render(pieces))
+            backlog = false
+        }
+
+        while true {
+            let document = try store.read(.ids([id]))
+            guard let i = document.index(of: id) else {
+                try readLog(ending: true)
+                throw .failure("job '\(id)' was removed (cancelled or deleted) while its output was followed")
+            }
+            let job = document.jobs[i]
+            let ended: Bool
+            if let started = following {
+                ended = job.state != .processing || job.startedAt != started
+            } else if job.state == .processing {
+                following = job.startedAt
+                ended = false
+            } else {
+                ended = job.state == .completed || job.state == .dead
+                    || (job.state == .failed && job.finishedAt != initial.finishedAt)
+            }
+            // A run's end and the rest of its output are recorded in one transaction: read after the job.
+            try readLog(ending: ended)
+            if ended {
+                if job.state == .failed { Console.err("job '\(id)' failed (\(job.lastError ?? "error")); it runs again when its retry is due\n") }
+                return finalExitCode(job)
+            }
+            noWorkerNotice.check(document, home: store.home)
+            waitForInput([notifier.descriptor], timeoutMilliseconds: Int(noWorkerNotice.nextCheckIn(atMost: 500)))
+            notifier.drain()
         }
     }
 }

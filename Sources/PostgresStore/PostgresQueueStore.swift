@@ -404,9 +404,14 @@ package final class PostgresQueueStore: QueueStore {
         }
     }
 
-    package func log(_ id: String) throws(QueueError) -> [UInt8]? {
-        let rows = try link.sql("SELECT bytes FROM queuectl_logs WHERE id = $1", [id])
-        return rows.count == 0 ? nil : SQLText.parseBytea(rows[0, "bytes"] ?? "")
+    package func log(_ id: String) throws(QueueError) -> [UInt8]? { try logTail(id)?.bytes }
+
+    /// A job's log as the database keeps it (its last `max-log-bytes`), and how many bytes it was
+    /// ever given: a follower takes the difference from what it has printed.
+    package func logTail(_ id: String) throws(QueueError) -> (bytes: [UInt8], total: Int)? {
+        let rows = try link.sql("SELECT bytes, total FROM queuectl_logs WHERE id = $1", [id])
+        guard rows.count > 0 else { return nil }
+        return (SQLText.parseBytea(rows[0, "bytes"] ?? ""), Int(rows[0, "total"] ?? "") ?? 0)
     }
 
     /// A database has no file identity to compare: a view reads again each time.

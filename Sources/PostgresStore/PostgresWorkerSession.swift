@@ -15,6 +15,12 @@ final class PostgresWorkerSession: WorkerSession {
     private let listener: Link
     private let logs: OpenDirectory?
     var lockWaiting = LockWaiting.forever
+    /// How much of each running job's log on this host is in the database already.
+    private var uploadedBytes: [String: Int] = [:]
+    /// The jobs this worker said it runs at its last exchange; their output so far goes to the
+    /// database with each renewal of the lease, for `logs -f` on other hosts.
+    private var running: Set<String> = []
+    private var maxLogBytes = QueueConfig().maxLogBytes
 
     init(store: PostgresQueueStore, home: OpenDirectory, record: WorkerRecord, queues: [String]?) throws(QueueError) {
         self.store = store
@@ -48,6 +54,7 @@ final class PostgresWorkerSession: WorkerSession {
     func exchange<T>(running: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
                      _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> Exchanged<T> {
         let me = record.process
+        self.running = running
         var uploaded: [String] = []
         let out = try link.transaction { () throws(QueueError) -> Exchanged<T> in
             let meta = try store.meta(lock: false)
@@ -65,7 +72,7 @@ final class PostgresWorkerSession: WorkerSession {
                 let summary = snapshot.document.jobs.summary(at: i)
                 return summary.state != .processing || summary.worker != me
             }
-            try upload(uploaded, maxBytes: meta.config.maxLogBytes)
+            try upload(uploaded + running.subtracting(uploaded).sorted(), maxBytes: meta.config.maxLogBytes)
             // The results are written before the claim, whose query then sees them (a dependency
             // that just completed), and the jobs waiting for one that died (here or by recovery) are
             // settled first, as the data file's worker does.
@@ -94,7 +101,11 @@ final class PostgresWorkerSession: WorkerSession {
             return out
         }
         // In the database now: this host's copies go.
-        for id in uploaded { logs?.remove(QueueHome.logName(id)) }
+        for id in uploaded {
+            logs?.remove(QueueHome.logName(id))
+            uploadedBytes[id] = nil
+        }
+        maxLogBytes = out.config.maxLogBytes
         return out
     }
 
@@ -161,13 +172,21 @@ final class PostgresWorkerSession: WorkerSession {
         if !removed.isEmpty { try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)]) }
     }
 
-    /// Appends this host's log of each job to its log in the database, keeping the last `maxBytes`.
+    /// Appends what this host's log of each job gained since the last upload to its log in the
+    /// database, which keeps the last `maxBytes` and counts every byte it was given (`total`), so
+    /// that a follower can tell what is new even after the front was cut.
     private func upload(_ ids: [String], maxBytes: Int) throws(QueueError) {
         for id in ids {
-            guard let bytes = (try? logs?.readFile(QueueHome.logName(id))) ?? nil, !bytes.isEmpty else { continue }
-            try link.sql("INSERT INTO queuectl_logs (id, bytes) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET bytes = "
-                + "substring(queuectl_logs.bytes || EXCLUDED.bytes FROM greatest(1, length(queuectl_logs.bytes || EXCLUDED.bytes) - $3 + 1))",
-                [id, SQLText.bytea(bytes), String(max(1, maxBytes))])
+            guard let bytes = (try? logs?.readFile(QueueHome.logName(id))) ?? nil else { continue }
+            // A log cut on this host is a new, shorter file: all of it is new.
+            let done = uploadedBytes[id].flatMap { $0 <= bytes.count ? $0 : nil } ?? 0
+            guard bytes.count > done else { continue }
+            let added = Array(bytes[done...])
+            try link.sql("INSERT INTO queuectl_logs AS l (id, bytes, total) VALUES ($1, $2, $4) ON CONFLICT (id) DO UPDATE SET "
+                + "bytes = substring(l.bytes || EXCLUDED.bytes FROM greatest(1, length(l.bytes || EXCLUDED.bytes) - $3 + 1)), "
+                + "total = l.total + EXCLUDED.total",
+                [id, SQLText.bytea(added), String(max(1, maxBytes)), String(added.count)])
+            uploadedBytes[id] = bytes.count
         }
     }
 
@@ -189,6 +208,8 @@ final class PostgresWorkerSession: WorkerSession {
         if rows.affected == 0 {
             throw .leaseLost("the worker's lease in \(store.location) had run out and its jobs were recovered by another process")
         }
+        // The output of the runs going on, so far, for `logs -f` on any host.
+        try upload(running.sorted(), maxBytes: maxLogBytes)
     }
 
     func end() throws(QueueError) {

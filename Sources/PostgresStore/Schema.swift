@@ -95,7 +95,8 @@ enum Schema {
             FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_deleted();
         CREATE TABLE queuectl_logs (
             id text PRIMARY KEY,
-            bytes bytea NOT NULL
+            bytes bytea NOT NULL,
+            total bigint NOT NULL
         );
         """
 
