@@ -25,8 +25,7 @@ extension Commands {
         if let text = args.value("interval") {
             interval = try NumberInput.decimal(text, for: "--interval", in: 0.1...3600, what: "a number of seconds")
         }
-        let store = try context.store()
-        let home = store.home
+        let store = try context.queue()
         let signals: SignalWaker
         do { signals = try SignalWaker() } catch { throw .failure("cannot handle signals: \(error)") }
         let screen = Console.isTerminal(1)
@@ -40,10 +39,12 @@ extension Commands {
         while true {
             // Without the lock: a viewer refreshing every second should not queue behind workers; the
             // file is only ever replaced whole, so a read sees one complete version.
-            let document = try store.read()
             let now = Timestamp.now()
+            let view = try store.liveView(now: now)
+            // A database store names its server once it has connected.
+            let location = store is FileQueueStore ? store.home.directory : store.location
             let width = Console.width(1) ?? context.width
-            var lines = watchLines(document, now: now, home: home.directory, width: width, style: style, interactive: screen)
+            var lines = watchLines(view, now: now, home: location, width: width, style: style, interactive: screen)
             if screen {
                 lines = Array(lines.prefix(max(1, (Console.height(1) ?? 24) - 1)))
                 Console.out("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\u{1B}[J")
@@ -61,16 +62,16 @@ extension Commands {
         }
     }
 
-    static func watchLines(_ document: Document, now: Timestamp, home: String, width: Int, style: Style, interactive: Bool) -> [String] {
+    static func watchLines(_ view: LiveView, now: Timestamp, home: String, width: Int, style: Style, interactive: Bool) -> [String] {
         var lines: [String] = []
         let title = "queuectl \(home)  \(now.shortDisplay) UTC" + (interactive ? "  (q to quit)" : "")
         lines.append(style.bold(title))
         lines.append("")
-        let overview = QueueOverview(document, now: now)
+        let overview = view.overview
         lines.append(JobState.allCases.map { style.state($0, "\($0.rawValue) \(overview.counts[$0] ?? 0)") }.joined(separator: "  ")
             + "  total \(overview.total)")
-        if document.paused { lines.append(style.bold("PAUSED") + ": no worker claims a job until 'queuectl resume'") }
-        for queue in QueueCounts.of(document) { lines.append("  queue " + queue.line) }
+        if view.paused { lines.append(style.bold("PAUSED") + ": no worker claims a job until 'queuectl resume'") }
+        for queue in view.queues { lines.append("  queue " + queue.line) }
         lines.append("")
 
         lines.append(style.bold("WORKERS"))

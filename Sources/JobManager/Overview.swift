@@ -8,6 +8,11 @@ package struct QueueOverview: Sendable {
         package let record: WorkerRecord
         /// The jobs it runs, in the table's order.
         package let running: [Job]
+
+        package init(record: WorkerRecord, running: [Job]) {
+            self.record = record
+            self.running = running
+        }
     }
 
     package let counts: [JobState: Int]
@@ -18,6 +23,15 @@ package struct QueueOverview: Sendable {
     package let upcoming: [Job]
     /// The most recently finished runs, newest first.
     package let recent: [Job]
+
+    /// From what a store found itself.
+    package init(counts: [JobState: Int], total: Int, workers: [Worker], upcoming: [Job], recent: [Job]) {
+        self.counts = counts
+        self.total = total
+        self.workers = workers
+        self.upcoming = upcoming
+        self.recent = recent
+    }
 
     package init(_ document: Document, now: Timestamp, upcoming upcomingLimit: Int = 5, recent recentLimit: Int = 8) {
         let jobs = document.jobs
@@ -44,5 +58,22 @@ package struct QueueOverview: Sendable {
             if newest.count > recentLimit { newest.removeLast() }
         }
         recent = newest.map { jobs[$0] }
+    }
+}
+
+/// What `top` shows: the overview, the pause, and the counts per queue.
+package struct LiveView: Sendable {
+    package let overview: QueueOverview
+    package let paused: Bool
+    package let queues: [QueueCounts]
+
+    package init(overview: QueueOverview, paused: Bool, queues: [QueueCounts]) {
+        self.overview = overview
+        self.paused = paused
+        self.queues = queues
+    }
+
+    package init(_ document: Document, now: Timestamp) {
+        self.init(overview: QueueOverview(document, now: now), paused: document.paused, queues: QueueCounts.of(document))
     }
 }

@@ -47,6 +47,9 @@ package protocol QueueStore: AnyObject {
     /// What `status` shows, without the lock.
     func status(listingUpTo limit: Int) throws(QueueError) -> QueueStatus
 
+    /// What the live view (`top`) shows at `now`, without the lock.
+    func liveView(now: Timestamp) throws(QueueError) -> LiveView
+
     /// A job's output log as stored, or nil if it has none.
     func log(_ id: String) throws(QueueError) -> [UInt8]?
 
@@ -140,6 +143,8 @@ package final class FileQueueStore: QueueStore {
     }
 
     package func log(_ id: String) throws(QueueError) -> [UInt8]? { try store.home.readLog(id) }
+
+    package func liveView(now: Timestamp) throws(QueueError) -> LiveView { LiveView(try store.read(), now: now) }
 
     package func changed(since document: Document) -> Bool { !store.isCurrent(document) }
 

@@ -404,6 +404,26 @@ package final class PostgresQueueStore: QueueStore {
         }
     }
 
+    package func liveView(now _: Timestamp) throws(QueueError) -> LiveView {
+        let status = try status(listingUpTo: 0)
+        return try link.transaction(readOnly: true) { () throws(QueueError) -> LiveView in
+            let now = try meta(lock: false).now
+            let running = try jobs(where: "j.state = 'processing'", [])
+            var byWorker: [String: [Job]] = [:]
+            for (job, row) in running { byWorker[row.worker ?? "", default: []].append(job) }
+            let workers = try liveWorkers(now: now).map { QueueOverview.Worker(record: $0.record, running: byWorker[$0.key] ?? []) }
+            // Held back by their run_at, soonest first; the last finished, newest first (a finished
+            // job's updated_at is when it finished).
+            let upcoming = try jobs(where: "j.state IN ('pending', 'failed') AND j.run_at > $1", [String(now.milliseconds)],
+                                    order: "j.run_at, j.seq", limit: 5).map(\.0)
+            let recent = try jobs(where: "j.state IN ('completed', 'failed', 'dead')", [], order: "j.updated_at DESC, j.seq DESC", limit: 32)
+                .map(\.0).filter { $0.finishedAt != nil }.prefix(8)
+            let overview = QueueOverview(counts: status.report.counts, total: status.report.total, workers: workers,
+                                         upcoming: upcoming, recent: Array(recent))
+            return LiveView(overview: overview, paused: status.paused, queues: status.queues)
+        }
+    }
+
     package func log(_ id: String) throws(QueueError) -> [UInt8]? { try logTail(id)?.bytes }
 
     /// A job's log as the database keeps it (its last `max-log-bytes`), and how many bytes it was

@@ -41,6 +41,7 @@ enum Schema {
         CREATE INDEX queuectl_jobs_fifo ON queuectl_jobs (seq) WHERE state IN ('pending', 'failed');
         CREATE INDEX queuectl_jobs_due ON queuectl_jobs (run_at) WHERE state IN ('pending', 'failed') AND run_at IS NOT NULL;
         CREATE INDEX queuectl_jobs_state ON queuectl_jobs (state, seq);
+        CREATE INDEX queuectl_jobs_updated ON queuectl_jobs (updated_at);
         CREATE INDEX queuectl_jobs_worker ON queuectl_jobs (worker) WHERE worker IS NOT NULL;
         CREATE INDEX queuectl_jobs_waiting ON queuectl_jobs (seq) WHERE cardinality(after) > 0 AND state IN ('pending', 'failed', 'processing');
         CREATE INDEX queuectl_jobs_died_with ON queuectl_jobs (seq) WHERE dependency_died IS NOT NULL AND state = 'dead';
