@@ -12,3 +12,6 @@ int mallopt(int param, int value);
 int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
 // glibc 2.30 and later; the main thread is the one whose thread id is the pid.
 pid_t gettid(void);
+// <sys/auxv.h>: the auxiliary vector the kernel gave the process (AT_BASE, 7: the dynamic loader's
+// address, 0 in an executable started without one).
+unsigned long getauxval(unsigned long type);

@@ -27,9 +27,10 @@ final class Link {
 
     private func connected() throws(QueueError) -> Held {
         if let held { return held }
-        // queuectl is built fully static; libpq, loaded into it, works on the main thread only
-        // (see `DynamicLibrary.onMainThread`). Every PostgreSQL call is made there.
-        precondition(DynamicLibrary.onMainThread, "libpq called off the main thread")
+        // queuectl's release build is fully static; libpq, loaded into it, works on the main thread
+        // only (see `DynamicLibrary.onMainThread`), and every PostgreSQL call is made there. A
+        // dynamically linked process (the debug build, the tests) may call it from any thread.
+        precondition(DynamicLibrary.callableOnThisThread, "libpq called off the main thread of a static executable")
         do {
             let held = Held(try PostgresConnection(conninfo))
             server = held.connection.server

@@ -45,4 +45,12 @@ extension DynamicLibrary {
     /// (the character tables libpq's first `isspace` reads) only for the main thread and threads it
     /// started itself.
     package static var onMainThread: Bool { gettid() == getpid() }
+
+    /// True in an executable started without a dynamic loader, a fully static one: the kernel then
+    /// names no interpreter in the auxiliary vector (`AT_BASE` is 0).
+    package static let inStaticExecutable = getauxval(7) == 0  // AT_BASE
+
+    /// Whether this thread may call a loaded library: any thread of a dynamically linked process (the
+    /// debug build, the test bundle), only the main one of a fully static executable.
+    package static var callableOnThisThread: Bool { onMainThread || !inStaticExecutable }
 }
