@@ -29,7 +29,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["QueueSystem"], path: "Tests/TestSupport"),
         .testTarget(name: "QueueSystemTests", dependencies: ["QueueSystem", "TestSupport"]),
         .testTarget(name: "QueueStorageTests", dependencies: ["QueueStorage", "QueueSystem", "TestSupport"]),
-        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "JobManager", "QueueStorage", "QueueSystem", "TestSupport"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: [
+            "PostgresStore", "JobManager", "DLQManager", "ConfigManager", "QueueStorage", "QueueSystem", "TestSupport",
+        ]),
         .testTarget(name: "RetryPolicyTests", dependencies: ["RetryPolicy"]),
         .testTarget(name: "JobManagerTests", dependencies: ["JobManager", "QueueStorage", "QueueSystem", "TestSupport"]),
         .testTarget(name: "ConfigManagerTests", dependencies: ["ConfigManager", "QueueStorage", "TestSupport"]),
