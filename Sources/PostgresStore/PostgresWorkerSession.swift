@@ -129,9 +129,31 @@ final class PostgresWorkerSession: WorkerSession {
             condition += " AND j.queue = ANY($3)"
         }
         let order = config.schedulingMode == .fifo ? "j.seq" : "j.priority DESC, j.seq"
-        // With limits some candidates may be held back by their queue's: a few more are looked at.
-        let candidates = try store.jobs(where: condition, parameters, order: order, lock: "FOR UPDATE OF j SKIP LOCKED",
-                                        limit: limited ? limit * 4 + 16 : limit)
+        let lock = "FOR UPDATE OF j SKIP LOCKED"
+        var candidates: [(Job, PostgresQueueStore.Row)] = []
+        if config.queueMaxRunning.isEmpty {
+            // The home's limit only caps how many are taken, in claim order: the best `limit` will do.
+            candidates = try store.jobs(where: condition, parameters, order: order, lock: lock, limit: limit)
+        } else {
+            // A queue at its limit may have any number of runnable jobs ahead of another queue's, so no
+            // window of the best candidates is enough: the queues without a limit give their best
+            // `limit`, and each limited queue its best up to the room it has left.
+            var running: [String: Int] = [:]
+            for i in snapshot.document.jobs.indices(whereSummary: { $0.state == .processing }) {
+                running[snapshot.document.jobs.summary(at: i).queue, default: 0] += 1
+            }
+            for (job, _) in extra where job.state == .processing { running[job.queueName, default: 0] += 1 }
+            let named = config.queueMaxRunning.keys.sorted()
+            let next = "$\(parameters.count + 1)"
+            candidates = try store.jobs(where: condition + " AND NOT (j.queue = ANY(\(next)))", parameters + [SQLText.array(named)],
+                                        order: order, lock: lock, limit: limit)
+            for name in named where queues?.contains(name) ?? true {
+                let room = min(limit, config.queueMaxRunning[name]! - (running[name] ?? 0))
+                guard room > 0 else { continue }
+                candidates += try store.jobs(where: condition + " AND j.queue = \(next)", parameters + [name], order: order, lock: lock,
+                                             limit: room)
+            }
+        }
         extra += candidates
         // Their dependencies, all completed: JobManager's claim looks them up. Completed, they cannot
         // be claimed themselves, so they need no lock.

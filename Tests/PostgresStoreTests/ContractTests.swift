@@ -551,15 +551,24 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         let a = try q.session()
         let b = try q.session()
         #expect(try a.claim(1) == ["m1"])
-        // KNOWN ISSUE on PostgreSQL: with limits, a claim looked at only `limit * 4 + 16` candidates
-        // in claim order (PostgresWorkerSession.claim); when they all belong to a full queue, the
-        // claim found nothing, though a job of another queue was runnable.
-        try withKnownIssue("PostgreSQL: a full queue's first candidates hide another queue's runnable job") { () throws in
-            let claimed = try b.claim(1)
-            #expect(claimed == ["d1"], "the default queue's job is runnable: mail is full, not the home")
-        } when: { kind == .postgres }
+        // PostgreSQL once looked at only `limit * 4 + 16` candidates in claim order: all of mail.
+        #expect(try b.claim(1) == ["d1"], "the default queue's job is runnable: mail is full, not the home")
         #expect(try b.claim(1).isEmpty)
         #expect(try a.claim(2).isEmpty, "mail is still full")
+    }
+
+    @Test(arguments: StoreKind.all)
+    func oneClaimTakesALimitedQueuesRoomAndTheRestFromOtherQueues(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.set("queue.mail.max-running", "2")
+        try q.enqueue((1...40).map { n in
+            var input = JobInput(id: "m\(n)", command: "true", priority: 5)
+            input.queue = "mail"
+            return input
+        } + (1...3).map { JobInput(id: "d\($0)", command: "true") })
+        let w = try q.session()
+        #expect(try w.claim(4) == ["m1", "m2", "d1", "d2"])
+        #expect(try w.claim(4) == ["d3"])
     }
 
     @Test(arguments: StoreKind.all)
