@@ -385,8 +385,15 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
 
     /// What the threads claimed, and what went wrong in them.
     final class Claims: Sendable {
-        private let state = Mutex<(ids: [String], errors: [String])>(([], []))
-        func add(_ ids: [String]) { state.withLock { $0.ids += ids } }
+        private let state = Mutex<(ids: [String], errors: [String], by: [Int32: Int])>(([], [], [:]))
+        func add(_ ids: [String], by worker: ProcessIdentity? = nil) {
+            state.withLock {
+                $0.ids += ids
+                if let worker { $0.by[worker.pid, default: 0] += ids.count }
+            }
+        }
+        /// How many each worker claimed, by pid.
+        var byWorker: [Int32: Int] { state.withLock { $0.by } }
         func fail(_ error: String) { state.withLock { $0.errors.append(error) } }
         var count: Int { state.withLock { $0.ids.count } }
         var ids: [String] { state.withLock { $0.ids } }
@@ -402,7 +409,7 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         while monotonicMilliseconds() < deadline {
             let out = try w.exchange(claim: Int.random(in: 1...4), results: Dictionary(uniqueKeysWithValues: held.map { ($0, RunOutcome.exited(.exited(0))) }))
             held = out.claimed.map(\.id)
-            claims.add(held)
+            claims.add(held, by: worker)
             if held.isEmpty, claims.count >= total { break }
         }
         try w.session.end()
@@ -431,6 +438,8 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         let twice = Dictionary(grouping: ids, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
         #expect(twice.isEmpty, "claimed more than once")
         #expect(Set(ids) == Set((1...total).map(String.init)))
+        #expect(claims.byWorker.count == 2 && claims.byWorker.values.allSatisfy { $0 > 0 },
+                "both workers claimed (else nothing was claimed at once): \(claims.byWorker)")
         #expect(try q.store.read(.state(.completed)).jobs.count == total)
         #expect(try q.counters.runs == total)
     }
@@ -662,7 +671,12 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
             == "a job with id '1' already exists")
         #expect(failure { try q.enqueue([JobInput(id: "z", command: "true"), JobInput(id: "z", command: "true")]) }
             == "a job with id 'z' already exists")
-        #expect(try q.jobs(["a", "z", "2", "3", "4"]).isEmpty, "nothing of a refused batch is written")
+        // More than 8 at once are checked another way (a set of every id the document holds).
+        #expect(failure { try q.enqueue((1...9).map { _ in JobInput(command: "true") } + [JobInput(id: "taken", command: "true")]) }
+            == "a job with id 'taken' already exists")
+        #expect(failure { try q.enqueue((1...9).map { JobInput(id: "y\($0)", command: "true") } + [JobInput(id: "y4", command: "true")]) }
+            == "a job with id 'y4' already exists")
+        #expect(try q.jobs(["a", "z", "y1", "y9", "2", "3", "4", "5"]).isEmpty, "nothing of a refused batch is written")
         #expect(try q.store.read(.none).nextSequence == before.nextSequence)
         #expect(try q.enqueue([JobInput(command: "true")]).map(\.id) == ["3"])
     }
@@ -725,6 +739,53 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         #expect(try other.claim(3) == ["a", "b", "c"])
     }
 
+    @Test(arguments: StoreKind.all)
+    func cancelOfARunningJobIsAskedOfItsWorkerAndItsEndRemovesIt(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.enqueue("r", "s")
+        let w = try q.session()
+        #expect(try w.claim(2) == ["r", "s"])
+        let results = try q.cancel(["r"])
+        if case .terminating(let job)? = results.first { #expect(job.id == "r" && job.cancelRequested) } else { Issue.record("\(results)") }
+        #expect(try q.job("r").state == .processing)
+        let asked = try w.session.exchange(running: ["r", "s"], claimLimit: { 0 }, prune: false, checkAge: false) { (_: inout Snapshot) throws(QueueError) in }
+        #expect(asked.cancelled == ["r"])
+        let ended = try w.exchange(results: ["r": .exited(.signaled(15)), "s": .exited(.exited(0))]).body
+        #expect(ended.first { $0.job.id == "r" }?.removed == true)
+        #expect(try q.jobs(["r", "s"]).keys.sorted() == ["s"])
+        #expect(try q.job("s").state == .completed)
+    }
+
+    // MARK: restart, which numbers jobs anew
+
+    @Test(arguments: StoreKind.all)
+    func restartOfFinishedJobsRunsThemAgainAfterTheJobsEnqueuedBefore(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.enqueue("done")
+        try q.enqueue("dead", maxRetries: 1)
+        let w = try q.session()
+        #expect(try w.claim(2) == ["done", "dead"])
+        try w.finish(["done": 0, "dead": 1])
+        #expect(try q.job("done").state == .completed)
+        #expect(try q.job("dead").state == .dead)
+        try q.enqueue("waiting", "later")
+        // KNOWN ISSUE on PostgreSQL: restart numbers the jobs anew (next_seq), in a transaction of
+        // scope .ids, which does not lock the settings row: the write refuses it with "internal error:
+        // settings changed by a transaction that did not lock them" (PostgresQueueStore.writeMeta).
+        try withKnownIssue("PostgreSQL: restart, in a transaction of scope .ids, cannot move next_seq") { () throws in
+            let restarted = try q.store.transaction(.ids(["done", "dead"]), onExistingJobs: true) { (s) throws(QueueError) in
+                try JobManager.restart(["done", "dead"], in: &s)
+            }
+            #expect(restarted.map(\.id) == ["done", "dead"])
+            for id in ["done", "dead"] {
+                let job = try q.job(id)
+                #expect(job.state == .pending && job.attempts == 0 && job.restarts == 1, "\(id)")
+            }
+            #expect(try q.store.read(.none).nextSequence == 7)
+            #expect(try w.claim(5) == ["waiting", "later", "done", "dead"])
+        } when: { kind == .postgres }
+    }
+
     // MARK: 8. recovery of a worker that is gone
 
     /// A worker gone with one started run and one claim it never started: the run counts as a failed
@@ -774,14 +835,86 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         #expect(try poll { !child.isRunning })
     }
 
+    /// A PID namespace that is not this process's (a container's; on PostgreSQL, as another host's).
+    static let foreignNamespace: UInt64 = Processes.pidNamespace == 1 ? 2 : 1
+
+    @Test(arguments: StoreKind.all)
+    func liveWorkersAreJudgedAliveFromWhatTheStoreHandsOver(_ kind: StoreKind) throws {
+        // `show`, `wait` and `worker stop` judge the workers of `read`'s document with JobManager.liveness;
+        // `status` asks the store. Both must find a live worker alive, here or elsewhere.
+        let q = try Queue(kind)
+        try q.enqueue("here", "there")
+        let local = try q.session()
+        let foreign = try q.session(ProcessIdentity(pid: 4242, startTime: 777_777), namespace: ContractTests.foreignNamespace)
+        #expect(try local.claim(1) == ["here"])
+        #expect(try foreign.claim(1) == ["there"])
+        let status = try q.store.status(listingUpTo: 10).report.workers
+        #expect(Set(status.map(\.record.process)) == [local.worker, foreign.worker], "status")
+        #expect(status.allSatisfy { $0.liveness.isAlive })
+        let document = try q.store.read(.ids(["here", "there"]))
+        #expect(Set(document.workers.map(\.process)) == [local.worker, foreign.worker], "read")
+        let here = try q.job("here"), there = try q.job("there")
+        #expect(JobManager.ownerLiveness(of: here, in: document, home: q.spec.home) == .alive)
+        // KNOWN ISSUE on PostgreSQL: read() hands a worker that is judged by its lease over as a record
+        // of another PID namespace (pidNamespace UInt64.max), and JobManager.liveness looks for its
+        // lease in this host's queue folder, where there is none: `.leaseExpired(nil)`, "gone".
+        withKnownIssue("PostgreSQL: a leased worker read() hands over is judged gone") {
+            let judged = JobManager.ownerLiveness(of: there, in: document, home: q.spec.home)
+            #expect(judged?.isAlive == true, "\(judged.map { "\($0)" } ?? "no judgment")")
+        } when: { kind == .postgres }
+    }
+
+    @Test(arguments: StoreKind.all)
+    func aLiveWorkerOnThisHostKeepsItsJobsAndIsListedAfterItsLeaseRanOut(_ kind: StoreKind) throws {
+        // A worker here is judged by its pid (a worker stopped with Ctrl+Z renews nothing, and is alive).
+        let q = try Queue(kind)
+        try q.set("lease-seconds", "2")
+        try q.enqueue("j")
+        let w = try q.session()
+        let begun = monotonicMilliseconds()
+        #expect(try w.claim(1) == ["j"])
+        let child = try StandIn()
+        try w.exchange(started: ["j": child.identity])
+        // Past the lease, by this clock and so by the server's.
+        #expect(try poll { monotonicMilliseconds() - begun > 2500 })
+        try q.touch()
+        #expect(try q.job("j").state == .processing, "a live worker's job was recovered")
+        #expect(try q.job("j").worker == w.worker)
+        // KNOWN ISSUE on PostgreSQL: `status` lists only workers whose lease holds
+        // (PostgresQueueStore.liveWorkers), so this live worker, whose job recovery leaves it as alive,
+        // is not listed: status says its job runs on no worker.
+        try withKnownIssue("PostgreSQL: status leaves out a live worker here whose lease ran out") { () throws in
+            let listed = try q.store.status(listingUpTo: 10).report.workers.map(\.record.process)
+            #expect(listed == [w.worker])
+        } when: { kind == .postgres }
+        // Renewing again is allowed: nothing was taken from it.
+        try w.session.renewLease(milliseconds: 2000)
+        #expect(try q.store.status(listingUpTo: 10).report.workers.map(\.record.process) == [w.worker])
+    }
+
+    @Test(arguments: StoreKind.all)
+    func anIdleLiveWorkerOnThisHostMayRenewAfterItsLeaseRanOut(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.set("lease-seconds", "2")
+        let w = try q.session()
+        let begun = monotonicMilliseconds()
+        #expect(try poll { monotonicMilliseconds() - begun > 2500 })
+        try q.touch()
+        // KNOWN ISSUE on PostgreSQL: recovery removes the record of a worker whose lease ran out when it
+        // runs no job, alive here or not (PostgresQueueStore.recover); its next renewal then fails with
+        // leaseLost, and a worker that hears that stops. On the data file it is judged by its pid.
+        try withKnownIssue("PostgreSQL: a live idle worker here loses its record once its lease ran out") { () throws in
+            try w.session.renewLease(milliseconds: 2000)
+        } when: { kind == .postgres }
+    }
+
     @Test(arguments: StoreKind.all)
     func aWorkerWhoseLeaseRanOutHasItsJobsRecovered(_ kind: StoreKind) throws {
         // A worker in another PID namespace (a container; on PostgreSQL, as another host is) is judged
         // by its lease alone: 2 s, renewed once, then never again.
         let q = try Queue(kind)
         try q.set("lease-seconds", "2")
-        let foreign: UInt64 = Processes.pidNamespace == 1 ? 2 : 1
-        let w = try q.session(ProcessIdentity(pid: 4242, startTime: 777_777), namespace: foreign)
+        let w = try q.session(ProcessIdentity(pid: 4242, startTime: 777_777), namespace: ContractTests.foreignNamespace)
         let child = try StandIn()
         try checkRecovery(q, w, child: child.identity) {
             let renewed = monotonicMilliseconds()
