@@ -684,26 +684,36 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
     // MARK: dependencies, where the store has them
 
     @Test(arguments: StoreKind.all)
-    func dependenciesWhereSupported(_ kind: StoreKind) throws {
+    func aJobWaitsForItsDependenciesAndDiesAndComesBackWithThem(_ kind: StoreKind) throws {
         let q = try Queue(kind)
         try q.enqueue("a")
-        var b = JobInput(id: "b", command: "true")
+        try q.enqueue("x", maxRetries: 1)
+        var b = JobInput(id: "b", command: "true", priority: 9)
         b.after = ["a"]
-        switch kind {
-        case .file:
-            try q.enqueue([b])
-            let w = try q.session()
-            #expect(try w.claim(2) == ["a"])
-            #expect(try w.claim(2).isEmpty)
-            try w.finish(["a": 0])
-            #expect(try w.claim(2) == ["b"])
-        case .postgres:
-            // Not there yet (issue 13's first slice says so): refused, and nothing written.
-            #expect(failure { try q.enqueue([b]) }
-                == "dependencies (--after, \"after\") do not work on the PostgreSQL store yet; nothing was enqueued")
-            #expect(try q.jobs(["b"]).isEmpty)
-            #expect(try q.store.read(.none).nextSequence == 2)
-        }
+        var y = JobInput(id: "y", command: "true", priority: 9)
+        y.after = ["x"]
+        try q.enqueue([b, y])
+        var lost = JobInput(id: "lost", command: "true")
+        lost.after = ["nope"]
+        #expect(failure { try q.enqueue([lost]) } == "--after nope: no job with id 'nope'")
+        let w = try q.session()
+        #expect(try w.claim(4) == ["a", "x"], "b and y wait, whatever their priority")
+        #expect(try w.claim(4).isEmpty)
+        try w.finish(["a": 0, "x": 1])
+        let died = try q.job("y")
+        #expect(died.state == .dead && died.dependencyDied == "x" && died.lastError == "dependency 'x' died")
+        #expect(try q.counters == counters(runs: 2, failedRuns: 1, retries: 0, dlqMoves: 2))
+        #expect(try w.claim(4) == ["b"])
+        #expect(failure { try q.dlqRetry(["y"]) }
+            == "job 'y' died with its dependency 'x', which is still dead; retry 'x' and 'y' comes back with it")
+        #expect(try q.job("y").state == .dead)
+        // Retried, the dependency brings back the job that died with it, to wait for it again.
+        try q.dlqRetry(["x"])
+        let back = try q.job("y")
+        #expect(back.state == .pending && back.dependencyDied == nil)
+        #expect(try w.claim(4) == ["x"])
+        try w.finish(["x": 0])
+        #expect(try w.claim(4) == ["y"])
     }
 
     // MARK: 7. cancel and give back
@@ -855,13 +865,10 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         #expect(Set(document.workers.map(\.process)) == [local.worker, foreign.worker], "read")
         let here = try q.job("here"), there = try q.job("there")
         #expect(JobManager.ownerLiveness(of: here, in: document, home: q.spec.home) == .alive)
-        // KNOWN ISSUE on PostgreSQL: read() hands a worker that is judged by its lease over as a record
-        // of another PID namespace (pidNamespace UInt64.max), and JobManager.liveness looks for its
-        // lease in this host's queue folder, where there is none: `.leaseExpired(nil)`, "gone".
-        withKnownIssue("PostgreSQL: a leased worker read() hands over is judged gone") {
-            let judged = JobManager.ownerLiveness(of: there, in: document, home: q.spec.home)
-            #expect(judged?.isAlive == true, "\(judged.map { "\($0)" } ?? "no judgment")")
-        } when: { kind == .postgres }
+        // PostgreSQL's record of it carries its lease in the database (it once had none, and was judged
+        // by a lease file in this host's folder: gone).
+        let judged = JobManager.ownerLiveness(of: there, in: document, home: q.spec.home)
+        #expect(judged?.isAlive == true, "\(judged.map { "\($0)" } ?? "no judgment")")
     }
 
     @Test(arguments: StoreKind.all)
