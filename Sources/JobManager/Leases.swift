@@ -64,6 +64,9 @@ package enum Lease {
 
 extension JobManager {
     package static func liveness(of worker: WorkerRecord, home: QueueHome?, config: QueueConfig) -> WorkerLiveness {
+        // A database store judges every worker by its lease, this host's too: one whose lease ran
+        // out is gone, alive or not (frozen, or cut off from the server; it fences itself).
+        if let lease = worker.databaseLease, lease.expired { return .leaseExpired(renewedMillisecondsAgo: lease.renewedMillisecondsAgo) }
         if worker.isInThisNamespace { return worker.process.isAlive ? .alive : .gone }
         if let lease = worker.databaseLease {
             return lease.expired ? .leaseExpired(renewedMillisecondsAgo: lease.renewedMillisecondsAgo)

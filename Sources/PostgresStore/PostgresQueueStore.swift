@@ -284,12 +284,18 @@ package final class PostgresQueueStore: QueueStore {
     /// goes back without one. Jobs another transaction holds are left to it (`SKIP LOCKED`). The
     /// records of workers recovered and left with no job are removed.
     func recover(_ meta: Meta) throws(QueueError) -> [JobTransition] {
-        let rows = try link.sql("SELECT key, lease_until FROM queuectl_workers")
+        let rows = try link.sql("SELECT key, lease_until, renewed_at FROM queuectl_workers")
         var expired: [String] = []
+        // Of the workers whose lease ran out, how long ago each renewed it.
+        var leaseRanOut: [String: Int64] = [:]
         for i in 0..<rows.count {
             let key = rows[i, "key"] ?? ""
             let leaseUntil = Int64(rows[i, "lease_until"] ?? "") ?? 0
-            if leaseUntil < meta.now.milliseconds { expired.append(key); continue }
+            if leaseUntil < meta.now.milliseconds {
+                expired.append(key)
+                leaseRanOut[key] = max(0, meta.now.milliseconds - (Int64(rows[i, "renewed_at"] ?? "") ?? 0))
+                continue
+            }
             if let parsed = WorkerKey(key), parsed.isLocal, !parsed.process.isAlive { expired.append(key) }
         }
         // Jobs whose worker left no record at all are orphans too.
@@ -304,7 +310,11 @@ package final class PostgresQueueStore: QueueStore {
         var owners: [String: WorkerRecord] = [:]
         for (_, row) in orphans {
             guard let text = row.worker, owners[text] == nil, let key = WorkerKey(text) else { continue }
-            owners[text] = key.record(slots: 0, startedAt: meta.now)
+            var record = key.record(slots: 0, startedAt: meta.now)
+            // Recovery is by lease: a worker of this host whose lease ran out is gone too, though its
+            // pid lives (frozen with Ctrl+Z, say), and its run's processes here are killed with it.
+            if let ago = leaseRanOut[text] { record.databaseLease = DatabaseLease(renewedMillisecondsAgo: ago, expired: true) }
+            owners[text] = record
         }
         document.workers = Array(owners.values)
         var snapshot = Snapshot(document: document, now: meta.now, home: home)

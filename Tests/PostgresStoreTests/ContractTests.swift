@@ -872,47 +872,46 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
     }
 
     @Test(arguments: StoreKind.all)
-    func aLiveWorkerOnThisHostKeepsItsJobsAndIsListedAfterItsLeaseRanOut(_ kind: StoreKind) throws {
-        // A worker here is judged by its pid (a worker stopped with Ctrl+Z renews nothing, and is alive).
+    func aLiveWorkerHereWhoseLeaseRanOutIsJudgedAsItsStoreSays(_ kind: StoreKind) throws {
+        // Where the stores differ by design. The data file judges a worker of this host and PID
+        // namespace by its pid alone (DESIGN.md), so a worker frozen with Ctrl+Z keeps its jobs;
+        // PostgreSQL judges every worker by its lease in the database (README: "Recovery is by
+        // lease"), so the same worker loses them once its lease has run out, and hears so when it
+        // renews (it then kills its runs and stops). Here it is alive and renews nothing.
         let q = try Queue(kind)
         try q.set("lease-seconds", "2")
-        try q.enqueue("j")
         let w = try q.session()
-        let begun = monotonicMilliseconds()
-        #expect(try w.claim(1) == ["j"])
         let child = try StandIn()
-        try w.exchange(started: ["j": child.identity])
-        // Past the lease, by this clock and so by the server's.
-        #expect(try poll { monotonicMilliseconds() - begun > 2500 })
-        try q.touch()
-        #expect(try q.job("j").state == .processing, "a live worker's job was recovered")
-        #expect(try q.job("j").worker == w.worker)
-        // KNOWN ISSUE on PostgreSQL: `status` lists only workers whose lease holds
-        // (PostgresQueueStore.liveWorkers), so this live worker, whose job recovery leaves it as alive,
-        // is not listed: status says its job runs on no worker.
-        try withKnownIssue("PostgreSQL: status leaves out a live worker here whose lease ran out") { () throws in
-            let listed = try q.store.status(listingUpTo: 10).report.workers.map(\.record.process)
-            #expect(listed == [w.worker])
-        } when: { kind == .postgres }
-        // Renewing again is allowed: nothing was taken from it.
-        try w.session.renewLease(milliseconds: 2000)
-        #expect(try q.store.status(listingUpTo: 10).report.workers.map(\.record.process) == [w.worker])
-    }
-
-    @Test(arguments: StoreKind.all)
-    func anIdleLiveWorkerOnThisHostMayRenewAfterItsLeaseRanOut(_ kind: StoreKind) throws {
-        let q = try Queue(kind)
-        try q.set("lease-seconds", "2")
-        let w = try q.session()
         let begun = monotonicMilliseconds()
-        #expect(try poll { monotonicMilliseconds() - begun > 2500 })
-        try q.touch()
-        // KNOWN ISSUE on PostgreSQL: recovery removes the record of a worker whose lease ran out when it
-        // runs no job, alive here or not (PostgresQueueStore.recover); its next renewal then fails with
-        // leaseLost, and a worker that hears that stops. On the data file it is judged by its pid.
-        try withKnownIssue("PostgreSQL: a live idle worker here loses its record once its lease ran out") { () throws in
+        switch kind {
+        case .file:
+            try q.enqueue("started", "unstarted")
+            #expect(try w.claim(2) == ["started", "unstarted"])
+            try w.exchange(started: ["started": child.identity])
+            #expect(try poll { monotonicMilliseconds() - begun > 2500 }, "past its lease")
+            try q.touch()
+            for id in ["started", "unstarted"] { #expect(try q.job(id).state == .processing && q.job(id).worker == w.worker, "\(id)") }
+            #expect(try q.store.status(listingUpTo: 10).report.workers.map(\.record.process) == [w.worker])
             try w.session.renewLease(milliseconds: 2000)
-        } when: { kind == .postgres }
+            #expect(child.isRunning)
+        case .postgres:
+            try checkRecovery(q, w, child: child.identity) { () throws in
+                #expect(try poll {
+                    try q.touch()
+                    return try q.job("started").state != .processing
+                })
+                #expect(monotonicMilliseconds() - begun >= 2000, "recovered before its lease ran out")
+            }
+            #expect(try !q.store.status(listingUpTo: 10).report.workers.contains { $0.record.process == w.worker })
+            do {
+                try w.session.renewLease(milliseconds: 2000)
+                Issue.record("the lease was renewed after its jobs were recovered")
+            } catch {
+                #expect(error.kind == .leaseLost)
+            }
+            // Its run's processes are on this host: killed with it.
+            #expect(try poll { !child.isRunning })
+        }
     }
 
     @Test(arguments: StoreKind.all)
