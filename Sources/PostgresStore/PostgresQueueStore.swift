@@ -260,9 +260,7 @@ package final class PostgresQueueStore: QueueStore {
             values.append(String(delta))
             sets.append("\(column) = \(column) + $\(values.count)")
         }
-        let settingsChanged = document.nextSequence != before.nextSequence || document.config != before.config
-            || document.paused != before.paused || document.pausedQueues != before.pausedQueues
-        if settingsChanged {
+        if PostgresQueueStore.settingsDiffer(before, document) {
             guard locked else { throw .failure("internal error: settings changed by a transaction that did not lock them") }
             set("next_seq", String(document.nextSequence))
             set("config", String(decoding: DocumentCodec.encodeConfig(document.config), as: UTF8.self))
@@ -341,25 +339,44 @@ package final class PostgresQueueStore: QueueStore {
 
     package func transaction<T>(_ scope: JobScope, onExistingJobs: Bool,
                                 _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> T {
-        try link.transaction { () throws(QueueError) -> T in
-            // Settings change only in a transaction without jobs (`config set`, `pause`) or one that
-            // numbers new jobs: those lock them.
-            let locksSettings: Bool
-            switch scope {
-            case .none, .newJobs: locksSettings = true
-            default: locksSettings = false
-            }
-            let meta = try meta(lock: locksSettings)
-            let recovered = try recover(meta)
-            var loaded = Loaded(meta: meta)
-            try load(scope, into: &loaded, lock: true)
-            var snapshot = Snapshot(document: loaded.document, now: meta.now, home: home)
-            let result = try body(&snapshot)
-            var changed = false
-            if snapshot.changed { changed = try write(loaded, snapshot.document, metaLocked: locksSettings) }
-            if changed || !recovered.isEmpty { try settleDependencies(meta) }
-            return result
+        // Settings change in a transaction without jobs (`config set`, `pause`) or one that numbers
+        // new jobs: those lock them. Another that turns out to change them (`restart` numbers its jobs
+        // anew) is rolled back and run again, locking them.
+        var locksSettings: Bool
+        switch scope {
+        case .none, .newJobs: locksSettings = true
+        default: locksSettings = false
         }
+        while true {
+            var needsSettings = false
+            do {
+                return try link.transaction { () throws(QueueError) -> T in
+                    let meta = try meta(lock: locksSettings)
+                    let recovered = try recover(meta)
+                    var loaded = Loaded(meta: meta)
+                    try load(scope, into: &loaded, lock: true)
+                    var snapshot = Snapshot(document: loaded.document, now: meta.now, home: home)
+                    let result = try body(&snapshot)
+                    if !locksSettings, PostgresQueueStore.settingsDiffer(meta, snapshot.document) {
+                        needsSettings = true
+                        throw .failure("internal error: settings changed by a transaction that did not lock them")
+                    }
+                    var changed = false
+                    if snapshot.changed { changed = try write(loaded, snapshot.document, metaLocked: locksSettings) }
+                    if changed || !recovered.isEmpty { try settleDependencies(meta) }
+                    return result
+                }
+            } catch {
+                guard needsSettings, !locksSettings else { throw error }
+                locksSettings = true
+            }
+        }
+    }
+
+    /// Whether `document` changes what only a transaction that locked the settings row may change.
+    static func settingsDiffer(_ before: Meta, _ document: Document) -> Bool {
+        document.nextSequence != before.nextSequence || document.config != before.config
+            || document.paused != before.paused || document.pausedQueues != before.pausedQueues
     }
 
     /// The workers whose lease holds, as records, with what `status` says of each.

@@ -779,21 +779,24 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         #expect(try q.job("done").state == .completed)
         #expect(try q.job("dead").state == .dead)
         try q.enqueue("waiting", "later")
-        // KNOWN ISSUE on PostgreSQL: restart numbers the jobs anew (next_seq), in a transaction of
-        // scope .ids, which does not lock the settings row: the write refuses it with "internal error:
-        // settings changed by a transaction that did not lock them" (PostgresQueueStore.writeMeta).
-        try withKnownIssue("PostgreSQL: restart, in a transaction of scope .ids, cannot move next_seq") { () throws in
-            let restarted = try q.store.transaction(.ids(["done", "dead"]), onExistingJobs: true) { (s) throws(QueueError) in
-                try JobManager.restart(["done", "dead"], in: &s)
+        // Restart numbers the jobs anew (next_seq) in a transaction of scope .ids, which PostgreSQL
+        // once refused: "internal error: settings changed by a transaction that did not lock them".
+        let restarted = try q.store.transaction(.ids(["done", "dead"]), onExistingJobs: true) { (s) throws(QueueError) in
+            try JobManager.restart(["done", "dead"], in: &s)
+        }
+        #expect(restarted.map(\.id) == ["done", "dead"])
+        for id in ["done", "dead"] {
+            let job = try q.job(id)
+            #expect(job.state == .pending && job.attempts == 0 && job.restarts == 1, "\(id)")
+        }
+        #expect(try q.store.read(.none).nextSequence == 7)
+        #expect(try w.claim(5) == ["waiting", "later", "done", "dead"])
+        #expect(failure {
+            _ = try q.store.transaction(.ids(["waiting"]), onExistingJobs: true) { (s) throws(QueueError) in
+                try JobManager.restart(["waiting"], in: &s)
             }
-            #expect(restarted.map(\.id) == ["done", "dead"])
-            for id in ["done", "dead"] {
-                let job = try q.job(id)
-                #expect(job.state == .pending && job.attempts == 0 && job.restarts == 1, "\(id)")
-            }
-            #expect(try q.store.read(.none).nextSequence == 7)
-            #expect(try w.claim(5) == ["waiting", "later", "done", "dead"])
-        } when: { kind == .postgres }
+        } == "job 'waiting' is running; it can be restarted once it has finished")
+        #expect(try q.store.read(.none).nextSequence == 7)
     }
 
     // MARK: 8. recovery of a worker that is gone
