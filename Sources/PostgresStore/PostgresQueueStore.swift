@@ -205,7 +205,7 @@ package final class PostgresQueueStore: QueueStore {
             }
             let values: [String?] = [
                 job.id, String(job.sequence), job.state.rawValue, String(job.priority), job.runAt.map { String($0.milliseconds) },
-                job.queueName, SQLText.array(job.after ?? []), job.dependencyDied, owner, String(job.updatedAt.milliseconds),
+                job.queueName, SQLText.array(job.after ?? []), job.dependencyDied, owner, String(Schema.updatedAt(of: job).milliseconds),
                 String(decoding: body, as: UTF8.self),
             ]
             if row == nil { inserted.append(values) } else { updated.append(values) }

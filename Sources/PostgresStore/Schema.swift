@@ -1,4 +1,5 @@
 import QueueStorage
+import QueueSystem
 
 /// The tables, all named `queuectl_…` so that they can share a database with others. A job is kept
 /// whole in `body`, in the data file's own JSON form (read by the same strict reader); the columns
@@ -100,6 +101,17 @@ enum Schema {
             total bigint NOT NULL
         );
         """
+
+    /// The `updated_at` column of a job: for a job that has finished a run and waits for none
+    /// (completed, failed, dead), when that run finished, which the worker's retention and the live
+    /// view's last finished runs order by, as JobManager does by `finished_at`; else when it last
+    /// changed. (An `edit` of a finished job changes its `updated_at` in the body, not when it finished.)
+    static func updatedAt(of job: Job) -> Timestamp {
+        switch job.state {
+        case .completed, .failed, .dead: return job.finishedAt ?? job.updatedAt
+        case .pending, .processing: return job.updatedAt
+        }
+    }
 
     /// Milliseconds since the epoch by the server's clock, as SQL.
     static let serverNow = "(extract(epoch from clock_timestamp()) * 1000)::bigint"

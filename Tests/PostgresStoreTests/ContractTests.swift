@@ -178,9 +178,9 @@ final class Session {
     /// Throws if a result was not this worker's to record.
     @discardableResult
     func exchange(claim limit: Int = 0, started: [String: ProcessIdentity] = [:],
-                  results: [String: RunOutcome] = [:]) throws -> Exchanged<[JobTransition]> {
+                  results: [String: RunOutcome] = [:], prune: Bool = false) throws -> Exchanged<[JobTransition]> {
         let me = worker
-        let out = try session.exchange(running: Set(started.keys), claimLimit: { limit }, prune: false, checkAge: false) {
+        let out = try session.exchange(running: Set(started.keys), claimLimit: { limit }, prune: prune, checkAge: false) {
             (s) throws(QueueError) -> [JobTransition] in
             for (id, child) in started { JobManager.recordChild(child, jobID: id, worker: me, in: &s) }
             var done: [JobTransition] = []
@@ -714,6 +714,35 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         #expect(try w.claim(4) == ["x"])
         try w.finish(["x": 0])
         #expect(try w.claim(4) == ["y"])
+    }
+
+    // MARK: retention
+
+    @Test(arguments: StoreKind.all)
+    func retentionKeepsTheNewestCompletedJobsByWhenTheyFinished(_ kind: StoreKind) throws {
+        // keep-completed 2: pruned once more than 2 + 1 are completed, as workers record runs.
+        let q = try Queue(kind)
+        try q.set("keep-completed", "2")
+        try q.enqueue("c1", "c2", "c3")
+        try q.enqueue("d", maxRetries: 1)
+        try q.enqueue("c4")
+        let w = try q.session()
+        for id in ["c1", "c2", "c3", "d"] {
+            #expect(try w.claim(1) == [id])
+            try w.exchange(results: [id: .exited(.exited(id == "d" ? 1 : 0))], prune: true)
+        }
+        #expect(try q.jobs(["c1", "c2", "c3", "d"]).count == 4, "3 completed: not over 2 + 1 yet")
+        // Edited once finished: its history stays, and so does when it finished.
+        let finished = try #require(try q.job("c3").finishedAt)
+        #expect(try poll { Timestamp.now().milliseconds > finished.milliseconds + 5 })
+        let edited = try q.store.transaction(.ids(["c1"]), onExistingJobs: true) { (s) throws(QueueError) in
+            try JobManager.edit("c1", JobEdit(priority: 7), in: &s)
+        }
+        #expect(edited.finishedAt == (try q.job("c1").finishedAt) && edited.updatedAt > finished)
+        #expect(try w.claim(1) == ["c4"])
+        try w.exchange(results: ["c4": .exited(.exited(0))], prune: true)
+        #expect(try q.jobs(["c1", "c2", "c3", "c4", "d"]).keys.sorted() == ["c3", "c4", "d"],
+                "the two that finished last stay, and the dead job, which waits in the DLQ")
     }
 
     // MARK: 7. cancel and give back
