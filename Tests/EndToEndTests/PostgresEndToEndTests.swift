@@ -925,6 +925,54 @@ struct PostgresEndToEndTests {
 
     // MARK: beyond the brief
 
+    /// `restart` sends finished jobs to the back of the queue as a fresh set of attempts, which
+    /// numbers them anew: it must work on PostgreSQL as on the data file, alone and beside enqueues.
+    @Test func restartRunsFinishedJobsAgainAndNumbersThemLast() throws {
+        _ = try requireTestServer()
+        let pg = PostgresQueue()
+        pg.ok("store", "init")
+        pg.ok("enqueue", #"{"id":"first","command":"echo first-ran"}"#)
+        pg.ok("enqueue", #"{"id":"dies","command":"echo dies-ran; exit 4","max_retries":1}"#)
+        let worker = pg.start(["worker", "start", "--drain"], home: pg.home("worker-host"))
+        #expect(worker.wait(seconds: 60) == 0)
+        pg.ok("enqueue", #"{"id":"later","command":"true","run_at":"2999-01-01T00:00:00Z"}"#)
+        let before = try pg.fingerprint()
+        #expect(pg.run(["restart", "later"]).status == 1, "a pending job has nothing to restart")
+        #expect(try pg.fingerprint() == before)
+
+        let r = pg.run(["restart", "first", "dies"])
+        #expect(r.status == 0, "\(r)")
+        let jobs = try pg.jobs()
+        for id in ["first", "dies"] {
+            #expect(jobs[id]?["state"] as? String == "pending", "\(id): \(String(describing: jobs[id]))")
+            #expect(jobs[id]?["restarts"] as? Int == 1, "\(id): \(String(describing: jobs[id]))")
+        }
+        // Numbered after every job there was, in the order given, and the next enqueue after them.
+        let seq = { (id: String) in (try? pg.jobs()[id]?["seq"] as? Int) ?? nil }
+        pg.ok("enqueue", #"{"id":"next","command":"true"}"#)
+        #expect(seq("first")! > seq("later")!)
+        #expect(seq("dies")! == seq("first")! + 1)
+        #expect(seq("next")! == seq("dies")! + 1)
+
+        // Restarts beside enqueues, at once: every one succeeds, and no number is given twice.
+        let restarts = (1...4).map { _ in pg.start(["restart", "first"]) }
+        let adds = (1...8).map { pg.start(["enqueue", #"{"id":"more\#($0)","command":"true"}"#]) }
+        for c in adds { #expect(c.wait(seconds: 30) == 0, "\(c.stderr())") }
+        // A restart of a job already pending again says so (exit 1); one of them runs first.
+        let codes = restarts.map { $0.wait(seconds: 30) }
+        #expect(codes.allSatisfy { $0 == 0 || $0 == 1 }, "\(codes) \(restarts.map { $0.stderr() })")
+        #expect(try pg.sql("SELECT count(*) = count(DISTINCT seq) FROM queuectl_jobs") == "t")
+
+        let again = pg.start(["worker", "start", "--drain"], home: pg.home("worker-host"))
+        #expect(again.wait(seconds: 60) == 0)
+        #expect(try pg.jobs()["first"]?["state"] as? String == "completed")
+        #expect(try pg.jobs()["dies"]?["state"] as? String == "dead")
+        let log = pg.ok("logs", "first")
+        #expect(log.components(separatedBy: "first-ran\n").count == 3, "both runs' output: \(log)")
+        #expect(log.contains("restart 1, run 1 of 3"), "\(log)")
+    }
+
+
     /// `keep-completed` bounds the completed jobs a queue keeps; on the data file the workers prune
     /// as they finish more. On PostgreSQL the setting is taken and then ignored.
     @Test func keepCompletedIsHonouredAsOnTheDataFile() throws {
