@@ -973,6 +973,91 @@ struct PostgresEndToEndTests {
     }
 
 
+    /// A database whose tables are of a newer schema is refused by every command, and left alone.
+    @Test func aNewerSchemaIsRefusedAndLeftAsItIs() throws {
+        _ = try requireTestServer()
+        let pg = PostgresQueue()
+        pg.ok("store", "init")
+        pg.ok("enqueue", #"{"id":"a","command":"true"}"#)
+        try pg.sql("UPDATE queuectl_meta SET schema_version = 2")
+        let before = try pg.fingerprint()
+        for args in [["status"], ["store", "init"], ["add", "true"], ["worker", "start", "--drain"], ["cancel", "a"], ["config", "set", "max-retries", "1"]] {
+            let r = pg.run(args, within: 30)
+            #expect(r.status == 1, "\(args): \(r)")
+            #expect(r.stderr.contains("are at schema 2, newer than this queuectl knows (1); it has been left as it is"), "\(args): \(r)")
+        }
+        #expect(try pg.fingerprint() == before)
+    }
+
+    /// Cancel, kill, pause and resume given on one host reach a worker on another, woken by NOTIFY.
+    @Test func controlsGivenOnOneHostReachAWorkerOnAnother() throws {
+        _ = try requireTestServer()
+        let janitor = Janitor()
+        defer { janitor.run() }
+        let pg = PostgresQueue()
+        pg.ok("store", "init")
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        let (killed, cancelled) = ("k-\(tag)", "c-\(tag)")
+        janitor.add { killJobProcesses(killed); killJobProcesses(cancelled) }
+        pg.ok("enqueue", #"{"id":"\#(killed)","command":"sleep 30"}"#)
+        pg.ok("enqueue", #"{"id":"\#(cancelled)","command":"sleep 30"}"#)
+        let worker = pg.start(["worker", "start", "--count", "2"], home: pg.home("worker-host"))
+        janitor.add { worker.signal(SIGKILL); worker.wait() }
+        #expect(eventually { !jobProcesses(killed).isEmpty && !jobProcesses(cancelled).isEmpty }, "\(worker.stdout())")
+        pg.ok("kill", killed)
+        pg.ok("cancel", cancelled)
+        #expect(eventually { jobProcesses(killed).isEmpty && jobProcesses(cancelled).isEmpty }, "\(worker.stdout())")
+        #expect(eventually { (try? pg.jobs()[killed]?["state"] as? String) == "dead" }, "\(worker.stdout())")
+        #expect(eventually { (try? pg.jobs()[cancelled]) == nil }, "\(worker.stdout())")
+
+        pg.ok("pause")
+        pg.ok("enqueue", #"{"id":"after-pause","command":"true"}"#)
+        // Over two of the worker's looks (one a second), it claims nothing.
+        let until = Date().addingTimeInterval(2.2)
+        while Date() < until {
+            #expect(try pg.jobs()["after-pause"]?["state"] as? String == "pending")
+            usleep(100_000)
+        }
+        pg.ok("resume")
+        #expect(eventually { (try? pg.jobs()["after-pause"]?["state"] as? String) == "completed" }, "\(worker.stdout())")
+        worker.signal(SIGTERM)
+        #expect(worker.wait(seconds: 20) == 0, "\(worker.stdout()) \(worker.stderr())")
+    }
+
+    /// A log over `max-log-bytes` keeps its beginning and its end, the middle cut under a marker,
+    /// as the data file's does ("the middle is cut beyond it"), also over several runs.
+    @Test func aLogOverMaxLogBytesIsCutInTheMiddleAsOnTheDataFile() throws {
+        _ = try requireTestServer()
+        let pg = PostgresQueue()
+        pg.ok("store", "init")
+        let file = QueueSandbox()
+        let onFile = ["QUEUECTL_STORE": ""]
+        let job = #"{"id":"big","command":"echo first-line-of-$QUEUECTL_ATTEMPT; seq 1 300 >&2; [ $QUEUECTL_ATTEMPT -ge 3 ]"}"#
+        var logs: [String] = []
+        for run in [{ (a: [String]) in pg.run(a) }, { (a: [String]) in file.run(a, env: onFile) }] {
+            for setting in [["max-log-bytes", "1024"], ["backoff-base", "1"], ["max-backoff", "0"]] {
+                #expect(run(["config", "set"] + setting).status == 0)
+            }
+            #expect(run(["enqueue", job]).status == 0)
+            #expect(run(["worker", "start", "--drain"]).status == 0)
+            logs.append(run(["logs", "big"]).stdout)
+        }
+        let (database, dataFile) = (logs[0], logs[1])
+        #expect(dataFile.hasPrefix("=== queuectl: run 1 of 3, started "), "\(dataFile)")
+        #expect(dataFile.contains("bytes of output cut here]"), "\(dataFile)")
+        #expect(dataFile.hasSuffix("=== queuectl: exit 0 after " + (dataFile.components(separatedBy: "exit 0 after ").last ?? "")))
+        // Known issue: the upload keeps the last max-log-bytes bytes of the log in the database
+        // (substring in SQL), whatever they cut: the first run's header and first line go, the kept
+        // part starts in the middle of a line with no stream mark (so its first piece reads as
+        // unmarked text), and nothing says that bytes were cut.
+        withKnownIssue("the database keeps a log's raw tail, not its head and tail around a cut marker") {
+            #expect(database.hasPrefix("=== queuectl: run 1 of 3, started "), "\(database)")
+            #expect(database.contains("first-line-of-1\n"), "\(database)")
+            #expect(database.contains("bytes of output cut here]"), "\(database)")
+        }
+        #expect(database.hasSuffix("=== queuectl: exit 0 after " + (database.components(separatedBy: "exit 0 after ").last ?? "")))
+    }
+
     /// `keep-completed` bounds the completed jobs a queue keeps; on the data file the workers prune
     /// as they finish more. On PostgreSQL the setting is taken and then ignored.
     @Test func keepCompletedIsHonouredAsOnTheDataFile() throws {
