@@ -1111,6 +1111,51 @@ struct PostgresEndToEndTests {
         #expect(database.hasSuffix("=== queuectl: exit 0 after " + (database.components(separatedBy: "exit 0 after ").last ?? "")))
     }
 
+    /// A run whose output passes `max-log-bytes` while it runs is cut in the middle on the worker's
+    /// host, under a marker; the database, which receives the output as it comes (with each lease
+    /// renewal, for `logs -f`), must hold the same: whole lines, the marker, nothing spliced.
+    @Test func aLongRunsOutputCutWhileItRunsIsNotSplicedInTheDatabase() throws {
+        _ = try requireTestServer()
+        let pg = PostgresQueue()
+        pg.ok("store", "init")
+        let file = QueueSandbox()
+        let onFile = ["QUEUECTL_STORE": ""]
+        // About 3 s of output, 2.7 KB: several lease renewals (every 667 ms) upload it as it grows,
+        // and the worker's host cuts it, past 1 KiB, more than once.
+        let job = #"{"id":"long","command":"for i in $(seq 1 300); do echo line-$i; sleep 0.01; done"}"#
+        var logs: [String] = []
+        for run in [{ (a: [String]) in pg.run(a) }, { (a: [String]) in file.run(a, env: onFile) }] {
+            for setting in [["max-log-bytes", "1024"], ["lease-seconds", "2"]] { #expect(run(["config", "set"] + setting).status == 0) }
+            #expect(run(["enqueue", job]).status == 0)
+            #expect(run(["worker", "start", "--drain"]).status == 0)
+            logs.append(run(["logs", "long"]).stdout)
+        }
+        /// The lines that are neither a whole line of the job's, nor queuectl's own, nor a piece of a
+        /// line the cut went through (next to its marker).
+        func spliced(_ log: String) -> [String] {
+            let lines = log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            func isMarker(_ i: Int) -> Bool { lines.indices.contains(i) && lines[i].hasPrefix("[queuectl: ") && lines[i].hasSuffix(" cut here]") }
+            return lines.indices.filter { i in
+                let line = lines[i]
+                if line.isEmpty || isMarker(i) || (line.hasPrefix("=== queuectl: ") && line.hasSuffix(" ===")) { return false }
+                if line.hasPrefix("line-"), Int(line.dropFirst(5)).map({ (1...300).contains($0) }) == true { return false }
+                return !(isMarker(i - 1) || isMarker(i + 1))
+            }.map { lines[$0] }
+        }
+        let (database, dataFile) = (logs[0], logs[1])
+        #expect(dataFile.contains(" bytes of output cut here]"), "\(dataFile)")
+        #expect(spliced(dataFile).isEmpty, "\(spliced(dataFile))\n\(dataFile)")
+        #expect(database.contains("line-300\n=== queuectl: exit 0 after "), "\(database)")
+        // Known issue: PostgresWorkerSession.upload sends the bytes of the local log past the count
+        // it uploaded before; but RunLog.bound replaces the local file with its head, a marker and
+        // its tail, so after a cut that count points into another layout: the database gets bytes
+        // that never followed the ones it has ("line-65", "l0", "line-201"), and never the marker.
+        withKnownIssue("output uploaded while a run goes on is spliced in the database once the worker's host cuts the log") {
+            #expect(database.contains(" bytes of output cut here]"), "\(database)")
+            #expect(spliced(database).isEmpty, "spliced: \(spliced(database))\n\(database)")
+        }
+    }
+
     /// `keep-completed` bounds the completed jobs a queue keeps; the workers prune as they finish
     /// more, on either store.
     @Test func keepCompletedIsHonouredAsOnTheDataFile() throws {
