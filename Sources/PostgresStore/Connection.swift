@@ -74,7 +74,8 @@ package struct PostgresConnection: ~Copyable {
     /// Connects with a libpq connection string (`host=/run/pg dbname=queue`, or a
     /// `postgresql://` URI), honouring its `connect_timeout`, and sets the session up: UTF-8 text,
     /// and no notices sent below warnings (which are dropped too: libpq must never write to stderr).
-    package init(_ conninfo: String) throws(PostgresError) {
+    /// `connectTimeout`: milliseconds to give up connecting after, when the string sets no `connect_timeout`.
+    package init(_ conninfo: String, connectTimeout: Int64? = nil) throws(PostgresError) {
         let pq = try LibPQ.loaded()
         try pq.checkConnectionString(conninfo)
         guard let connection = pq.connectStart(conninfo) else {
@@ -83,7 +84,7 @@ package struct PostgresConnection: ~Copyable {
         // Not PQconnectdb: its notice processor is the one that prints, until the session is up.
         _ = pq.setNoticeProcessor(connection, dropNotice, nil)
         do {
-            try Self.finishConnecting(connection, pq)
+            try Self.finishConnecting(connection, pq, orAfter: connectTimeout)
             // Before self is whole: an initializer of a noncopyable type cannot throw after that.
             let setup = pq.exec(connection, "SET client_min_messages = warning; SET client_encoding = 'UTF8'")
             _ = try pq.rows(of: setup, on: connection, server: pq.serverDescription(connection))
@@ -98,12 +99,12 @@ package struct PostgresConnection: ~Copyable {
 
     /// Drives libpq's connection state machine until it connects or fails, waiting on its socket in
     /// between, as `PQconnectdb` would (libpq-connect's `PQconnectPoll` protocol).
-    private static func finishConnecting(_ connection: LibPQ.PGconn, _ pq: LibPQ) throws(PostgresError) {
+    private static func finishConnecting(_ connection: LibPQ.PGconn, _ pq: LibPQ, orAfter fallback: Int64?) throws(PostgresError) {
         func failure() -> PostgresError {
             PostgresError(sqlState: nil, message: pq.lastError(of: connection), server: pq.serverDescription(connection), connectionLost: true)
         }
         guard pq.status(connection) != LibPQ.connectionBad else { throw failure() }
-        let deadline = try pq.connectTimeoutMilliseconds(connection).map { monotonicMilliseconds() + $0 }
+        let deadline = try (pq.connectTimeoutMilliseconds(connection) ?? fallback).map { monotonicMilliseconds() + $0 }
         var waitFor = PollEvents.writable  // what libpq asks for before the first PQconnectPoll
         while true {
             let timeout = deadline.map { Int(max(0, $0 - monotonicMilliseconds())) } ?? -1
@@ -123,10 +124,40 @@ package struct PostgresConnection: ~Copyable {
     }
 
     /// Runs one statement with `parameters` as `$1`, `$2`… (text; nil is NULL; the server infers
-    /// their types) and returns its rows. Wraps `PQexecParams`.
-    package func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
+    /// their types) and returns its rows. Wraps `PQexecParams`; with `within`, `PQsendQueryParams`
+    /// and a wait on the socket that gives up after that many milliseconds: a server that stops
+    /// answering (frozen, or cut off while its kernel still acknowledges) is then a lost connection,
+    /// not a call that never returns. The connection is of no further use after that.
+    package func query(_ sql: String, _ parameters: [String?] = [], within timeout: Int64?) throws(PostgresError) -> PostgresRows {
+        guard let timeout else { return try query(sql, parameters) }
         try refuseNulBytes(in: [sql] + parameters)
-        // Every parameter in one buffer, each ending in NUL, so that one pointer array can reach them.
+        let deadline = monotonicMilliseconds() + timeout
+        let sent = withParameters(parameters) { values in
+            pq.sendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw pq.failure(of: connection, server: server) }
+        while pq.isBusy(connection) == 1 {
+            let left = deadline - monotonicMilliseconds()
+            let ready = left > 0 && !poll([(pq.socket(connection), .readable)], timeoutMilliseconds: Int(left))[0].isEmpty
+            if !ready, monotonicMilliseconds() >= deadline {
+                throw PostgresError(sqlState: nil, message: "no answer within \(formatMilliseconds(timeout)); the connection is given up",
+                                    server: server, connectionLost: true)
+            }
+            guard pq.consumeInput(connection) == 1 else { throw pq.failure(of: connection, server: server) }
+        }
+        // One statement: its result, then NULL.
+        var last: LibPQ.PGresult?
+        while let result = pq.getResult(connection) {
+            if let previous = last { pq.clear(previous) }
+            last = result
+        }
+        return try pq.rows(of: last, on: connection, server: server)
+    }
+
+    private func formatMilliseconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms" }
+
+    /// The parameters as C strings, in one buffer, each ending in NUL, so that one pointer array can reach them.
+    private func withParameters<R>(_ parameters: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
         var buffer: [CChar] = []
         var offsets: [Int?] = []
         for parameter in parameters {
@@ -135,11 +166,18 @@ package struct PostgresConnection: ~Copyable {
             buffer.append(contentsOf: parameter.utf8.map { CChar(bitPattern: $0) })
             buffer.append(0)
         }
-        let result = buffer.withUnsafeBufferPointer { bytes in
+        return buffer.withUnsafeBufferPointer { bytes in
             let pointers = offsets.map { offset in offset.map { UnsafePointer(bytes.baseAddress! + $0) } }
-            return pointers.withUnsafeBufferPointer { values in
-                pq.execParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, nil, nil, 0)
-            }
+            return pointers.withUnsafeBufferPointer { values in body(values.baseAddress) }
+        }
+    }
+
+    /// Runs one statement with `parameters` as `$1`, `$2`… (text; nil is NULL; the server infers
+    /// their types) and returns its rows. Wraps `PQexecParams`.
+    package func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
+        try refuseNulBytes(in: [sql] + parameters)
+        let result = withParameters(parameters) { values in
+            pq.execParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         return try pq.rows(of: result, on: connection, server: server)
     }

@@ -22,6 +22,12 @@ struct LibPQ: Sendable {
         PGconn, UnsafePointer<CChar>, Int32, UnsafePointer<UInt32>?, UnsafePointer<UnsafePointer<CChar>?>?,
         UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32
     ) -> PGresult?
+    let sendQueryParams: @convention(c) (
+        PGconn, UnsafePointer<CChar>, Int32, UnsafePointer<UInt32>?, UnsafePointer<UnsafePointer<CChar>?>?,
+        UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32
+    ) -> Int32
+    let isBusy: @convention(c) (PGconn) -> Int32
+    let getResult: @convention(c) (PGconn) -> PGresult?
     let resultStatus: @convention(c) (PGresult) -> Int32
     let resultErrorField: @convention(c) (PGresult, Int32) -> UnsafePointer<CChar>?
     let ntuples: @convention(c) (PGresult) -> Int32
@@ -81,6 +87,9 @@ struct LibPQ: Sendable {
         finish = try function("PQfinish")
         exec = try function("PQexec")
         execParams = try function("PQexecParams")
+        sendQueryParams = try function("PQsendQueryParams")
+        isBusy = try function("PQisBusy")
+        getResult = try function("PQgetResult")
         resultStatus = try function("PQresultStatus")
         resultErrorField = try function("PQresultErrorField")
         ntuples = try function("PQntuples")

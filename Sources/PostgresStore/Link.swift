@@ -22,6 +22,10 @@ final class Link {
         self.onConnect = onConnect
     }
 
+    /// With a value, every statement (and a connection being made) gives up after that many
+    /// milliseconds: a worker must hear of a server that stopped answering in time to fence.
+    var timeoutMilliseconds: Int64?
+
     /// The SQLSTATE of the last failure, if the server gave one.
     var lastSQLState: String? { lastFailure?.sqlState }
 
@@ -32,7 +36,7 @@ final class Link {
         // dynamically linked process (the debug build, the tests) may call it from any thread.
         precondition(DynamicLibrary.callableOnThisThread, "libpq called off the main thread of a static executable")
         do {
-            let held = Held(try PostgresConnection(conninfo))
+            let held = Held(try PostgresConnection(conninfo, connectTimeout: timeoutMilliseconds))
             server = held.connection.server
             if let onConnect { try held.connection.execute(onConnect) }
             self.held = held
@@ -51,7 +55,7 @@ final class Link {
     func sql(_ statement: String, _ parameters: [String?] = []) throws(QueueError) -> PostgresRows {
         let held = try connected()
         do {
-            return try held.connection.query(statement, parameters)
+            return try held.connection.query(statement, parameters, within: timeoutMilliseconds)
         } catch {
             throw failed(error)
         }

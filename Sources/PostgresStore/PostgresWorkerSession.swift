@@ -29,7 +29,17 @@ final class PostgresWorkerSession: WorkerSession {
         self.queues = queues
         logs = try store.home.openLogs(create: true)
         listener = Link(conninfo: store.conninfo, onConnect: "LISTEN \(Schema.channel)")
+        limitCalls(to: QueueConfig())
         _ = try listener.socket()
+    }
+
+    /// Every call to the server gives up after a fifth of the lease (a quarter of a second at least):
+    /// with renewals every third of it and the fence at half of it, a server that stops answering
+    /// is heard of, and the runs killed, well before the lease runs out.
+    private func limitCalls(to config: QueueConfig) {
+        let limit = max(250, Int64(max(2, config.leaseSeconds) * 1000) / 5)
+        store.link.timeoutMilliseconds = limit
+        listener.timeoutMilliseconds = limit
     }
 
     private var link: Link { store.link }
@@ -106,6 +116,7 @@ final class PostgresWorkerSession: WorkerSession {
             uploadedBytes[id] = nil
         }
         maxLogBytes = out.config.maxLogBytes
+        limitCalls(to: out.config)
         return out
     }
 

@@ -854,19 +854,12 @@ struct PostgresEndToEndTests {
             if run.allSatisfy({ !$0.isRunning }) { goneAt = epochMilliseconds(); break }
             usleep(5_000)
         }
-        // Known issue: every statement is a blocking libpq call with no deadline (PQexecParams, in
-        // PostgresConnection.query), so the worker's loop waits inside its lease renewal for as long
-        // as the server does not answer, and never gets to the check that would fence it: its run
-        // goes on long after its lease ran out, while a worker elsewhere may take the job. The README
-        // names "a call to the server that hangs instead of failing" as not covered and advises
-        // keepalives and tcp_user_timeout; over TCP with them (tighter than advised) it is the same,
-        // since the frozen server's kernel still acknowledges every byte and probe.
-        withKnownIssue("a server that stops answering blocks the worker inside libpq: no fencing") {
-            let gone = try #require(goneAt, "the run still runs \(epochMilliseconds() - leaseUntil) ms after its lease ran out")
-            #expect(gone < leaseUntil)
-            #expect(worker.wait(seconds: 1).map { $0 != 0 } == true, "the worker still runs: \(worker.stdout())")
-            #expect(worker.stdout().contains("before its lease runs out"), "\(worker.stdout())")
-        }
+        // Every call to the server gives up after a fifth of the lease, so the worker hears of the
+        // silence in time, kills its run and stops, before its lease runs out.
+        let gone = try #require(goneAt, "the run still runs \(epochMilliseconds() - leaseUntil) ms after its lease ran out")
+        #expect(gone < leaseUntil)
+        #expect(worker.wait(seconds: 1).map { $0 != 0 } == true, "the worker still runs: \(worker.stdout())")
+        #expect(worker.stdout().contains("before its lease runs out"), "\(worker.stdout())")
     }
 
     // MARK: 7. the server restarted mid-drain

@@ -65,6 +65,17 @@ struct ConnectionTests {
         #expect(try PostgresConnection.libraryVersion() >= 100_000)
     }
 
+    @Test func aStatementWithADeadlineGivesUpOnAServerThatDoesNotAnswerInTime() throws {
+        let db = try connect()
+        #expect(try db.query("SELECT $1::int + 1 AS n", ["1"], within: 5_000)[0, "n"] == "2", "an answer in time is the answer")
+        let started = monotonicMilliseconds()
+        let late = try #require(failure { _ = try db.query("SELECT pg_sleep(5)", [], within: 300) })
+        let waited = monotonicMilliseconds() - started
+        #expect(waited >= 300 && waited < 2_000, "gave up after \(waited) ms")
+        #expect(late.isConnectionLost, "the connection is of no further use: \(late)")
+        #expect(late.message.contains("no answer within 300ms"), "\(late)")
+    }
+
     @Test func parametersAndResultsRoundTripNullsQuotesAndUnicode() throws {
         let db = try connect()
         let quoted = #"it's "quoted"; \ back\slash, $1 and -- not a comment"#
