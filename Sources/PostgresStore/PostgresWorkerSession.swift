@@ -15,8 +15,9 @@ final class PostgresWorkerSession: WorkerSession {
     private let listener: Link
     private let logs: OpenDirectory?
     var lockWaiting = LockWaiting.forever
-    /// How much of each running job's log on this host is in the database already.
-    private var uploadedBytes: [String: Int] = [:]
+    /// How much of each running job's log on this host is in the database already, and which file
+    /// that was (a log cut for its size is replaced by a new, shorter file).
+    private var uploadedBytes: [String: (file: FileIdentity?, count: Int)] = [:]
     /// The jobs this worker said it runs at its last exchange; their output so far goes to the
     /// database with each renewal of the lease, for `logs -f` on other hosts.
     private var running: Set<String> = []
@@ -205,21 +206,33 @@ final class PostgresWorkerSession: WorkerSession {
         if !removed.isEmpty { try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)]) }
     }
 
-    /// Appends what this host's log of each job gained since the last upload to its log in the
-    /// database, which keeps the last `maxBytes` and counts every byte it was given (`total`), so
-    /// that a follower can tell what is new even after the front was cut.
+    /// Adds what this host's log of each job gained since the last upload to its log in the
+    /// database, bounded to `maxBytes` by the same cut as a log file (its middle goes, a marker says
+    /// how much, the header of the run the end belongs to stays), and counts every byte it was given
+    /// (`total`), so that a follower can tell what is new even after a cut. When the host's log was
+    /// cut for its size since, the part of it uploaded before is replaced by the whole cut file.
+    /// Only the job's worker writes its log, so the read and the write need no lock between them.
     private func upload(_ ids: [String], maxBytes: Int) throws(QueueError) {
         for id in ids {
-            guard let bytes = (try? logs?.readFile(QueueHome.logName(id))) ?? nil else { continue }
-            // A log cut on this host is a new, shorter file: all of it is new.
-            let done = uploadedBytes[id].flatMap { $0 <= bytes.count ? $0 : nil } ?? 0
-            guard bytes.count > done else { continue }
-            let added = Array(bytes[done...])
-            try link.sql("INSERT INTO queuectl_logs AS l (id, bytes, total) VALUES ($1, $2, $4) ON CONFLICT (id) DO UPDATE SET "
-                + "bytes = substring(l.bytes || EXCLUDED.bytes FROM greatest(1, length(l.bytes || EXCLUDED.bytes) - $3 + 1)), "
-                + "total = l.total + EXCLUDED.total",
-                [id, SQLText.bytea(added), String(max(1, maxBytes)), String(added.count)])
-            uploadedBytes[id] = bytes.count
+            let name = QueueHome.logName(id)
+            guard let logs, let bytes = (try? logs.readFile(name)) ?? nil else { continue }
+            let file = logs.identity(of: name)
+            let before = uploadedBytes[id]
+            let sameFile = before.map { $0.file == file && $0.count <= bytes.count } ?? true
+            let done = sameFile ? before?.count ?? 0 : 0
+            guard bytes.count > done || !sameFile else { continue }
+            let added = bytes[done...]
+            var stored = try store.logTail(id)?.bytes ?? []
+            // Of what the database has, the part that came from this run's earlier file goes.
+            if !sameFile { stored.removeLast(min(stored.count, before?.count ?? 0)) }
+            stored += added
+            if stored.count > maxBytes {
+                let cut = LogFormat.cut(stored, keeping: max(1, maxBytes) / 2)
+                stored = Array(stored[..<cut.range.lowerBound]) + cut.insert + Array(stored[cut.range.upperBound...])
+            }
+            try link.sql("INSERT INTO queuectl_logs AS l (id, bytes, total) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET "
+                + "bytes = EXCLUDED.bytes, total = l.total + EXCLUDED.total", [id, SQLText.bytea(stored), String(added.count)])
+            uploadedBytes[id] = (file, bytes.count)
         }
     }
 

@@ -1091,16 +1091,10 @@ struct PostgresEndToEndTests {
         #expect(dataFile.hasPrefix("=== queuectl: run 1 of 3, started "), "\(dataFile)")
         #expect(dataFile.contains("bytes of output cut here]"), "\(dataFile)")
         #expect(dataFile.hasSuffix("=== queuectl: exit 0 after " + (dataFile.components(separatedBy: "exit 0 after ").last ?? "")))
-        // Known issue: the upload keeps the last max-log-bytes bytes of the log in the database
-        // (substring in SQL; the README says "the last max-log-bytes"), wherever they fall: the first
-        // run's header and first line go, the kept part starts in the middle of a line with no stream
-        // mark (so its first piece reads as unmarked text), and nothing says that bytes were cut,
-        // where the config's own help says "the middle is cut beyond it", as the data file does.
-        withKnownIssue("the database keeps a log's raw tail, not its head and tail around a cut marker") {
-            #expect(database.hasPrefix("=== queuectl: run 1 of 3, started "), "\(database)")
-            #expect(database.contains("first-line-of-1\n"), "\(database)")
-            #expect(database.contains("bytes of output cut here]"), "\(database)")
-        }
+        // The database bounds a log with the data file's own cut: head and tail around a marker.
+        #expect(database.hasPrefix("=== queuectl: run 1 of 3, started "), "\(database)")
+        #expect(database.contains("first-line-of-1\n"), "\(database)")
+        #expect(database.contains("bytes of output cut here]"), "\(database)")
         #expect(database.hasSuffix("=== queuectl: exit 0 after " + (database.components(separatedBy: "exit 0 after ").last ?? "")))
     }
 
@@ -1139,14 +1133,9 @@ struct PostgresEndToEndTests {
         #expect(dataFile.contains(" bytes of output cut here]"), "\(dataFile)")
         #expect(spliced(dataFile).isEmpty, "\(spliced(dataFile))\n\(dataFile)")
         #expect(database.contains("line-300\n=== queuectl: exit 0 after "), "\(database)")
-        // Known issue: PostgresWorkerSession.upload sends the bytes of the local log past the count
-        // it uploaded before; but RunLog.bound replaces the local file with its head, a marker and
-        // its tail, so after a cut that count points into another layout: the database gets bytes
-        // that never followed the ones it has ("line-65", "l0", "line-201"), and never the marker.
-        withKnownIssue("output uploaded while a run goes on is spliced in the database once the worker's host cuts the log") {
-            #expect(database.contains(" bytes of output cut here]"), "\(database)")
-            #expect(spliced(database).isEmpty, "spliced: \(spliced(database))\n\(database)")
-        }
+        // A cut on the worker's host replaces what the database had of that file with the cut file.
+        #expect(database.contains(" bytes of output cut here]"), "\(database)")
+        #expect(spliced(database).isEmpty, "spliced: \(spliced(database))\n\(database)")
     }
 
     /// `keep-completed` bounds the completed jobs a queue keeps; the workers prune as they finish

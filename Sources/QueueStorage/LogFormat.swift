@@ -45,7 +45,7 @@ package enum LogFormat {
     /// Appends `bytes` to `out` as `channel`, after a mark if the file's end (`current`) is another
     /// channel; a text of queuectl's own always gets its mark, so that each one stands alone. A DLE in
     /// the job's output is doubled (found with `memchr`, so plain output costs one pass at most).
-    static func append(_ bytes: ArraySlice<UInt8>, as channel: Channel, after current: inout Channel?, to out: inout [UInt8]) {
+    package static func append(_ bytes: ArraySlice<UInt8>, as channel: Channel, after current: inout Channel?, to out: inout [UInt8]) {
         if current != channel || channel == .ours { out += [escape, channel.mark] }
         current = channel
         bytes.withUnsafeBufferPointer { buffer in
@@ -66,7 +66,7 @@ package enum LogFormat {
     static let markerEndings = [Array(" bytes of output cut here]\n".utf8), Array(" bytes of older output cut here]\n".utf8)]
 
     /// The cut marker that stands for `count` bytes.
-    static func marker(cutting count: Int) -> [UInt8] { Array("\n[queuectl: \(count) bytes of output cut here]\n".utf8) }
+    package static func marker(cutting count: Int) -> [UInt8] { Array("\n[queuectl: \(count) bytes of output cut here]\n".utf8) }
 
     /// The run number a header gives (`=== queuectl: run 2 of 4, ...` or `=== queuectl: restart 1,
     /// run 2 of 4, ...`), or nil for any other text.
