@@ -352,6 +352,27 @@ package enum JobManager {
         return JobTransition(job: job)
     }
 
+    /// Puts back a job that `worker` holds as claimed but neither runs nor is starting: the answer to
+    /// its claim never reached the worker (a database connection lost at the COMMIT). No run of it
+    /// happened, so no attempt is used; one cancelled or killed meanwhile goes as they asked.
+    package static func returnLostClaim(_ jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> JobTransition? {
+        guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
+        var job = snapshot.document.jobs[i]
+        if job.cancelRequested {
+            snapshot.document.jobs.remove(at: i)
+            return JobTransition(job: job, removed: true)
+        }
+        if job.killRequested {
+            let transition = recordKilled(&job, ran: false, now: snapshot.now, document: &snapshot.document)
+            snapshot.document.jobs[i] = job
+            return transition
+        }
+        putBack(&job, because: "claimed, but the claim's answer never reached its worker; runs again without using an attempt", now: snapshot.now)
+        job.startedAt = nil
+        snapshot.document.jobs[i] = job
+        return JobTransition(job: job)
+    }
+
     /// Makes a job runnable now again, as if its run had not happened: no attempt is used.
     private static func putBack(_ job: inout Job, because reason: String, now: Timestamp) {
         job.state = .pending

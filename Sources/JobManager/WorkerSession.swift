@@ -34,9 +34,9 @@ package protocol WorkerSession: AnyObject {
     /// One transaction: recover others' orphans, run `body` on a document holding at least this
     /// worker's own jobs (to record started children and ended runs), settle dependents, then claim
     /// up to `claimLimit()` jobs (asked right before the claim, so a stop that came meanwhile counts).
-    /// `running`: the ids of the jobs the worker runs now. `prune`: runs were recorded, so retention
-    /// applies (by age too with `checkAge`).
-    func exchange<T>(running: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
+    /// `running`: the ids of the jobs the worker runs now; `starting`, those it claimed and is
+    /// starting. `prune`: runs were recorded, so retention applies (by age too with `checkAge`).
+    func exchange<T>(running: Set<String>, starting: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
                      _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> Exchanged<T>
 
     /// Gives back claimed jobs that will not be started, exactly as `originals` has them.
@@ -109,7 +109,7 @@ package final class FileWorkerSession: WorkerSession {
         }
     }
 
-    package func exchange<T>(running: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
+    package func exchange<T>(running: Set<String>, starting _: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
                              _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> Exchanged<T> {
         let (record, queues) = (self.record, self.queues)
         let me = record.process

@@ -62,7 +62,7 @@ final class PostgresWorkerSession: WorkerSession {
         }
     }
 
-    func exchange<T>(running: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
+    func exchange<T>(running: Set<String>, starting: Set<String>, claimLimit: () -> Int, prune: Bool, checkAge: Bool,
                      _ body: (inout Snapshot) throws(QueueError) -> T) throws(QueueError) -> Exchanged<T> {
         let me = record.process
         self.running = running
@@ -77,6 +77,13 @@ final class PostgresWorkerSession: WorkerSession {
             var snapshot = Snapshot(document: loaded.document, now: meta.now, home: store.home)
             var out = Exchanged(body: try body(&snapshot))
             out.recovered = recovered
+            // A claim this worker neither runs nor is starting, whose result the body did not just
+            // record either: the COMMIT of the claim went through, its answer did not.
+            for job in loaded.jobs where !running.contains(job.id) && !starting.contains(job.id) {
+                guard let i = snapshot.document.index(of: job.id), snapshot.document.jobs.summary(at: i).state == .processing,
+                      snapshot.document.jobs.summary(at: i).worker == me else { continue }
+                if let t = JobManager.returnLostClaim(job.id, worker: me, in: &snapshot) { out.recovered.append(t) }
+            }
             // The runs recorded now: their output goes into the database with their result.
             uploaded = loaded.jobs.map(\.id).filter { id in
                 guard let i = snapshot.document.index(of: id) else { return true }

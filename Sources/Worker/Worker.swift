@@ -245,7 +245,7 @@ package final class Worker {
         let waiting = session.lockWaiting
         session.lockWaiting = Worker.loopLockWaiting
         defer { session.lockWaiting = waiting }
-        let out = try session.exchange(running: Set(request.running), claimLimit: { signals.stopRequestCount == 0 ? request.claim : 0 },
+        let out = try session.exchange(running: Set(request.running), starting: Set(request.starting), claimLimit: { signals.stopRequestCount == 0 ? request.claim : 0 },
                                        prune: !request.results.isEmpty, checkAge: ageDue) { (s) throws(QueueError) -> [WorkerEvent] in
             var events: [WorkerEvent] = []
             for child in request.children { JobManager.recordChild(child.process, jobID: child.jobID, worker: me, in: &s) }

@@ -59,6 +59,8 @@ struct WorkerCore {
         var claim: Int
         /// The jobs this worker runs, whose cancellation or kill it wants to hear of.
         var running: [String]
+        /// The jobs it claimed and is starting now (claimed by the transaction before, not spawned yet).
+        var starting: [String] = []
     }
 
     struct StartedChild: Equatable, Sendable {
@@ -144,7 +146,9 @@ struct WorkerCore {
     private(set) var fenced = false
     private(set) var finished = false
     /// Jobs handed to the loop to spawn, not yet reported started.
-    private var starting = 0
+    /// The jobs claimed and not spawned yet.
+    private var startingIDs: [String] = []
+    private var starting: Int { startingIDs.count }
     /// While a transaction runs: how many of `children` and `results` it records, and how many jobs
     /// it asks for.
     private var inFlight: (children: Int, results: Int, claim: Int)?
@@ -253,7 +257,7 @@ struct WorkerCore {
             if !waitingForLock { actions.append(.emit(.waitingForLock(message))) }
             waitingForLock = true
         case .spawned(let job, let pid, let startTime, let startedAt, let note):
-            starting -= 1
+            startingIDs.removeAll { $0 == job.id }
             let timeout = job.timeout ?? (jobTimeout > 0 ? jobTimeout : nil)
             runs.append(Run(job: job, pid: pid, startedAt: startedAt, startedMonotonic: now, timeoutSeconds: timeout,
                             timeoutAt: timeout.map { now + Int64(($0 * 1000).rounded(.up)) }, note: note))
@@ -264,7 +268,7 @@ struct WorkerCore {
             }
             if forced { actions += beginTeardown(runs.count - 1, .shutdown, at: now) }
         case .spawnFailed(let job, let reason, let startedAt, let note):
-            starting -= 1
+            startingIDs.removeAll { $0 == job.id }
             if let note { actions.append(.emit(.outputNotLogged(job, reason: note))) }
             let result = Result(job: job, outcome: .couldNotStart(reason), startedAt: startedAt, durationMilliseconds: 0,
                                 interrupted: false, note: note)
@@ -314,7 +318,7 @@ struct WorkerCore {
                 inFlight = (children.count, results.count, free)
                 queueChanged = false
                 actions.append(.exchange(Request(children: children, results: results, claim: free,
-                                                 running: runs.map(\.job.id))))
+                                                 running: runs.map(\.job.id), starting: startingIDs)))
                 return actions
             }
         }
@@ -367,7 +371,7 @@ struct WorkerCore {
             if stopRequests > 0 {
                 actions.append(.giveBack(reply.claimed))
             } else {
-                starting += reply.claimed.count
+                startingIDs += reply.claimed.map(\.id)
                 for job in reply.claimed { actions += [.emit(.jobStarted(job)), .spawn(job)] }
             }
         } else if settings.drain, askedForJobs, runs.isEmpty, starting == 0, stopRequests == 0, results.isEmpty, children.isEmpty {

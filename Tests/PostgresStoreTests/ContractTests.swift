@@ -180,7 +180,9 @@ final class Session {
     func exchange(claim limit: Int = 0, started: [String: ProcessIdentity] = [:],
                   results: [String: RunOutcome] = [:], prune: Bool = false) throws -> Exchanged<[JobTransition]> {
         let me = worker
-        let out = try session.exchange(running: Set(started.keys), claimLimit: { limit }, prune: prune, checkAge: false) {
+        // Every job it claimed is one it holds (running, or about to be): none is a lost claim.
+        let out = try session.exchange(running: Set(started.keys), starting: Set(beforeClaim.keys), claimLimit: { limit },
+                                       prune: prune, checkAge: false) {
             (s) throws(QueueError) -> [JobTransition] in
             for (id, child) in started { JobManager.recordChild(child, jobID: id, worker: me, in: &s) }
             var done: [JobTransition] = []
@@ -787,7 +789,9 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         let results = try q.cancel(["r"])
         if case .terminating(let job)? = results.first { #expect(job.id == "r" && job.cancelRequested) } else { Issue.record("\(results)") }
         #expect(try q.job("r").state == .processing)
-        let asked = try w.session.exchange(running: ["r", "s"], claimLimit: { 0 }, prune: false, checkAge: false) { (_: inout Snapshot) throws(QueueError) in }
+        let asked = try w.session.exchange(running: ["r", "s"], starting: [], claimLimit: { 0 }, prune: false, checkAge: false) {
+            (_: inout Snapshot) throws(QueueError) in
+        }
         #expect(asked.cancelled == ["r"])
         let ended = try w.exchange(results: ["r": .exited(.signaled(15)), "s": .exited(.exited(0))]).body
         #expect(ended.first { $0.job.id == "r" }?.removed == true)

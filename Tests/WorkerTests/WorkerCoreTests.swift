@@ -366,6 +366,21 @@ struct Harness {
         #expect(done == [.emit(.drained), .emit(.stopped(forced: false)), .finish(exitCode: 0)])
     }
 
+    @Test func aTransactionSaysWhichClaimedJobsAreStillBeingStarted() {
+        var h = Harness(slots: 2, childRecordDelay: 0)
+        _ = h.send(.tick, at: 0)
+        h.send(.exchanged(WorkerCore.Reply(claimed: [job("a"), job("b")])), at: 1)
+        // The first child is recorded while the second job is not spawned yet: a store that finds
+        // "b" claimed by this worker must not take it for a claim whose answer was lost.
+        let first = h.send(.spawned(job("a"), pid: 100, startTime: 7, startedAt: wallClock, note: nil), at: 2)
+        let request = try! #require(first.compactMap(Harness.isExchange).first)
+        #expect(request.running == ["a"])
+        #expect(request.starting == ["b"])
+        h.send(.spawned(job("b"), pid: 101, startTime: 7, startedAt: wallClock, note: nil), at: 3)
+        let next = h.send(.exchanged(WorkerCore.Reply()), at: 4)
+        #expect(next.compactMap(Harness.isExchange).allSatisfy { $0.starting.isEmpty && $0.running == ["a", "b"] })
+    }
+
     @Test func aJobThatCannotStartIsAFailedRunWithTheReason() {
         var h = Harness()
         _ = h.send(.tick, at: 0)
