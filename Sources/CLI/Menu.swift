@@ -125,11 +125,11 @@ struct Menu {
     }
 
     private func enqueue() {
-        let config = (try? Store(home: session.home).read())?.config ?? QueueConfig()
+        let config = (try? session.queue.read(.none))?.config ?? QueueConfig()
         guard let id = ask("Job id (empty for a generated one): ", { (answer) throws(QueueError) -> String in
             if !answer.isEmpty {
                 try JobInput.validateID(answer)
-                if (try? Store(home: session.home).read())?.index(of: answer) != nil {
+                if (try? session.queue.read(.ids([answer])))?.index(of: answer) != nil {
                     throw .usage("a job with id '\(answer)' already exists")
                 }
             }
@@ -153,7 +153,7 @@ struct Menu {
     }
 
     private func startWorker() {
-        let configured = (try? Store(home: session.home).read())?.config.workerCount ?? QueueConfig().workerCount
+        let configured = (try? session.queue.read(.none))?.config.workerCount ?? QueueConfig().workerCount
         guard let slots = ask("Jobs it runs at once (empty for the configured \(configured)): ", { (answer) throws(QueueError) -> Int? in
             answer.isEmpty ? nil : try NumberInput.integer(answer, for: "jobs at once", in: QueueConfig.workerCountRange)
         }) else { return }
@@ -177,7 +177,7 @@ struct Menu {
             return ids
         }), !answer.isEmpty else { return }
         if answer == ["--all"] {
-            let count = (try? Store(home: session.home).read()).map { $0.jobs.indices(whereSummary: { $0.state == .dead }).count } ?? 0
+            let count = (try? session.queue.read(.state(.dead))).map { $0.jobs.indices(whereSummary: { $0.state == .dead }).count } ?? 0
             guard count > 0 else {
                 show(["dlq", "list"])
                 return
@@ -190,7 +190,7 @@ struct Menu {
 
     private func checkDead(_ id: String) throws(QueueError) {
         guard !id.isEmpty else { return }
-        guard let document = try? Store(home: session.home).read(), let i = document.index(of: id) else {
+        guard let document = try? session.queue.read(.ids([id])), let i = document.index(of: id) else {
             throw .usage("no job with id '\(id)'")
         }
         let state = document.jobs.summary(at: i).state
@@ -201,7 +201,7 @@ struct Menu {
         var start = before.count
         let characters = Array(before)
         while start > 0, !characters[start - 1].isWhitespace { start -= 1 }
-        guard let document = try? Store(home: session.home).read() else { return Completion(start: start, candidates: []) }
+        guard let document = try? session.queue.read(.state(.dead)) else { return Completion(start: start, candidates: []) }
         let ids = document.jobs.indices(whereSummary: { $0.state == .dead }).map { document.jobs.summary(at: $0).id }
         return Completion(start: start, candidates: ids.sorted())
     }

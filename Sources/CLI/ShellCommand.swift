@@ -1,3 +1,4 @@
+import JobManager
 import ConfigManager
 import QueueStorage
 import QueueSystem
@@ -25,7 +26,10 @@ extension Commands {
     )
 
     static func runShell(_ args: ParsedArguments, _ context: Context) throws(QueueError) -> Int32 {
-        let session = try Session(home: try context.store().home)
+        // The commands typed run in this process and find the store as this one did; a --store given
+        // to 'shell' goes to them, and to the workers started from here, by the environment.
+        if let conninfo = try context.postgresConnection() { Console.setEnvironment("QUEUECTL_STORE", conninfo) }
+        let session = try Session(queue: try context.queue())
         session.run(startingIn: args.has("menu") ? .menu : .shell)
         return 0
     }
@@ -83,16 +87,18 @@ final class Session {
     /// What a line typed at the shell prompt (or a command typed at the menu) leads to.
     enum Next { case stay, leave, menu, shell }
 
-    let home: QueueHome
+    /// The queue, as the commands typed here find it (the data file, or `QUEUECTL_STORE`'s database).
+    let queue: any QueueStore
+    var home: QueueHome { queue.home }
     let editor: LineEditor
     /// The terminal's settings when the session began, put back after every command.
     private let terminal: SavedTerminalSettings?
     /// Workers started here in the background, not yet seen to have ended.
     private(set) var workers: [Int32] = []
 
-    init(home: QueueHome) throws(QueueError) {
-        self.home = home
-        editor = LineEditor(history: History(home: home))
+    init(queue: any QueueStore) throws(QueueError) {
+        self.queue = queue
+        editor = LineEditor(history: History(home: queue.home))
         terminal = SavedTerminalSettings(fd: 0)
         do { try SessionSignals.install() } catch { throw .failure("cannot handle Ctrl+C: \(error)") }
     }
@@ -197,7 +203,7 @@ final class Session {
             return
         }
         workers.append(pid)
-        guard let record = (try? Store(home: home).read())?.workers.first(where: { $0.process.pid == pid }) else { return }
+        guard let record = (try? queue.read(.none))?.workers.first(where: { $0.process.pid == pid }) else { return }
         let slots = "\(record.slots) slot\(record.slots == 1 ? "" : "s")"
         Console.out("worker \(pid) started in the background with \(slots); its events go to \(home.directory)/\(Commands.workerLogName)\n")
     }
@@ -292,8 +298,8 @@ final class Session {
         let argument = positionals < command.arguments.count ? command.arguments[positionals] : last.repeating ? last : nil
         switch argument?.name {
         case "id":
-            guard let document = try? Store(home: home).read() else { return [] }
             let deadOnly = path.count > 2 && path[1].name == "dlq"
+            guard let document = try? queue.read(deadOnly ? .state(.dead) : .all) else { return [] }
             return document.jobs.indices(whereSummary: { !deadOnly || $0.state == .dead }).map { document.jobs.summary(at: $0).id }
         case "key": return ConfigKey.allCases.map(\.rawValue)
         case "pid": return workerPids()
@@ -303,7 +309,7 @@ final class Session {
 
     /// The live workers of this queue, for Tab.
     func workerPids() -> [String] {
-        guard let document = try? Store(home: home).read() else { return [] }
+        guard let document = try? queue.read(.none) else { return [] }
         return document.workers.filter { $0.isInThisNamespace && $0.process.isAlive }.map { String($0.process.pid) }
     }
 }
