@@ -926,8 +926,6 @@ struct PostgresEndToEndTests {
         let cases: [(args: [String], says: String)] = [
             (["dashboard"], "'queuectl dashboard' works with the data file only, not yet with the PostgreSQL store"),
             (["dashboard", "--port", "0"], "'queuectl dashboard' works with the data file only, not yet with the PostgreSQL store"),
-            (["shell"], "'queuectl shell' works with the data file only, not yet with the PostgreSQL store"),
-            (["-i"], "'queuectl shell' works with the data file only, not yet with the PostgreSQL store"),
         ]
         for c in cases {
             let r = pg.run(c.args, within: 20)
@@ -937,6 +935,18 @@ struct PostgresEndToEndTests {
         }
         #expect(try pg.fingerprint() == before)
         #expect(!FileManager.default.fileExists(atPath: pg.sandbox.home), "a queue home was made")
+    }
+
+    /// The shell's commands run against the store the shell was started on, and so do its reads.
+    @Test func theShellWorksOnPostgreSQL() throws {
+        _ = try requireTestServer()
+        let pg = PostgresQueue()
+        pg.ok("store", "init")
+        let r = pg.run(["shell"], within: 20, stdin: "enqueue {\"id\":\"typed\",\"command\":\"true\"}\nlist\nstatus\n")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("typed  pending"), "\(r)")
+        #expect(r.stdout.contains("Store: PostgreSQL at "), "\(r)")
+        #expect(try pg.jobs()["typed"]?["state"] as? String == "pending")
     }
 
     /// What the first slice refused and main now does on PostgreSQL: --after, wait, logs -f, prune,
