@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures queuectl's speed and memory with a release build against fresh temporary queue homes and
 # prints a table: figure, median, min, max, runs. Usage: Scripts/bench.sh [runs] [loop runs]
-# (defaults 11 and 5). Takes about a minute and a half on 2 cores. Needs python3 (standard library only)
-# to time and to seed files, and times task-spooler's `tsp` beside queuectl when it is installed.
+# (defaults 11 and 5). Takes about two and a half minutes on 2 cores, a minute of it for the
+# PostgreSQL store. Needs python3 (standard library only) to time and to seed files, and times
+# task-spooler's `tsp` beside queuectl when it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-11}"
@@ -15,11 +16,34 @@ if ! command -v tsp >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "
         || echo "note: could not install task-spooler; its rows are left out" >&2
 fi
 command -v tsp >/dev/null 2>&1 || echo "note: task-spooler (tsp) is not installed; its rows are left out" >&2
+# The PostgreSQL store's figures run against a throwaway cluster (Scripts/postgres.sh, durable
+# settings), started here and stopped on any exit. Its server, libpq and psql (which seeds the
+# tables) are installed the same way when missing; without them its rows are left out.
+has_libpq() { { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libpq\.so\.5 '; }
+has_postgres_server() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ]; }
+has_postgres() { has_libpq && has_postgres_server && command -v psql >/dev/null 2>&1; }
+if ! has_postgres && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing postgresql and libpq5 to measure the PostgreSQL store" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql libpq5; } >/dev/null 2>&1 \
+        || echo "note: could not install postgresql and libpq5; the PostgreSQL rows are left out" >&2
+fi
 bin="$(bash Scripts/build-release.sh 2>/dev/null)"
-exec python3 - "$bin" "$runs" "$loop_runs" <<'PY'
+conninfo=""
+if has_postgres; then
+    postgres_dir="$(mktemp -d)"
+    chmod 755 "$postgres_dir"  # the server runs as postgres when we are root
+    trap 'bash Scripts/postgres.sh stop "$postgres_dir" >/dev/null || echo "warning: the bench cluster in $postgres_dir was not stopped" >&2' EXIT
+    trap 'exit 130' INT TERM HUP
+    conninfo="$(bash Scripts/postgres.sh start "$postgres_dir")" \
+        || echo "note: the PostgreSQL cluster did not start; the PostgreSQL rows are left out" >&2
+else
+    echo "note: PostgreSQL (postgresql, libpq5, psql) is not installed; the PostgreSQL rows are left out" >&2
+fi
+python3 - "$bin" "$runs" "$loop_runs" "$conninfo" <<'PY'
 import json, os, re, resource, selectors, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
 BIN, RUNS, LOOP_RUNS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+PG = sys.argv[4]  # the throwaway cluster's connection string; empty: no PostgreSQL rows
 TSP = shutil.which("tsp")
 LOAD_BEFORE = os.getloadavg()
 ROOT = tempfile.mkdtemp(prefix="queuectl-bench-")
@@ -34,12 +58,16 @@ def home(name):
     homes += 1
     return os.path.join(ROOT, f"{name}-{homes}")
 
-def env(h):
+def env(h, store=None):
+    """The data file in h; with `store` (a connection string), the PostgreSQL store, h holding only logs."""
     e = dict(os.environ, QUEUECTL_HOME=h)
+    e.pop("QUEUECTL_STORE", None)
+    if store:
+        e["QUEUECTL_STORE"] = store
     return e
 
-def run(h, *args, stdin=None):
-    subprocess.run([BIN, *args], env=env(h), input=stdin, stdout=subprocess.DEVNULL, check=True)
+def run(h, *args, stdin=None, store=None):
+    subprocess.run([BIN, *args], env=env(h, store), input=stdin, stdout=subprocess.DEVNULL, check=True)
 
 def seed(h, pending=0, completed=0, chain=False):
     """Writes a data file in queuectl's own format (the worker and enqueue would take minutes)."""
@@ -73,13 +101,38 @@ def record(figure, samples, unit, target, digits=1):
     rows.append((figure, statistics.median(samples), min(samples), max(samples), len(samples), unit, target, digits))
     print(f"  {figure}: median {statistics.median(samples):.{digits}f} {unit}", file=sys.stderr)
 
-def timed(h, *args, n=RUNS):
+def timed(h, *args, n=RUNS, stdin=None, store=None):
     out = []
     for _ in range(n):
         t = time.perf_counter()
-        run(h, *args)
+        run(h, *args, stdin=stdin, store=store)
         out.append((time.perf_counter() - t) * 1000)
     return out
+
+def status_json(h, store=None):
+    out = subprocess.run([BIN, "status", "--json"], env=env(h, store), stdout=subprocess.PIPE, check=True).stdout
+    return json.loads(out)
+
+def psql(store, *statements):
+    """Runs each statement by itself (VACUUM takes no transaction block); returns what they print."""
+    command = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", store]
+    for statement in statements:
+        command += ["-c", statement]
+    return subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+
+databases = 0
+def database():
+    """A new database with queuectl's tables, and a new home for its runs' logs, as home() gives a new
+    file: (home, connection string)."""
+    global databases
+    databases += 1
+    name = f"bench_{databases}"
+    psql(PG, f"CREATE DATABASE {name}")
+    h = home("postgres")
+    os.makedirs(h, mode=0o700)
+    store = f"{PG} dbname={name}"  # a keyword given twice: libpq takes the last
+    run(h, "store", "init", store=store)
+    return h, store
 
 # Start-up: what every one-shot command pays before it reads a byte of the queue.
 h = home("startup")
@@ -109,6 +162,21 @@ record("enqueue one job (JSON), 1,000 jobs, in turn with add", enqueues, "ms", "
 record("add one job (plain words), 1,000 jobs, in turn with enqueue", adds, "ms", "-")
 record("add / enqueue, one job (same round)", [a / e for a, e in zip(adds, enqueues)], "x", "0.9 to 1.1", 2)
 
+# `enqueue -`: 10,000 jobs from standard input, added in one transaction to an empty queue; the data
+# file and PostgreSQL in turn in each round.
+TEN_THOUSAND = b'{"command":"true"}\n' * 10000
+stdin_file, stdin_pg = [], []
+for _ in range(RUNS):
+    h = home("enqueue-stdin")
+    seed(h)
+    stdin_file += timed(h, "enqueue", "-", n=1, stdin=TEN_THOUSAND)
+    if PG:
+        h, store = database()
+        stdin_pg += timed(h, "enqueue", "-", n=1, stdin=TEN_THOUSAND, store=store)
+record("enqueue - of 10,000 jobs, empty file", stdin_file, "ms", "-")
+if PG:
+    record("PostgreSQL: enqueue - of 10,000 jobs, empty tables", stdin_pg, "ms", "-")
+
 def drain(completed, n=3, slots=4, chain=False):
     rates = []
     for _ in range(n):
@@ -131,23 +199,96 @@ record("drain 1,000 true jobs, --count 1, empty file", plain, "jobs/s", "-")
 record("drain a chain of 1,000 (each --after the previous), --count 4", chained, "jobs/s", "-")
 record("chain drain time / plain drain time at one slot", [p / c for p, c in zip(plain, chained)], "x", "<= 1.5", 2)
 
+# PostgreSQL's drain beside the data file's, in turn in each round: 1,000 jobs at 4 slots, by one
+# worker process and by two with 2 slots each (4 slots still: what differs is only that two
+# processes share the tables). The bar: within 1.2 times the data file's drain time.
+if PG:
+    THOUSAND = b'{"command":"true","cwd":"/tmp"}\n' * 1000  # the jobs seed() writes
+
+    def pg_drain(processes, slots):
+        h, store = database()
+        run(h, "enqueue", "-", stdin=THOUSAND, store=store)
+        t = time.perf_counter()
+        workers = [subprocess.Popen([BIN, "worker", "start", "--count", str(slots), "--drain"], env=env(h, store),
+                                    stdout=subprocess.DEVNULL) for _ in range(processes)]
+        if any([w.wait() for w in workers]):
+            raise SystemExit("bench: a PostgreSQL worker failed")
+        rate = 1000 / (time.perf_counter() - t)
+        jobs = status_json(h, store)["jobs"]
+        if jobs["completed"] != 1000:
+            raise SystemExit(f"bench: the PostgreSQL drain left jobs unrun: {jobs}")
+        return rate
+
+    file_drains, pg_one, pg_two = [], [], []
+    for _ in range(5):
+        file_drains += drain(0, n=1)
+        pg_one.append(pg_drain(1, 4))
+        pg_two.append(pg_drain(2, 2))
+    record("drain 1,000 true jobs, --count 4, empty file, in turn with PostgreSQL", file_drains, "jobs/s", "-")
+    record("PostgreSQL: drain 1,000 true jobs, one worker --count 4", pg_one, "jobs/s", "-")
+    record("PostgreSQL: drain 1,000 true jobs, two workers --count 2 each", pg_two, "jobs/s", "-")
+    record("PostgreSQL / data file drain time, one worker (same round)", [f / p for f, p in zip(file_drains, pg_one)], "x", "<= 1.2", 2)
+    record("PostgreSQL / data file drain time, two workers (same round)", [f / p for f, p in zip(file_drains, pg_two)], "x", "<= 1.2", 2)
+
+def latency(h, store=None):
+    """From the start of an enqueue to its job's start, and how long of it the enqueue command took."""
+    worker = subprocess.Popen([BIN, "worker", "start"], env=env(h, store), stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    latencies, commands = [], []
+    for i in range(RUNS * 2):
+        mark = os.path.join(h, f"started-{i}")
+        t = time.time_ns()
+        run(h, "enqueue", json.dumps({"command": f"date +%s%N > {mark}"}), store=store)
+        commands.append((time.time_ns() - t) / 1e6)
+        deadline = time.time() + 10
+        while not (os.path.exists(mark) and os.path.getsize(mark) > 0) and time.time() < deadline:
+            time.sleep(0.001)
+        latencies.append((int(open(mark).read()) - t) / 1e6)
+        time.sleep(0.05)
+    worker.send_signal(2)
+    worker.wait()
+    return latencies, commands
+
 h = home("latency")
 seed(h)
-worker = subprocess.Popen([BIN, "worker", "start"], env=env(h), stdout=subprocess.DEVNULL)
-time.sleep(0.5)
-latencies = []
-for i in range(RUNS * 2):
-    mark = os.path.join(h, f"started-{i}")
-    t = time.time_ns()
-    run(h, "enqueue", json.dumps({"command": f"date +%s%N > {mark}"}))
-    deadline = time.time() + 10
-    while not (os.path.exists(mark) and os.path.getsize(mark) > 0) and time.time() < deadline:
-        time.sleep(0.001)
-    latencies.append((int(open(mark).read()) - t) / 1e6)
-    time.sleep(0.05)
-worker.send_signal(2)
-worker.wait()
-record("enqueue-to-start latency, idle worker", latencies, "ms", "<= 50 ms")
+record("enqueue-to-start latency, idle worker", latency(h)[0], "ms", "<= 50 ms")
+if PG:
+    latencies, commands = latency(*database())
+    record("PostgreSQL: enqueue-to-start latency, idle worker", latencies, "ms", "< 20 ms")
+    # What of it is the enqueue command's own: loading libpq, connecting, its transaction, exiting.
+    record("PostgreSQL: the enqueue command alone, in that loop", commands, "ms", "-")
+
+# `status` with 1,000,000 finished jobs in the table, seeded in SQL (a worker would take many
+# minutes) in the very form queuectl writes: the body of a job that enqueue and a worker made here,
+# with its id, number, command and times changed. The counts are the statement triggers' own,
+# checked against status; `show` reads a seeded job back with queuectl's strict reader.
+if PG:
+    h, store = database()
+    run(h, "enqueue", '{"command":"true"}', store=store)
+    run(h, "worker", "start", "--drain", store=store)
+    made = psql(store, "SELECT body FROM queuectl_jobs", "DELETE FROM queuectl_jobs")
+    sample = json.loads(made)
+    if json.dumps(sample) != made or sample["state"] != "completed":
+        raise SystemExit(f"bench: a finished job's body is not in the form this bench writes: {made}")
+    t = "2026-01-01T00:00:00.000Z"
+    changed = dict(id="@ID@", command="echo finished job number @N@", seq="@SEQ@", created_at=t, updated_at=t,
+                   started_at=t, finished_at=t, duration_ms=12, cwd="/tmp")
+    if not changed.keys() <= sample.keys():
+        raise SystemExit(f"bench: a finished job's body lacks some of {sorted(changed)}: {made}")
+    sample.update(changed)
+    body = (json.dumps(sample).replace("%", "%%").replace("@ID@", "done-%1$s").replace("@N@", "%1$s")
+            .replace('"@SEQ@"', "%2$s"))
+    million = 1000000
+    psql(store, "INSERT INTO queuectl_jobs (id, seq, state, priority, queue, updated_at, body) "
+         f"SELECT 'done-' || i, i + 1, 'completed', 0, 'default', 1767225600000, format($b${body}$b$, i, i + 1) "
+         f"FROM generate_series(0, {million - 1}) AS i",
+         f"UPDATE queuectl_meta SET next_seq = {million + 1}",
+         "VACUUM ANALYZE queuectl_jobs")
+    jobs = status_json(h, store)["jobs"]
+    if jobs["completed"] != million or jobs["total"] != million:
+        raise SystemExit(f"bench: status counts {jobs} after seeding {million:,} finished jobs")
+    run(h, "show", f"done-{million - 1}", store=store)
+    record("PostgreSQL: status, 1,000,000 finished jobs", timed(h, "status", store=store), "ms", "< 50 ms")
 
 # The figure a script user meets first: a shell loop that enqueues 1,000 jobs one by one, each
 # enqueue a process of its own whose job is on disk (fsynced) when it returns. The loop alone; the
@@ -157,10 +298,6 @@ record("enqueue-to-start latency, idle worker", latencies, "ms", "<= 50 ms")
 # the ratios are taken within each round.
 LOOP = 'for i in $(seq 1000); do "$Q" enqueue \'{"command":"true"}\' >/dev/null; done'
 TSP_LOOP = 'for i in $(seq 1000); do tsp true >/dev/null; done; tsp -w'
-
-def status_json(h):
-    out = subprocess.run([BIN, "status", "--json"], env=env(h), stdout=subprocess.PIPE, check=True).stdout
-    return json.loads(out)
 
 def until(condition, what, seconds=60, pause=0.005):
     deadline = time.time() + seconds
@@ -305,11 +442,13 @@ for s in streams:
 board.send_signal(signal.SIGINT)
 board.wait()
 
+PG_VERSION = PG and psql(PG, "SHOW server_version").split()[0]
 shutil.rmtree(ROOT, ignore_errors=True)
 load = lambda l: " / ".join(f"{x:.2f}" for x in l)
 print(f"\nqueuectl bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, release build, fully static;"
       f" load average (1/5/15 min) {load(LOAD_BEFORE)} before, {load(os.getloadavg())} after"
-      + ("" if TSP else "; task-spooler not installed, its rows left out") + "\n")
+      + ("" if TSP else "; task-spooler not installed, its rows left out")
+      + (f"; PostgreSQL {PG_VERSION}, a throwaway cluster with fsync on" if PG else "; no PostgreSQL, its rows left out") + "\n")
 print("| figure | median | min | max | runs | target |")
 print("|---|---|---|---|---|---|")
 for figure, med, lo, hi, n, unit, target, d in rows:
