@@ -56,6 +56,13 @@ package struct PostgresNotification: Equatable, Sendable {
     package let payload: String
 }
 
+/// The statements a connection has run, by text, and the names of those it has prepared. Their
+/// texts hold no values (those are parameters), so there are a few dozen at most.
+private final class PreparedStatements {
+    var seen: Set<String> = []
+    var names: [String: String] = [:]
+}
+
 /// What libpq would print about a notice or warning from the server: nothing, since stderr is for
 /// queuectl's own errors. Set before the connection reads its first message, so that a warning the
 /// server sends while the session starts (a collation version mismatch, a bad per-role setting)
@@ -68,6 +75,7 @@ private let dropNotice: LibPQ.NoticeProcessor = { _, _ in }
 package struct PostgresConnection: ~Copyable {
     private let pq: LibPQ
     private let connection: LibPQ.PGconn
+    private let statements = PreparedStatements()
     /// Where this connection goes, as `PostgresError.server` says it.
     package let server: String
 
@@ -128,30 +136,59 @@ package struct PostgresConnection: ~Copyable {
     /// and a wait on the socket that gives up after that many milliseconds: a server that stops
     /// answering (frozen, or cut off while its kernel still acknowledges) is then a lost connection,
     /// not a call that never returns. The connection is of no further use after that.
-    package func query(_ sql: String, _ parameters: [String?] = [], within timeout: Int64?) throws(PostgresError) -> PostgresRows {
-        guard let timeout else { return try query(sql, parameters) }
+    ///
+    /// A statement run a second time is prepared then (`PQprepare`), and run prepared from then on
+    /// (`PQexecPrepared`), so the server parses and plans it no more: a worker runs the same
+    /// statements in every transaction, and parsing and planning them took longer than running
+    /// them. A command that runs each statement once prepares none, and pays no round trip for it.
+    /// `prepare: false` keeps a statement as text every time.
+    package func query(_ sql: String, _ parameters: [String?] = [], within timeout: Int64? = nil,
+                       prepare: Bool = true) throws(PostgresError) -> PostgresRows {
         try refuseNulBytes(in: [sql] + parameters)
-        let deadline = monotonicMilliseconds() + timeout
-        let sent = withParameters(parameters) { values in
-            pq.sendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        let deadline = timeout.map { monotonicMilliseconds() + $0 }
+        let count = Int32(parameters.count)
+        var name = statements.names[sql]
+        if name == nil, prepare, !statements.seen.insert(sql).inserted {
+            let next = "queuectl_\(statements.names.count + 1)"
+            _ = try call(until: deadline, blocking: { pq.prepare(connection, next, sql, count, nil) },
+                         sending: { pq.sendPrepare(connection, next, sql, count, nil) }).get()
+            statements.names[sql] = next
+            name = next
         }
-        guard sent == 1 else { throw pq.failure(of: connection, server: server) }
-        while pq.isBusy(connection) == 1 {
-            let left = deadline - monotonicMilliseconds()
-            let ready = left > 0 && !poll([(pq.socket(connection), .readable)], timeoutMilliseconds: Int(left))[0].isEmpty
-            if !ready, monotonicMilliseconds() >= deadline {
-                throw PostgresError(sqlState: nil, message: "no answer within \(formatMilliseconds(timeout)); the connection is given up",
-                                    server: server, connectionLost: true)
+        return try withParameters(parameters) { values in
+            if let name {
+                return call(until: deadline, blocking: { pq.execPrepared(connection, name, count, values, nil, nil, 0) },
+                            sending: { pq.sendQueryPrepared(connection, name, count, values, nil, nil, 0) })
             }
-            guard pq.consumeInput(connection) == 1 else { throw pq.failure(of: connection, server: server) }
+            return call(until: deadline, blocking: { pq.execParams(connection, sql, count, nil, values, nil, nil, 0) },
+                        sending: { pq.sendQueryParams(connection, sql, count, nil, values, nil, nil, 0) })
+        }.get()
+    }
+
+    /// The rows of one call: made `blocking`, or, with a deadline, `sending` and then waiting on the
+    /// socket until the deadline at most.
+    private func call(until deadline: Int64?, blocking: () -> LibPQ.PGresult?, sending: () -> Int32) -> Result<PostgresRows, PostgresError> {
+        Result { () throws(PostgresError) -> PostgresRows in
+            guard let deadline else { return try pq.rows(of: blocking(), on: connection, server: server) }
+            let timeout = deadline - monotonicMilliseconds()
+            guard sending() == 1 else { throw pq.failure(of: connection, server: server) }
+            while pq.isBusy(connection) == 1 {
+                let left = deadline - monotonicMilliseconds()
+                let ready = left > 0 && !poll([(pq.socket(connection), .readable)], timeoutMilliseconds: Int(left))[0].isEmpty
+                if !ready, monotonicMilliseconds() >= deadline {
+                    throw PostgresError(sqlState: nil, message: "no answer within \(formatMilliseconds(timeout)); the connection is given up",
+                                        server: server, connectionLost: true)
+                }
+                guard pq.consumeInput(connection) == 1 else { throw pq.failure(of: connection, server: server) }
+            }
+            // One statement: its result, then NULL.
+            var last: LibPQ.PGresult?
+            while let result = pq.getResult(connection) {
+                if let previous = last { pq.clear(previous) }
+                last = result
+            }
+            return try pq.rows(of: last, on: connection, server: server)
         }
-        // One statement: its result, then NULL.
-        var last: LibPQ.PGresult?
-        while let result = pq.getResult(connection) {
-            if let previous = last { pq.clear(previous) }
-            last = result
-        }
-        return try pq.rows(of: last, on: connection, server: server)
     }
 
     private func formatMilliseconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms" }
@@ -170,16 +207,6 @@ package struct PostgresConnection: ~Copyable {
             let pointers = offsets.map { offset in offset.map { UnsafePointer(bytes.baseAddress! + $0) } }
             return pointers.withUnsafeBufferPointer { values in body(values.baseAddress) }
         }
-    }
-
-    /// Runs one statement with `parameters` as `$1`, `$2`… (text; nil is NULL; the server infers
-    /// their types) and returns its rows. Wraps `PQexecParams`.
-    package func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
-        try refuseNulBytes(in: [sql] + parameters)
-        let result = withParameters(parameters) { values in
-            pq.execParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-        }
-        return try pq.rows(of: result, on: connection, server: server)
     }
 
     /// Runs `sql`, which may hold several statements separated by semicolons (a schema script): as

@@ -26,6 +26,14 @@ struct LibPQ: Sendable {
         PGconn, UnsafePointer<CChar>, Int32, UnsafePointer<UInt32>?, UnsafePointer<UnsafePointer<CChar>?>?,
         UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32
     ) -> Int32
+    let prepare: @convention(c) (PGconn, UnsafePointer<CChar>, UnsafePointer<CChar>, Int32, UnsafePointer<UInt32>?) -> PGresult?
+    let sendPrepare: @convention(c) (PGconn, UnsafePointer<CChar>, UnsafePointer<CChar>, Int32, UnsafePointer<UInt32>?) -> Int32
+    let execPrepared: @convention(c) (
+        PGconn, UnsafePointer<CChar>, Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32
+    ) -> PGresult?
+    let sendQueryPrepared: @convention(c) (
+        PGconn, UnsafePointer<CChar>, Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32
+    ) -> Int32
     let isBusy: @convention(c) (PGconn) -> Int32
     let getResult: @convention(c) (PGconn) -> PGresult?
     let resultStatus: @convention(c) (PGresult) -> Int32
@@ -88,6 +96,10 @@ struct LibPQ: Sendable {
         exec = try function("PQexec")
         execParams = try function("PQexecParams")
         sendQueryParams = try function("PQsendQueryParams")
+        prepare = try function("PQprepare")
+        sendPrepare = try function("PQsendPrepare")
+        execPrepared = try function("PQexecPrepared")
+        sendQueryPrepared = try function("PQsendQueryPrepared")
         isBusy = try function("PQisBusy")
         getResult = try function("PQgetResult")
         resultStatus = try function("PQresultStatus")

@@ -50,12 +50,12 @@ final class Link {
     /// The socket of the connection, made now if there is none, for `poll`.
     func socket() throws(QueueError) -> Int32 { try connected().connection.socket }
 
-    /// One statement with text parameters.
+    /// One statement with text parameters; prepared when run again (see `PostgresConnection.query`).
     @discardableResult
-    func sql(_ statement: String, _ parameters: [String?] = []) throws(QueueError) -> PostgresRows {
+    func sql(_ statement: String, _ parameters: [String?] = [], prepare: Bool = true) throws(QueueError) -> PostgresRows {
         let held = try connected()
         do {
-            return try held.connection.query(statement, parameters, within: timeoutMilliseconds)
+            return try held.connection.query(statement, parameters, within: timeoutMilliseconds, prepare: prepare)
         } catch {
             throw failed(error)
         }
@@ -93,20 +93,20 @@ final class Link {
     private static let transient: Set<String> = ["40001", "40P01", "23505"]
 
     /// `body` between BEGIN and COMMIT; ROLLBACK if it throws. Run again, up to five times, after a
-    /// transient failure.
+    /// transient failure. The three have nothing to plan, and are sent as their text, never prepared.
     func transaction<T>(readOnly: Bool = false, _ body: () throws(QueueError) -> T) throws(QueueError) -> T {
         var attempt = 0
         while true {
             attempt += 1
             lastFailure = nil
             do {
-                try sql(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+                try sql(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", prepare: false)
                 let result = try body()
-                try sql("COMMIT")
+                try sql("COMMIT", prepare: false)
                 return result
             } catch {
                 let failure = lastFailure
-                if held != nil, (try? sql("ROLLBACK")) == nil { held = nil }
+                if held != nil, (try? sql("ROLLBACK", prepare: false)) == nil { held = nil }
                 if attempt < 5, let state = failure?.sqlState, Link.transient.contains(state) { continue }
                 throw error
             }

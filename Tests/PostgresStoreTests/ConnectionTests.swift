@@ -93,6 +93,43 @@ struct ConnectionTests {
         #expect(nul?.sqlState == "22021")
     }
 
+    /// How many times the session has `sql` prepared.
+    func prepared(_ sql: String, _ db: borrowing PostgresConnection) throws -> Int {
+        try db.query("SELECT statement FROM pg_prepared_statements").values.filter { $0[0] == sql }.count
+    }
+
+    @Test func aStatementRunAgainIsPreparedOnceAndRunsAsBefore() throws {
+        let db = try connect()
+        let sql = "SELECT $1::int * 2 AS twice, $2::text IS NULL AS missing"
+        #expect(try db.query(sql, ["1", "a"]).values == [["2", "f"]])
+        #expect(try prepared(sql, db) == 0)
+        #expect(try db.query(sql, ["2", nil]).values == [["4", "t"]])
+        #expect(try db.query(sql, ["3", "b"]).values == [["6", "f"]])
+        #expect(try prepared(sql, db) == 1)
+        // The same with a time limit, which sends and waits on the socket.
+        #expect(try db.query(sql, ["4", nil], within: 5_000).values == [["8", "t"]])
+        let timed = "SELECT $1::text || '?' AS asked"
+        for word in ["a", "b", "c"] { #expect(try db.query(timed, [word], within: 5_000).values == [["\(word)?"]]) }
+        #expect(try prepared(sql, db) == 1 && prepared(timed, db) == 1)
+        // Unless told not to.
+        for _ in 0..<3 { _ = try db.query("SELECT 'as text' AS kept", prepare: false) }
+        #expect(try prepared("SELECT 'as text' AS kept", db) == 0)
+        // Prepared in a transaction that is rolled back, it stays prepared: the session keeps it.
+        let other = "SELECT $1::text || '!' AS said"
+        let stop = PostgresError(sqlState: nil, message: "stop", server: "")
+        _ = failure {
+            try db.transaction { t throws(PostgresError) in
+                _ = try t.query(other, ["a"])
+                _ = try t.query(other, ["b"])
+                throw stop
+            }
+        }
+        #expect(try db.query(other, ["c"]).values == [["c!"]])
+        #expect(try prepared(other, db) == 1)
+        // One that fails to prepare is not kept: it fails the same each time.
+        for _ in 0..<3 { #expect(failure { _ = try db.query("SELEC $1", ["x"]) }?.sqlState == "42601") }
+    }
+
     @Test func aSyntaxErrorHasItsCodeAndSaysWhichServer() throws {
         let db = try connect()
         let database = try #require(try db.query("SELECT current_database() AS d")[0, "d"])
