@@ -19,7 +19,9 @@ command -v tsp >/dev/null 2>&1 || echo "note: task-spooler (tsp) is not installe
 # The PostgreSQL store's figures run against a throwaway cluster (Scripts/postgres.sh, durable
 # settings), started here and stopped on any exit. Its server, libpq and psql (which seeds the
 # tables) are installed the same way when missing; without them its rows are left out.
-has_libpq() { { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libpq\.so\.5 '; }
+# (grep reads all of ldconfig's list: with -q it would stop at the match, and ldconfig's SIGPIPE
+# then fails the pipeline under pipefail.)
+has_libpq() { { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep 'libpq\.so\.5 ' >/dev/null; }
 has_postgres_server() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ]; }
 has_postgres() { has_libpq && has_postgres_server && command -v psql >/dev/null 2>&1; }
 if ! has_postgres && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -784,6 +784,9 @@ struct PostgresEndToEndTests {
         var run: [SeenProcess] = []
         #expect(eventually { run = jobProcesses(id); return run.count == 2 }, "\(worker.stdout()) \(worker.stderr())")
         let key = try #require(try pg.row(id)?.worker)
+        // The run's child recorded (the worker does it within 0.1 s of the start), so the run counts as
+        // started when it is recovered.
+        #expect(eventually { (try? pg.jobs()[id]?["child_pid"]) as? Int != nil }, "\(worker.stdout())")
         // The lease as last renewed before the server goes: a renewal after this read only moves it later.
         let leaseUntil = try #require(try pg.leaseUntil(key))
 
