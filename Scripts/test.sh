@@ -14,7 +14,9 @@ command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
 command -v groff >/dev/null 2>&1 || missing+=(groff-base)
 command -v man >/dev/null 2>&1 || missing+=(man-db)
-has_libpq() { { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libpq\.so\.5 '; }
+# (grep reads all of ldconfig's list: with -q it stops at the match, and ldconfig's SIGPIPE then
+# fails the pipeline under pipefail, now and then.)
+has_libpq() { { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep 'libpq\.so\.5 ' >/dev/null; }
 has_postgres_server() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ]; }
 has_postgres_server || missing+=(postgresql)
 has_libpq || missing+=(libpq5)

@@ -181,17 +181,7 @@ extension Commands {
                 throw .failure("job '\(id)' was removed (cancelled or deleted) while its output was followed")
             }
             let job = document.jobs[i]
-            let ended: Bool
-            if let started = following {
-                ended = job.state != .processing || job.startedAt != started
-            } else if job.state == .processing {
-                following = job.startedAt
-                ended = false
-            } else {
-                // Finished already, or a run came and went between two looks.
-                ended = job.state == .completed || job.state == .dead
-                    || (job.state == .failed && job.finishedAt != initial.finishedAt)
-            }
+            let ended = runEnded(job, following: &following, initial: initial)
             try readLog(ending: ended)
             if ended {
                 if job.state == .failed { Console.err("job '\(id)' failed (\(job.lastError ?? "error")); it runs again when its retry is due\n") }
@@ -220,6 +210,18 @@ extension Commands {
             _ = logWatcher?.drain()
             return queue || ready.isEmpty || logWatcher == nil
         }
+    }
+
+    /// Whether the run `logs -f` follows is over, as `job` is now: the run going on when it started
+    /// (`following`, its start, set once a run is seen going), or else the job's next one.
+    static func runEnded(_ job: Job, following: inout Timestamp?, initial: Job) -> Bool {
+        if let started = following { return job.state != .processing || job.startedAt != started }
+        if job.state == .processing {
+            following = job.startedAt
+            return false
+        }
+        // Finished already, or a run came and went between two looks.
+        return job.state == .completed || job.state == .dead || (job.state == .failed && job.finishedAt != initial.finishedAt)
     }
 
     /// `logs -f` on the PostgreSQL store: the log as the database has it, then what it gains (a
@@ -257,16 +259,7 @@ extension Commands {
                 throw .failure("job '\(id)' was removed (cancelled or deleted) while its output was followed")
             }
             let job = document.jobs[i]
-            let ended: Bool
-            if let started = following {
-                ended = job.state != .processing || job.startedAt != started
-            } else if job.state == .processing {
-                following = job.startedAt
-                ended = false
-            } else {
-                ended = job.state == .completed || job.state == .dead
-                    || (job.state == .failed && job.finishedAt != initial.finishedAt)
-            }
+            let ended = runEnded(job, following: &following, initial: initial)
             // A run's end and the rest of its output are recorded in one transaction: read after the job.
             try readLog(ending: ended)
             if ended {

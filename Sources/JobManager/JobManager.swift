@@ -336,26 +336,21 @@ package enum JobManager {
     /// Puts a job this worker interrupted back to pending, without counting the run as an attempt.
     /// A job cancelled meanwhile is removed instead, as its run's end would remove it.
     package static func release(jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> JobTransition? {
-        guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
-        var job = snapshot.document.jobs[i]
-        if job.cancelRequested {
-            snapshot.document.jobs.remove(at: i)
-            return JobTransition(job: job, removed: true)
-        }
-        if job.killRequested {
-            let transition = recordKilled(&job, ran: true, now: snapshot.now, document: &snapshot.document)
-            snapshot.document.jobs[i] = job
-            return transition
-        }
-        putBack(&job, because: "interrupted by worker shutdown; will run again", now: snapshot.now)
-        snapshot.document.jobs[i] = job
-        return JobTransition(job: job)
+        putBack(jobID, of: worker, ran: true, because: "interrupted by worker shutdown; will run again", in: &snapshot)
     }
 
     /// Puts back a job that `worker` holds as claimed but neither runs nor is starting: the answer to
     /// its claim never reached the worker (a database connection lost at the COMMIT). No run of it
     /// happened, so no attempt is used; one cancelled or killed meanwhile goes as they asked.
     package static func returnLostClaim(_ jobID: String, worker: ProcessIdentity, in snapshot: inout Snapshot) -> JobTransition? {
+        putBack(jobID, of: worker, ran: false,
+                because: "claimed, but the claim's answer never reached its worker; runs again without using an attempt", in: &snapshot)
+    }
+
+    /// A job of `worker`'s back to pending without an attempt, or, when `cancel` or `kill` asked for
+    /// its end meanwhile, removed or dead as they asked (`ran`: a run of it took place).
+    private static func putBack(_ jobID: String, of worker: ProcessIdentity, ran: Bool, because reason: String,
+                                in snapshot: inout Snapshot) -> JobTransition? {
         guard let i = runningIndex(jobID, of: worker, in: snapshot.document) else { return nil }
         var job = snapshot.document.jobs[i]
         if job.cancelRequested {
@@ -363,12 +358,12 @@ package enum JobManager {
             return JobTransition(job: job, removed: true)
         }
         if job.killRequested {
-            let transition = recordKilled(&job, ran: false, now: snapshot.now, document: &snapshot.document)
+            let transition = recordKilled(&job, ran: ran, now: snapshot.now, document: &snapshot.document)
             snapshot.document.jobs[i] = job
             return transition
         }
-        putBack(&job, because: "claimed, but the claim's answer never reached its worker; runs again without using an attempt", now: snapshot.now)
-        job.startedAt = nil
+        putBack(&job, because: reason, now: snapshot.now)
+        if !ran { job.startedAt = nil }
         snapshot.document.jobs[i] = job
         return JobTransition(job: job)
     }
