@@ -194,11 +194,19 @@ package final class PostgresQueueStore: QueueStore {
     func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil) throws(QueueError) -> Bool {
         var inserted: [[String?]] = [], updated: [[String?]] = []
         var present: Set<String> = []
+        // Whether a worker's write can make a job claimable: see `Schema.quietPrefix`.
+        var mayFreeAJob = worker == nil || document.config.maxRunning > 0 || !document.config.queueMaxRunning.isEmpty
+        var completed: [String] = []
         for job in document.jobs {
             present.insert(job.id)
             let body = DocumentCodec.encodeJob(job)
             let row = loaded.rows[job.id]
             if let row, row.body == body { continue }
+            switch job.state {
+            case .processing, .dead: break
+            case .completed: completed.append(job.id)
+            case .pending, .failed: mayFreeAJob = true
+            }
             var owner: String?
             if job.state == .processing, let process = job.worker {
                 owner = worker.flatMap { $0.process == process ? $0.text : nil } ?? row?.worker
@@ -230,8 +238,17 @@ package final class PostgresQueueStore: QueueStore {
         }
         try writeMeta(loaded.meta, document, locked: metaLocked)
         let changed = !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty
-        if changed { try link.sql("SELECT pg_notify($1, $2)", [Schema.channel, worker?.text ?? ""]) }
-        return changed
+        guard changed else { return false }
+        if !removed.isEmpty { mayFreeAJob = true }
+        if !mayFreeAJob, !completed.isEmpty {
+            // A job that completed frees the jobs waiting for it (the waiting index keeps this small).
+            let waiting = try link.sql("SELECT EXISTS (SELECT 1 FROM queuectl_jobs w WHERE cardinality(w.after) > 0 "
+                + "AND w.state IN ('pending', 'failed', 'processing') AND w.after && $1::text[]) AS waits", [SQLText.array(completed)])
+            mayFreeAJob = waiting[0, "waits"] == "t"
+        }
+        let payload = (mayFreeAJob ? "" : Schema.quietPrefix) + (worker?.text ?? "")
+        try link.sql("SELECT pg_notify($1, $2)", [Schema.channel, payload])
+        return true
     }
 
     /// Settles, with JobManager's rule, the jobs waiting for a dependency that died or is gone and

@@ -275,6 +275,7 @@ final class PostgresWorkerSession: WorkerSession {
 
     func takeWake() -> Bool {
         guard let notes = try? listener.notifications() else { return true }
-        return notes.contains { $0.payload != key.text }
+        // Its own changes, and other workers' that free nothing, are no news to a worker.
+        return notes.contains { $0.payload != key.text && !$0.payload.hasPrefix(Schema.quietPrefix) }
     }
 }

@@ -133,4 +133,10 @@ enum Schema {
     /// The channel a change to the jobs is announced on; the payload is the changer's worker key, or
     /// empty for a command.
     static let channel = "queuectl_jobs"
+
+    /// Before the key, for a worker's change that makes no job claimable (its claims, runs that
+    /// completed with nothing waiting for them, or died; with no limit on jobs running at once):
+    /// other workers need not look, while `wait`, `top` and `logs -f` still do. Should one be missed,
+    /// a worker's look once a second finds it.
+    static let quietPrefix = "quiet "
 }
