@@ -271,7 +271,21 @@ final class PostgresWorkerSession: WorkerSession {
 
     /// The listening connection's socket, connected again (and listening again) after it was lost;
     /// -1 while the server cannot be reached (`poll` skips it; the worker's periodic look goes on).
-    var wakeDescriptor: Int32 { (try? listener.socket()) ?? -1 }
+    var wakeDescriptor: Int32 {
+        // While the server cannot be reached, connecting again is tried once a second, not on every
+        // turn of the loop (each try may wait out the connect timeout).
+        if listenerDown, monotonicMilliseconds() < listenerRetryAt { return -1 }
+        guard let socket = try? listener.socket() else {
+            listenerDown = true
+            listenerRetryAt = monotonicMilliseconds() + 1_000
+            return -1
+        }
+        listenerDown = false
+        return socket
+    }
+
+    private var listenerDown = false
+    private var listenerRetryAt: Int64 = 0
 
     func takeWake() -> Bool {
         guard let notes = try? listener.notifications() else { return true }
