@@ -176,17 +176,8 @@ extension Commands {
                 continue
             }
             let document = try store.read()
-            guard let i = document.index(of: id) else {
-                try readLog(ending: true)
-                throw .failure("job '\(id)' was removed (cancelled or deleted) while its output was followed")
-            }
-            let job = document.jobs[i]
-            let ended = runEnded(job, following: &following, initial: initial)
-            try readLog(ending: ended)
-            if ended {
-                if job.state == .failed { Console.err("job '\(id)' failed (\(job.lastError ?? "error")); it runs again when its retry is due\n") }
-                return finalExitCode(job)
-            }
+            let (job, exit) = try look(at: id, in: document, following: &following, initial: initial, readLog: readLog)
+            if let exit { return exit }
             if job.state == .processing, !toldLost, JobManager.ownerLiveness(of: job, in: document, home: store.home)?.isAlive == false {
                 toldLost = true
                 Console.err("job '\(id)' is running, \(JobManager.lostWorkerNote(job))\n")
@@ -210,6 +201,22 @@ extension Commands {
             _ = logWatcher?.drain()
             return queue || ready.isEmpty || logWatcher == nil
         }
+    }
+
+    /// One look of `logs -f` at the job it follows, as `document` has it: the log read (to its end
+    /// once the run is over), and the exit code then; nil while the run goes on.
+    static func look(at id: String, in document: Document, following: inout Timestamp?, initial: Job,
+                     readLog: (_ ending: Bool) throws(QueueError) -> Void) throws(QueueError) -> (job: Job, exit: Int32?) {
+        guard let i = document.index(of: id) else {
+            try readLog(true)
+            throw .failure("job '\(id)' was removed (cancelled or deleted) while its output was followed")
+        }
+        let job = document.jobs[i]
+        let ended = runEnded(job, following: &following, initial: initial)
+        try readLog(ended)
+        guard ended else { return (job, nil) }
+        if job.state == .failed { Console.err("job '\(id)' failed (\(job.lastError ?? "error")); it runs again when its retry is due\n") }
+        return (job, finalExitCode(job))
     }
 
     /// Whether the run `logs -f` follows is over, as `job` is now: the run going on when it started
@@ -253,19 +260,9 @@ extension Commands {
         }
 
         while true {
-            let document = try store.read(.ids([id]))
-            guard let i = document.index(of: id) else {
-                try readLog(ending: true)
-                throw .failure("job '\(id)' was removed (cancelled or deleted) while its output was followed")
-            }
-            let job = document.jobs[i]
-            let ended = runEnded(job, following: &following, initial: initial)
             // A run's end and the rest of its output are recorded in one transaction: read after the job.
-            try readLog(ending: ended)
-            if ended {
-                if job.state == .failed { Console.err("job '\(id)' failed (\(job.lastError ?? "error")); it runs again when its retry is due\n") }
-                return finalExitCode(job)
-            }
+            let document = try store.read(.ids([id]))
+            if let exit = try look(at: id, in: document, following: &following, initial: initial, readLog: readLog).exit { return exit }
             noWorkerNotice.check(document, home: store.home)
             waitForInput([notifier.descriptor], timeoutMilliseconds: Int(noWorkerNotice.nextCheckIn(atMost: 500)))
             notifier.drain()
