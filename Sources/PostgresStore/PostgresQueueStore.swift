@@ -247,7 +247,7 @@ package final class PostgresQueueStore: QueueStore {
             mayFreeAJob = waiting[0, "waits"] == "t"
         }
         let payload = (mayFreeAJob ? "" : Schema.quietPrefix) + (worker?.text ?? "")
-        try link.sql("SELECT pg_notify($1, $2)", [Schema.channel, payload])
+        try link.sql("SELECT pg_notify(\(Schema.channel), $1)", [payload])
         return true
     }
 
@@ -482,7 +482,7 @@ package final class PostgresQueueStore: QueueStore {
     package func changed(since document: Document) -> Bool { true }
 
     package func changeNotifier() throws(QueueError) -> any ChangeNotifier {
-        let listener = Link(conninfo: conninfo, onConnect: "LISTEN \(Schema.channel)")
+        let listener = Link(conninfo: conninfo, onConnect: Schema.listen)
         _ = try listener.socket()
         return Listener(link: listener)
     }

@@ -29,7 +29,7 @@ final class PostgresWorkerSession: WorkerSession {
         key = WorkerKey(record)
         self.queues = queues
         logs = try store.home.openLogs(create: true)
-        listener = Link(conninfo: store.conninfo, onConnect: "LISTEN \(Schema.channel)")
+        listener = Link(conninfo: store.conninfo, onConnect: Schema.listen)
         limitCalls(to: QueueConfig())
         _ = try listener.socket()
     }

@@ -130,9 +130,13 @@ enum Schema {
     static let dependenciesMet = "(cardinality(j.after) = 0 OR NOT EXISTS (SELECT 1 FROM unnest(j.after) AS a(id) "
         + "WHERE NOT EXISTS (SELECT 1 FROM queuectl_jobs d WHERE d.id = a.id AND d.state = 'completed')))"
 
-    /// The channel a change to the jobs is announced on; the payload is the changer's worker key, or
-    /// empty for a command.
-    static let channel = "queuectl_jobs"
+    /// The channel a change to the jobs is announced on, as SQL: one per jobs table (its oid), since
+    /// a channel belongs to the whole database and queues kept apart by schema would wake each other.
+    /// The payload is the changer's worker key, or empty for a command.
+    static let channel = "'queuectl_jobs_' || 'queuectl_jobs'::regclass::oid"
+
+    /// Listens on `channel`, which `LISTEN` takes only as a name.
+    static let listen = "DO $$ BEGIN EXECUTE format('LISTEN %I', \(channel)); END $$"
 
     /// Before the key, for a worker's change that makes no job claimable (its claims, runs that
     /// completed with nothing waiting for them, or died; with no limit on jobs running at once):

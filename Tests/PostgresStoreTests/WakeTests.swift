@@ -37,6 +37,20 @@ struct WakeTests {
         #expect(!waitForInput([view.descriptor], timeoutMilliseconds: 2_000).isEmpty, "a view hears every change")
     }
 
+    /// A channel belongs to the whole database; queues kept apart by schema must not hear each other.
+    @Test func aQueueInAnotherSchemaOfTheDatabaseWakesNoOne() throws {
+        let q = try Queue(.postgres), other = try Queue(.postgres)
+        let worker = try q.session()
+        let view = try q.store.changeNotifier()
+        _ = try woken(worker)
+        view.drain()
+        try other.enqueue("elsewhere")
+        #expect(try !woken(worker), "another schema's enqueue is not this queue's")
+        #expect(waitForInput([view.descriptor], timeoutMilliseconds: 300).isEmpty, "nor does a view of this queue hear it")
+        try q.enqueue("here")
+        #expect(try woken(worker), "this queue's own enqueue still wakes it")
+    }
+
     @Test func aCompletionThatAJobWaitsForWakesTheOtherWorkers() throws {
         let q = try Queue(.postgres)
         let a = try q.session(), b = try q.session()
