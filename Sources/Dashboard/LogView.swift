@@ -25,30 +25,44 @@ struct LogView: Sendable {
     /// The scan started after the log's start, so earlier runs may be missing.
     let runsIncomplete: Bool
 
+    /// From the end of a log as stored (`LogFormat`: marked stdout, stderr and queuectl's own lines),
+    /// shown without its marks, as `queuectl logs` prints it.
     init(bytes: [UInt8], size: Int) {
         self.size = size
         runsIncomplete = bytes.count < size
-        runs = LogView.runs(in: bytes)
+        runs = LogView.runs(in: LogView.decoded(bytes[...]))
         var start = max(0, bytes.count - LogView.shownBytes)
         // From the next line, unless the cut is inside one very long line.
         if start > 0, let newline = bytes[start...].prefix(4096).firstIndex(of: 0x0A) { start = newline + 1 }
         hidden = size - (bytes.count - start)
-        text = String(decoding: bytes[start...], as: UTF8.self)
+        var shown: [UInt8] = []
+        for piece in LogView.decoded(bytes[start...]) {
+            switch piece {
+            case .output(let output, _): shown += output
+            case .ours(let own, _): shown += own
+            }
+        }
+        text = String(decoding: shown, as: UTF8.self)
     }
 
-    /// The runs in the order their headers appear: `=== queuectl: run 2 of 4, started <time> ===`,
-    /// each ended by the next `=== queuectl: <outcome> ===` line.
-    static func runs(in bytes: [UInt8]) -> [Run] {
-        let headerPrefix = "=== queuectl: run ", prefix = "=== queuectl: ", suffix = " ==="
+    static func decoded(_ bytes: ArraySlice<UInt8>) -> [LogDecoder.Piece] {
+        var decoder = LogDecoder()
+        return decoder.feed(bytes) + decoder.end()
+    }
+
+    /// The runs in the order their headers appear (`=== queuectl: run 2 of 4, started <time> ===`,
+    /// after `restart 1, ` once restarted), each ended by the next `=== queuectl: <outcome> ===`.
+    static func runs(in pieces: [LogDecoder.Piece]) -> [Run] {
+        let prefix = "=== queuectl: ", suffix = " ==="
         var runs: [Run] = []
-        for line in bytes.split(separator: 0x0A) where line.starts(with: prefix.utf8) && line.count < 1024 {
+        for case .ours(let bytes, let run) in pieces where bytes.count < 1024 {
+            let line = bytes.drop { $0 == 0x0A }.reversed().drop { $0 == 0x0A }.reversed()
             let text = String(decoding: line, as: UTF8.self)
-            guard text.hasSuffix(suffix) else { continue }
+            guard text.hasPrefix(prefix), text.hasSuffix(suffix) else { continue }
             let inner = text.dropFirst(prefix.count).dropLast(suffix.count)
-            if text.hasPrefix(headerPrefix), let comma = inner.firstRange(of: ", started ") {
-                runs.append(Run(number: String(inner[inner.index(inner.startIndex, offsetBy: 4)..<comma.lowerBound]),
-                                started: String(inner[comma.upperBound...]), outcome: nil))
-            } else if !runs.isEmpty, runs[runs.count - 1].outcome == nil {
+            if run != nil, let comma = inner.firstRange(of: ", started "), let number = inner[..<comma.lowerBound].firstRange(of: "run ") {
+                runs.append(Run(number: String(inner[number.upperBound..<comma.lowerBound]), started: String(inner[comma.upperBound...]), outcome: nil))
+            } else if run == nil, !runs.isEmpty, runs[runs.count - 1].outcome == nil {
                 runs[runs.count - 1].outcome = String(inner)
             }
         }

@@ -143,6 +143,24 @@ import Testing
         #expect(svg.split(separator: "<rect", omittingEmptySubsequences: false).count - 1 == 4, "a bar for each count that is not zero")
     }
 
+    /// A log as a worker writes it: each piece marked with its stream, queuectl's lines with theirs.
+    @Test func aMarkedLogIsShownWithoutItsMarksAndItsRunsAreFound() {
+        var log: [UInt8] = [], current: LogFormat.Channel?
+        func add(_ text: String, _ channel: LogFormat.Channel) { LogFormat.append(Array(text.utf8)[...], as: channel, after: &current, to: &log) }
+        add("=== queuectl: run 1 of 3, started 2026-01-01T00:00:00.000Z ===\n", .ours)
+        add("out \u{10} line\n", .stdout)
+        add("err line\n", .stderr)
+        add("=== queuectl: exit 1 after 0.5s ===\n", .ours)
+        add("=== queuectl: restart 1, run 1 of 3, started 2026-01-01T00:02:00.000Z ===\n", .ours)
+        add("again\n", .stdout)
+        #expect(log.contains(0x01) && log.contains(0x02), "the streams are marked")
+        let view = LogView(bytes: log, size: log.count)
+        #expect(view.text == "=== queuectl: run 1 of 3, started 2026-01-01T00:00:00.000Z ===\nout \u{10} line\nerr line\n"
+            + "=== queuectl: exit 1 after 0.5s ===\n=== queuectl: restart 1, run 1 of 3, started 2026-01-01T00:02:00.000Z ===\nagain\n")
+        #expect(view.runs == [LogView.Run(number: "1 of 3", started: "2026-01-01T00:00:00.000Z", outcome: "exit 1 after 0.5s"),
+                              LogView.Run(number: "1 of 3", started: "2026-01-01T00:02:00.000Z", outcome: nil)])
+    }
+
     @Test func runsAreReadFromTheLogsHeadersAndFooters() {
         let log = """
             === queuectl: run 1 of 3, started 2026-01-01T00:00:00.000Z ===

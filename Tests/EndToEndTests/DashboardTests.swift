@@ -43,6 +43,7 @@ import TestSupport
         #expect(page.body.contains("<svg class=\"chart\"") && page.body.contains("1 finished, 1 failed"), "the chart of the last hour")
         let job = try http.get("/jobs/done")
         #expect(job.status == 200 && job.body.contains("echo hi") && job.body.contains("=== queuectl: run 1 of 3"))
+        #expect(!job.body.contains("\u{2410}"), "the log's stream marks (DLE) are not shown")
         #expect(try http.get("/jobs/nope").status == 404)
         let dlq = try http.get("/dlq")
         #expect(dlq.body.contains(#"data-key="exit 2""#) && dlq.body.contains(#"href="/jobs/doomed""#))
