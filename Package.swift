@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "JobManagerTests", dependencies: ["JobManager", "QueueStorage", "QueueSystem", "TestSupport"]),
         .testTarget(name: "ConfigManagerTests", dependencies: ["ConfigManager", "QueueStorage", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobManager", "QueueStorage", "QueueSystem"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "QueueStorage", "QueueSystem"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "JobManager", "QueueStorage", "QueueSystem"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "QueueSystem"]),
     ],

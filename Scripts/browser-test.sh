@@ -6,8 +6,9 @@
 # that a Retry button in the DLQ view sends its action. Saves screenshots (wide, 360 px, dark, a
 # job, the DLQ) to OUTDIR. Everything it starts is stopped and its temporary folder removed.
 # Usage: Scripts/browser-test.sh [OUTDIR] (default .build/browser-test; Tests/Browser to refresh the
-# README's screenshots). QUEUECTL_BIN picks the binary (default: the debug build). Exit 0 passed,
-# 1 failed, 2 no browser found.
+# README's screenshots). QUEUECTL_BIN picks the binary (default: the debug build); QUEUECTL_STORE, if
+# set, the store (an empty PostgreSQL schema: `store init` is run first). Exit 0 passed, 1 failed,
+# 2 no browser found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${QUEUECTL_BIN:-$PWD/.build/debug/queuectl}"
@@ -161,6 +162,9 @@ def check(what, condition):
 
 
 def main():
+    # On a database store (QUEUECTL_STORE set), its tables first.
+    if os.environ.get("QUEUECTL_STORE"):
+        q("store", "init")
     # A queue with something in every section: finished runs, a retry waiting, dead jobs, a scheduled
     # job, and a worker running one.
     q("config", "set", "backoff-base", "300")

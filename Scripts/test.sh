@@ -68,4 +68,10 @@ if [ "$#" -eq 0 ]; then
     elif [ "$code" -ne 0 ]; then
         exit "$code"
     fi
+    # And once more on the PostgreSQL store, in a schema of its own on the test cluster.
+    if [ "$code" -eq 0 ] && [ -n "${QUEUECTL_TEST_POSTGRES:-}" ]; then
+        psql "$QUEUECTL_TEST_POSTGRES" -qc "CREATE SCHEMA browser_test"
+        QUEUECTL_BIN="$release" QUEUECTL_STORE="$QUEUECTL_TEST_POSTGRES options=-csearch_path=browser_test" \
+            bash Scripts/browser-test.sh .build/browser-test-postgres
+    fi
 fi

@@ -124,12 +124,12 @@ final class Context {
     }
 
     /// The data file's store, made once: its home is opened and checked once for the whole command.
-    /// For the commands that work on the data file itself (the live views, `wait`, the dashboard, the
-    /// shell): with a PostgreSQL store chosen they say so rather than show another queue.
+    /// For what works on the data file itself (following a log file); with a PostgreSQL store chosen
+    /// it says so rather than show another queue.
     func store() throws(QueueError) -> Store {
         if let cachedStore { return cachedStore }
         if try postgresConnection() != nil {
-            throw .failure("'\(Parser.commandName(path))' works with the data file only, not yet with the PostgreSQL store "
+            throw .failure("'\(Parser.commandName(path))' works with the data file only, not with the PostgreSQL store "
                 + "(unset QUEUECTL_STORE, or leave out --store, to use the data file)")
         }
         let store = Store(home: try QueueHome.fromEnvironment())

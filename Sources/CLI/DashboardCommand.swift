@@ -35,8 +35,12 @@ extension Commands {
             }
             options.listen = address
         }
-        let store = try context.store()
-        let server = try DashboardServer(store: store, options: options)
+        let queue = try context.queue()
+        let database = try context.postgresConnection() != nil
+        // A database that cannot be reached, or has no queue yet, is said before anything listens; a
+        // data file not made yet is simply an empty queue.
+        if database { _ = try queue.read(.none) }
+        let server = try DashboardServer(queue: queue, options: options)
         // On every address, the page is opened through loopback.
         let urls = server.addresses.map { "http://\(($0.isWildcard ? SocketAddress.loopback($0.family, port: $0.port) : $0).urlHost):\($0.port)/" }
         if let listen = options.listen, !listen.isLoopback {
@@ -44,7 +48,8 @@ extension Commands {
                 + "can read the queue (job commands, logs, errors)" + (options.allowActions ? ", and with the token, retry and delete jobs" : "")
                 + "; the dashboard has no login\n")
         }
-        context.print("queuectl dashboard for \(store.home.directory) at \(urls[0])"
+        let place = database ? queue.location : queue.home.directory
+        context.print("queuectl dashboard for \(place) at \(urls[0])"
             + (urls.count > 1 ? " (and \(urls.dropFirst().joined(separator: ", ")))" : "") + " (Ctrl+C to stop)")
         if let token = server.token {
             context.print("actions allowed: POST requests need the header X-Queuectl-Token: \(token)")

@@ -249,7 +249,7 @@ extension Commands {
 
         func readLog(ending: Bool) throws(QueueError) {
             var pieces: [LogDecoder.Piece] = []
-            if let (bytes, total) = try store.logTail(id), total > printed {
+            if let (bytes, total) = try store.storedLog(id), total > printed {
                 // What came since the last look; of it, what the database still holds.
                 pieces = decoder.feed(bytes.suffix(min(bytes.count, total - printed))[...])
                 printed = total

@@ -1,31 +1,7 @@
-import QueueStorage
+import JobManager
 import QueueSystem
 
-/// Runs finished per minute over the last hour, from each job's last run as the data file keeps it:
-/// a completed job counts as finished in the minute it finished, a failed, dead or retried one as
-/// failed. Earlier runs of a job that was retried are not in the file, so neither are they here.
-struct Throughput: Equatable, Sendable {
-    static let minutes = 60
-
-    /// Oldest minute first; the last is the current minute.
-    var finished = [Int](repeating: 0, count: Throughput.minutes)
-    var failed = [Int](repeating: 0, count: Throughput.minutes)
-    /// The start of the first minute shown.
-    let start: Timestamp
-
-    init(_ document: Document, now: Timestamp) {
-        let current = now.milliseconds.floorDivided(by: 60_000)
-        start = Timestamp(milliseconds: (current - Int64(Throughput.minutes) + 1) * 60_000)
-        for i in document.jobs.indices {
-            let summary = document.jobs.summary(at: i)
-            // Zero: not finished (or claimed again since).
-            guard summary.state != .processing, summary.finishedAt.milliseconds != 0 else { continue }
-            let slot = Int(summary.finishedAt.milliseconds.floorDivided(by: 60_000) - current) + Throughput.minutes - 1
-            guard slot >= 0, slot < Throughput.minutes else { continue }
-            if summary.state == .completed { finished[slot] += 1 } else { failed[slot] += 1 }
-        }
-    }
-
+extension Throughput {
     /// Inline SVG: a bar per minute, finished below and failed stacked on it, scaled to the busiest
     /// minute; each bar's title says its minute and counts. Colours come from the style sheet.
     var svg: String {
@@ -47,13 +23,5 @@ struct Throughput: Equatable, Sendable {
         }
         out += "</svg>\n"
         return out
-    }
-}
-
-extension Int64 {
-    /// Division rounding toward minus infinity, so times before 1970 fall in the right minute too.
-    func floorDivided(by d: Int64) -> Int64 {
-        let q = self / d
-        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
     }
 }

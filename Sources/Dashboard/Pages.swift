@@ -46,11 +46,26 @@ enum Page: Hashable, Sendable {
     }
 }
 
-/// What a page is rendered from.
+/// What a page is rendered from, read for it.
 struct PageContext {
+    /// The jobs the page shows, each with the jobs it depends on (from the data file, every job),
+    /// and the settings and workers.
     let document: Document
+    /// The overview's figures as a database store counts them; nil: counted from `document`, which
+    /// then holds every job.
+    var live: LiveView?
+    var throughput: Throughput?
+    /// Jobs in the DLQ, for the header's badge.
+    let deadCount: Int
     let now: Timestamp
     let home: QueueHome
+    /// Where the queue is, in the header: the queue home, or the server.
+    let place: (text: String, title: String)
+    /// At most the last `maxBytes` of a job's log and its whole size; a database store's comes
+    /// from the database.
+    let readLog: (_ id: String, _ maxBytes: Int) throws(QueueError) -> (bytes: [UInt8], size: Int)?
+    /// The logs are files in the queue home, whose paths the job page shows.
+    let logFiles: Bool
     /// Started with `--allow-actions`: retry and delete buttons are shown.
     let actions: Bool
 }
@@ -93,12 +108,12 @@ enum Pages {
     }
 
     private static func header(_ page: Page, _ context: PageContext) -> String {
-        let dead = context.document.jobs.indices(whereSummary: { $0.state == .dead }).count
+        let dead = context.deadCount
         func link(_ target: Page, _ text: String) -> String {
             "<a href=\"\(esc(target.path))\"\(target == page ? " aria-current=\"page\"" : "")>\(text)</a>"
         }
         return "<header class=\"top\"><a class=\"brand\" href=\"/\">queuectl</a>"
-            + "<span class=\"home\" title=\"the queue home\">\(esc(context.home.directory))</span><nav>"
+            + "<span class=\"home\" title=\"\(esc(context.place.title))\">\(esc(context.place.text))</span><nav>"
             + link(.overview, "Overview") + link(.dlq, "DLQ <span class=\"badge\(dead > 0 ? " hot" : "")\">\(dead)</span>")
             + "</nav></header>\n"
     }
@@ -107,12 +122,13 @@ enum Pages {
 
     private static func overview(_ context: PageContext) -> String {
         let (document, now) = (context.document, context.now)
-        let view = QueueOverview(document, now: now)
-        var out = document.paused
+        let live = context.live ?? LiveView(document, now: now)
+        let view = live.overview
+        var out = live.paused
             ? "<p class=\"banner\">Paused: no worker claims a job until <code>queuectl resume</code>; running jobs go on.</p>\n" : ""
-        out += countCards(view.counts, total: view.total) + queueTable(document)
+        out += countCards(view.counts, total: view.total) + queueTable(live.queues)
 
-        let throughput = Throughput(document, now: now)
+        let throughput = context.throughput ?? Throughput(document, now: now)
         let first = throughput.start.shortDisplay.suffix(8).prefix(5)
         out += "<section class=\"panel\"><h2>Throughput <small>runs finished per minute, last hour</small></h2>\n"
             + throughput.svg
@@ -185,8 +201,7 @@ enum Pages {
     }
 
     /// Jobs per state in each named queue, when there is more than the default one or one is paused.
-    private static func queueTable(_ document: Document) -> String {
-        let queues = QueueCounts.of(document)
+    private static func queueTable(_ queues: [QueueCounts]) -> String {
         guard !queues.isEmpty else { return "" }
         let rows = queues.map { queue -> [String] in
             let paused = queue.paused ? " <span class=\"state s-failed\">paused</span>" : ""
@@ -208,7 +223,7 @@ enum Pages {
         var log: LogView?
         var logError: String?
         do {
-            log = try context.home.readLogTail(job.id, maxBytes: LogView.scannedBytes).map { LogView(bytes: $0.bytes, size: $0.size) }
+            log = try context.readLog(job.id, LogView.scannedBytes).map { LogView(bytes: $0.bytes, size: $0.size) }
         } catch {
             logError = error.message
         }
@@ -218,7 +233,7 @@ enum Pages {
             out += "<div class=\"actions\">" + actionButtons(job) + "</div>\n"
         }
 
-        let fields = JobManager.fields(of: job, explanation: explanation, logPath: log == nil ? nil : context.home.logPath(for: job.id))
+        let fields = JobManager.fields(of: job, explanation: explanation, logPath: log == nil || !context.logFiles ? nil : context.home.logPath(for: job.id))
         out += "<section class=\"panel\"><h2>Details</h2>\n<dl class=\"fields\">\n"
         for field in fields where field.label != "why" {
             let value = field.label == "command" || field.label == "cwd" || field.label == "log"

@@ -1,3 +1,4 @@
+import JobManager
 import QueueStorage
 import QueueSystem
 
@@ -36,7 +37,7 @@ package final class DashboardServer {
     private var connections: [Connection] = []
     /// The latest event of each stream kind in use, and its version (bumped when it changes).
     private var latest: [StreamKind: (version: Int, bytes: [UInt8])] = [:]
-    private var watcher: DirectoryWatcher?
+    private var notifier: (any ChangeNotifier)?
     private var queueChanged = false
     private var lastRefresh: Int64 = 0
 
@@ -53,7 +54,7 @@ package final class DashboardServer {
     static let streamBacklog = 1 << 20
 
     /// Binds the listening sockets. On the default loopback pair, port 0 gives both the same free port.
-    package init(store: Store, options: DashboardOptions) throws(QueueError) {
+    package init(queue: any QueueStore, options: DashboardOptions) throws(QueueError) {
         // Handlers for INT, TERM and HUP, and SIGPIPE ignored, before any socket exists.
         do { signals = try SignalWaker() } catch { throw .failure("cannot handle signals: \(error)") }
         var bound: [ListeningSocket] = []
@@ -84,7 +85,7 @@ package final class DashboardServer {
         listeners = bound
         addresses = bound.map(\.address)
         token = options.allowActions ? ActionGuard.newToken() : nil
-        site = Site(store: store, hostCheck: HostCheck(port: addresses[0].port, listening: addresses, hostName: Sockets.hostName()),
+        site = Site(queue: queue, hostCheck: HostCheck(port: addresses[0].port, listening: addresses, hostName: Sockets.hostName()),
                     actions: ActionGuard(token: token))
     }
 
@@ -100,8 +101,7 @@ package final class DashboardServer {
         while signals.stopRequestCount == 0 {
             let now = monotonicMilliseconds()
             watchQueueIfItExists()
-            var entries: [(fd: Int32, events: PollEvents)] = [(signals.wakeFD, .readable)]
-            if let watcher { entries.append((watcher.fd, .readable)) }
+            var entries: [(fd: Int32, events: PollEvents)] = [(signals.wakeFD, .readable), (notifier?.descriptor ?? -1, .readable)]
             let accepting = connections.count < DashboardServer.maximumConnections
             for listener in listeners { entries.append((listener.fd, accepting ? .readable : [])) }
             let first = entries.count
@@ -112,7 +112,7 @@ package final class DashboardServer {
                 signals.drain()
                 _ = Processes.reapExitedChildren()
             }
-            if let watcher, !ready[1].isEmpty, watcher.drain() { queueChanged = true }
+            if let notifier, !ready[1].isEmpty, notifier.drain() { queueChanged = true }
             let clock = monotonicMilliseconds()
             for (i, c) in connections.enumerated() where !ready[first + i].isEmpty {
                 if !ready[first + i].isDisjoint(with: [.readable, .hangUp]) { c.receive(now: clock) }
@@ -134,10 +134,11 @@ package final class DashboardServer {
         lastRefresh + (queueChanged ? DashboardServer.changeDelay : DashboardServer.refreshInterval)
     }
 
-    /// Watches the queue folder for the data file's replacement, once the folder exists.
+    /// Watches the queue for changes (the data file's replacement, once its folder exists; a
+    /// database's notifications, once it answers).
     private func watchQueueIfItExists() {
-        guard watcher == nil, let directory = (try? site.store.home.open(create: false)) ?? nil else { return }
-        watcher = try? DirectoryWatcher(directory: directory.procPath, fileName: "data.json")
+        guard notifier == nil, let watching = try? site.queue.changeNotifier() else { return }
+        notifier = watching
         // Whatever was written before the watch began is read at the next refresh.
         queueChanged = true
     }

@@ -23,7 +23,9 @@ enum Reply {
 /// Every request passes the `Host` check first, and every POST the action guard, before any route
 /// is looked at.
 final class Site {
-    let store: Store
+    let queue: any QueueStore
+    /// The data file's store: the whole queue is read at once, and read again only once replaced.
+    private let file: FileQueueStore?
     let hostCheck: HostCheck
     let actions: ActionGuard
     /// The most an action waits for the queue lock: one loop serves every client, so a lock held
@@ -31,15 +33,17 @@ final class Site {
     static let actionLockTimeout = 2.0
     /// `/api/jobs` without `limit`: enough for a script, and a bound on one response's size.
     static let defaultJobLimit = 1000
-    /// The document last read, used again while the data file is that same file, and the status
-    /// tally made from it.
+    /// The document last read from the data file, used again while the data file is that same
+    /// file, and the status tally made from it.
     private var cached: Document?
     private var cachedTally: StatusReport.Tally?
 
-    init(store: Store, hostCheck: HostCheck, actions: ActionGuard) {
-        self.store = store
+    init(queue: any QueueStore, hostCheck: HostCheck, actions: ActionGuard) {
+        self.queue = queue
+        file = queue as? FileQueueStore
         self.hostCheck = hostCheck
         self.actions = actions
+        queue.lockWaiting = LockWaiting(timeout: Site.actionLockTimeout)
     }
 
     func reply(to request: Request) -> Reply {
@@ -62,38 +66,67 @@ final class Site {
 
     // MARK: reading
 
-    /// The queue now, read without the lock, as the live view reads it; the last read is used again
-    /// while the data file is still that file.
-    private func document() throws(QueueError) -> Document {
-        if let cached, store.isCurrent(cached) { return cached }
+    /// The jobs `scope` names (from the data file, every job), read without the lock, as the live
+    /// view reads them; the data file's last read is used again while it is still that file.
+    private func read(_ scope: JobScope) throws(QueueError) -> Document {
+        guard let file else { return try queue.read(scope) }
+        if let cached, !file.changed(since: cached) { return cached }
         cachedTally = nil
-        let document = try store.read()
+        let document = try file.read(scope)
         cached = document
         return document
     }
 
-    /// `status --json`, from the tally of this read of the file.
-    private func statusJSON(_ document: Document) -> String {
+    /// `status --json`; from the data file, from the tally of this read of it.
+    private func statusJSON() throws(QueueError) -> String {
+        guard file != nil else { return try queue.status(listingUpTo: 0).report.json }
+        let document = try read(.none)
         let tally = cachedTally ?? StatusReport.Tally(document)
         cachedTally = tally
-        return StatusReport(tally, of: document, home: store.home).json
+        return StatusReport(tally, of: document, home: queue.home).json
     }
 
     /// `body` over the queue now; once more over a fresh read if the data file was changed in place
     /// under the mapping meanwhile (what `body` made of it may come from zeros).
-    func withDocument<T>(_ body: (Document) -> T) throws(QueueError) -> T {
+    func reading<T>(_ body: () throws(QueueError) -> T) throws(QueueError) -> T {
         for _ in 0..<2 {
             let before = FileBytes.changesNoticed
-            let result = body(try document())
+            let result = try body()
             if FileBytes.changesNoticed == before { return result }
             cached = nil
             cachedTally = nil
         }
-        throw store.changedWhileRead()
+        throw file?.store.changedWhileRead() ?? .failure("the queue changed while it was read")
     }
 
-    private func context(_ document: Document) -> PageContext {
-        PageContext(document: document, now: Timestamp.now(), home: store.home, actions: actions.token != nil)
+    /// What `page` is rendered from: on the data file, the whole queue; on a database, the jobs the
+    /// page shows, and the overview's figures as the database counts them.
+    private func context(_ page: Page) throws(QueueError) -> PageContext {
+        let now = Timestamp.now()
+        let document: Document
+        var live: LiveView?, throughput: Throughput?
+        var deadCount: Int?
+        switch page {
+        case .overview:
+            document = try read(.none)
+            if file == nil {
+                live = try queue.liveView(now: now)
+                throughput = try queue.throughput(now: now)
+                deadCount = live?.overview.counts[.dead] ?? 0
+            }
+        case .dlq:
+            document = try read(.state(.dead))
+        case .job(let id):
+            document = try read(.ids([id]))
+            if file == nil { deadCount = try queue.status(listingUpTo: 0).report.counts[.dead] ?? 0 }
+        }
+        let home = queue.home, queue = self.queue
+        return PageContext(
+            document: document, live: live, throughput: throughput,
+            deadCount: deadCount ?? document.jobs.indices(whereSummary: { $0.state == .dead }).count,
+            now: now, home: home, place: file == nil ? (queue.location, "the store") : (home.directory, "the queue home"),
+            readLog: { (id, maxBytes) throws(QueueError) in try queue.logTail(id, maxBytes: maxBytes) },
+            logFiles: file != nil, actions: actions.token != nil)
     }
 
     // MARK: GET
@@ -102,10 +135,11 @@ final class Site {
         if let page = Page(segments: segments) {
             let live = request.query["fragment"] == "live"
             do {
-                let (html, found) = try withDocument { document -> (String, Bool) in
+                let (html, found) = try reading { () throws(QueueError) -> (String, Bool) in
+                    let context = try context(page)
                     var found = true
-                    if case .job(let id) = page { found = document.index(of: id) != nil }
-                    return (Pages.live(page, context(document)), found)
+                    if case .job(let id) = page { found = context.document.index(of: id) != nil }
+                    return (Pages.live(page, context), found)
                 }
                 return .response(.html(live ? html : Pages.frame(page, live: html, token: actions.token), status: found ? 200 : 404))
             } catch {
@@ -118,7 +152,7 @@ final class Site {
         case ["static", "dashboard.js"]:
             return .response(Response(status: 200, contentType: "text/javascript; charset=utf-8", body: Array(Assets.script.utf8)))
         case ["api", "status"]:
-            return .response(json { statusJSON($0) })
+            return .response(json { () throws(QueueError) in try statusJSON() })
         case ["api", "jobs"]:
             return .response(listJobs(request.query))
         case ["api", "events"]:
@@ -131,10 +165,11 @@ final class Site {
             if segments.count == 3, segments[0] == "api", segments[1] == "jobs" {
                 let id = segments[2]
                 do {
-                    let body = try withDocument { document -> String? in
+                    let body = try reading { () throws(QueueError) -> String? in
+                        let document = try read(.ids([id]))
                         guard let i = document.index(of: id) else { return nil }
                         let job = document.jobs[i]
-                        return Reports.jobJSON(job, explanation: JobManager.explanation(of: job, in: document, home: store.home, now: Timestamp.now()))
+                        return Reports.jobJSON(job, explanation: JobManager.explanation(of: job, in: document, home: queue.home, now: Timestamp.now()))
                     }
                     return .response(body.map { .json($0) } ?? .jsonError(404, "no job with id '\(id)'"))
                 } catch {
@@ -158,11 +193,11 @@ final class Site {
         if let text = query["limit"], !text.isEmpty {
             do { limit = try NumberInput.integer(text, for: "limit", in: 0...Int.max) } catch { return .jsonError(400, error.message) }
         }
-        return json { Reports.jobsJSON(JobManager.list($0, state: state, limit: limit)) }
+        return json { () throws(QueueError) in Reports.jobsJSON(JobManager.list(try read(state.map { .state($0) } ?? .all), state: state, limit: limit)) }
     }
 
-    private func json(_ body: (Document) -> String) -> Response {
-        do { return .json(try withDocument(body)) } catch { return .jsonError(500, error.message) }
+    private func json(_ body: () throws(QueueError) -> String) -> Response {
+        do { return .json(try reading(body)) } catch { return .jsonError(500, error.message) }
     }
 
     /// The live part of a page when the queue cannot be read: the reason, in words.
@@ -177,7 +212,7 @@ final class Site {
         var name = "status", data: String
         switch kind {
         case .status:
-            do { data = try withDocument { statusJSON($0) } } catch {
+            do { data = try reading { () throws(QueueError) in try statusJSON() } } catch {
                 name = "error"
                 var w = JSONWriter()
                 w.raw("{\"error\": "); w.string(error.message); w.raw("}")
@@ -185,7 +220,7 @@ final class Site {
             }
         case .view(let page):
             name = "view"
-            do { data = try withDocument { Pages.live(page, context($0)) } } catch { data = problem(error) }
+            do { data = try reading { () throws(QueueError) in Pages.live(page, try context(page)) } } catch { data = problem(error) }
         }
         var out = "event: \(name)\n"
         for line in data.split(separator: "\n", omittingEmptySubsequences: false) { out += "data: \(line)\n" }
@@ -201,17 +236,16 @@ final class Site {
         }
         let id = segments[2], retry = segments[3] == "retry"
         do {
-            guard try withDocument({ $0.index(of: id) != nil }) else { return .jsonError(404, "no job with id '\(id)'") }
+            guard try reading({ () throws(QueueError) in try read(.ids([id])).index(of: id) != nil }) else {
+                return .jsonError(404, "no job with id '\(id)'")
+            }
         } catch {
             return .jsonError(500, error.message)
         }
-        var store = self.store
-        store.lockWaiting = LockWaiting(timeout: Site.actionLockTimeout)
         do {
             // As every command that takes the lock: jobs of dead workers are recovered first. A refusal
             // is thrown, so that nothing is written.
-            let job = try store.transactionOnExisting { (s) throws(QueueError) -> Job in
-                JobManager.recoverOrphans(in: &s)
+            let job = try queue.transaction(.ids([id]), onExistingJobs: true) { (s) throws(QueueError) -> Job in
                 guard let i = s.document.index(of: id) else { throw .usage("no job with id '\(id)'") }
                 let state = s.document.jobs.summary(at: i).state
                 switch (retry, state) {

@@ -50,8 +50,14 @@ package protocol QueueStore: AnyObject {
     /// What the live view (`top`) shows at `now`, without the lock.
     func liveView(now: Timestamp) throws(QueueError) -> LiveView
 
+    /// Runs finished per minute in the hour up to `now` (the dashboard's chart), without the lock.
+    func throughput(now: Timestamp) throws(QueueError) -> Throughput
+
     /// A job's output log as stored, or nil if it has none.
     func log(_ id: String) throws(QueueError) -> [UInt8]?
+
+    /// At most the last `maxBytes` of a job's log, and the size of all of it, or nil if it has none.
+    func logTail(_ id: String, maxBytes: Int) throws(QueueError) -> (bytes: [UInt8], size: Int)?
 
     /// A worker's session, for the worker `record` on this machine claiming from `queues` (nil: all).
     /// `home`: the queue folder on this machine, opened and checked once.
@@ -75,7 +81,8 @@ extension QueueStore {
 /// A descriptor to `poll`, readable when the queue may have changed; `drain` after each wake-up.
 package protocol ChangeNotifier: AnyObject {
     var descriptor: Int32 { get }
-    func drain()
+    /// Takes what woke it; true if that was a change of the queue.
+    @discardableResult func drain() -> Bool
 }
 
 /// Writes to the data file, by inotify on the queue folder (the folder read, whatever is at its path now).
@@ -88,7 +95,7 @@ final class DataFileNotifier: ChangeNotifier {
         }
     }
     var descriptor: Int32 { watcher.fd }
-    func drain() { _ = watcher.drain() }
+    func drain() -> Bool { watcher.drain() }
 }
 
 /// `status` of a whole queue: counts, the live workers, the pause, the per-queue counts, and the jobs
@@ -143,6 +150,12 @@ package final class FileQueueStore: QueueStore {
     }
 
     package func log(_ id: String) throws(QueueError) -> [UInt8]? { try store.home.readLog(id) }
+
+    package func logTail(_ id: String, maxBytes: Int) throws(QueueError) -> (bytes: [UInt8], size: Int)? {
+        try store.home.readLogTail(id, maxBytes: maxBytes)
+    }
+
+    package func throughput(now: Timestamp) throws(QueueError) -> Throughput { Throughput(try store.read(), now: now) }
 
     package func liveView(now: Timestamp) throws(QueueError) -> LiveView { LiveView(try store.read(), now: now) }
 

@@ -468,23 +468,47 @@ package final class PostgresQueueStore: QueueStore {
         }
     }
 
-    package func log(_ id: String) throws(QueueError) -> [UInt8]? { try logTail(id)?.bytes }
+    package func log(_ id: String) throws(QueueError) -> [UInt8]? { try storedLog(id)?.bytes }
 
     /// A job's log as the database keeps it (its last `max-log-bytes`), and how many bytes it was
     /// ever given: a follower takes the difference from what it has printed.
-    package func logTail(_ id: String) throws(QueueError) -> (bytes: [UInt8], total: Int)? {
+    package func storedLog(_ id: String) throws(QueueError) -> (bytes: [UInt8], total: Int)? {
         let rows = try link.sql("SELECT bytes, total FROM queuectl_logs WHERE id = $1", [id])
         guard rows.count > 0 else { return nil }
         return (SQLText.parseBytea(rows[0, "bytes"] ?? ""), Int(rows[0, "total"] ?? "") ?? 0)
+    }
+
+    package func logTail(_ id: String, maxBytes: Int) throws(QueueError) -> (bytes: [UInt8], size: Int)? {
+        let rows = try link.sql("SELECT substring(bytes FROM greatest(1, length(bytes) - $2::integer + 1)) AS bytes, length(bytes) AS size "
+            + "FROM queuectl_logs WHERE id = $1", [id, String(max(0, maxBytes))])
+        guard rows.count > 0 else { return nil }
+        return (SQLText.parseBytea(rows[0, "bytes"] ?? ""), Int(rows[0, "size"] ?? "") ?? 0)
+    }
+
+    package func throughput(now: Timestamp) throws(QueueError) -> Throughput {
+        var throughput = Throughput(now: now)
+        let start = String(throughput.start.milliseconds)
+        // A finished job's updated_at is when its last run ended; one that never ran (it died with
+        // a dependency) has no finished_at in its body, and is not a run. A job retried since keeps
+        // its last run's end only in its body, where updated_at is when it was retried (later).
+        let rows = try link.sql("SELECT state = 'completed' AS ok, updated_at / 60000 AS minute, count(*) AS runs FROM queuectl_jobs "
+            + "WHERE state IN ('completed', 'failed', 'dead') AND updated_at >= $1 AND position('\"finished_at\"' IN body) > 0 "
+            + "GROUP BY 1, 2", [start])
+        for i in 0..<rows.count {
+            guard let minute = Int64(rows[i, "minute"] ?? ""), let runs = Int(rows[i, "runs"] ?? "") else { continue }
+            throughput.count(finishedAt: Timestamp(milliseconds: minute * 60_000), completed: rows[i, "ok"] == "t", runs: runs)
+        }
+        for (job, _) in try jobs(where: "j.state = 'pending' AND j.updated_at >= $1 AND position('\"finished_at\"' IN j.body) > 0", [start]) {
+            if let at = job.finishedAt { throughput.count(finishedAt: at, completed: false) }
+        }
+        return throughput
     }
 
     /// A database has no file identity to compare: a view reads again each time.
     package func changed(since document: Document) -> Bool { true }
 
     package func changeNotifier() throws(QueueError) -> any ChangeNotifier {
-        let listener = Link(conninfo: conninfo, onConnect: Schema.listen)
-        _ = try listener.socket()
-        return Listener(link: listener)
+        try Listener(conninfo: conninfo)
     }
 
     package func workerSession(home directory: OpenDirectory, record: WorkerRecord, queues: [String]?) throws(QueueError) -> any WorkerSession {
@@ -528,9 +552,29 @@ struct WorkerKey: Equatable {
 
 /// A connection that `LISTEN`s for changes to the jobs. Lost, it connects again at the next look;
 /// meanwhile its descriptor is -1 and the waiting command's periodic look goes on.
+/// A connection that listens on the queue's channel, connected now (or the error).
 final class Listener: ChangeNotifier {
-    private let link: Link
-    init(link: Link) { self.link = link }
-    var descriptor: Int32 { (try? link.socket()) ?? -1 }
-    func drain() { _ = try? link.notifications() }
+    let link: Link
+    /// While the server cannot be reached, when connecting is tried again.
+    private var retryAt: Int64?
+
+    init(conninfo: String) throws(QueueError) {
+        link = Link(conninfo: conninfo, onConnect: Schema.listen)
+        _ = try link.socket()
+    }
+
+    /// The socket, connected again (and listening again) after it was lost; -1 while the server
+    /// cannot be reached, when `poll` skips it. Connecting again is tried once a second, not at every
+    /// turn of a loop, since each try may wait out the connect timeout.
+    var descriptor: Int32 {
+        if let retryAt, monotonicMilliseconds() < retryAt { return -1 }
+        guard let socket = try? link.socket() else {
+            retryAt = monotonicMilliseconds() + 1_000
+            return -1
+        }
+        retryAt = nil
+        return socket
+    }
+
+    func drain() -> Bool { (try? link.notifications())?.isEmpty == false }
 }

@@ -12,7 +12,7 @@ final class PostgresWorkerSession: WorkerSession {
     private let key: WorkerKey
     private let record: WorkerRecord
     private let queues: [String]?
-    private let listener: Link
+    private let listener: Listener
     private let logs: OpenDirectory?
     var lockWaiting = LockWaiting.forever
     /// How much of each running job's log on this host is in the database already, and which file
@@ -29,9 +29,8 @@ final class PostgresWorkerSession: WorkerSession {
         key = WorkerKey(record)
         self.queues = queues
         logs = try store.home.openLogs(create: true)
-        listener = Link(conninfo: store.conninfo, onConnect: Schema.listen)
+        listener = try Listener(conninfo: store.conninfo)
         limitCalls(to: QueueConfig())
-        _ = try listener.socket()
     }
 
     /// Every call to the server gives up after a fifth of the lease (a quarter of a second at least):
@@ -40,7 +39,7 @@ final class PostgresWorkerSession: WorkerSession {
     private func limitCalls(to config: QueueConfig) {
         let limit = max(250, Int64(max(2, config.leaseSeconds) * 1000) / 5)
         store.link.timeoutMilliseconds = limit
-        listener.timeoutMilliseconds = limit
+        listener.link.timeoutMilliseconds = limit
     }
 
     private var link: Link { store.link }
@@ -229,7 +228,7 @@ final class PostgresWorkerSession: WorkerSession {
             let done = sameFile ? before?.count ?? 0 : 0
             guard bytes.count > done || !sameFile else { continue }
             let added = bytes[done...]
-            var stored = try store.logTail(id)?.bytes ?? []
+            var stored = try store.storedLog(id)?.bytes ?? []
             // Of what the database has, the part that came from this run's earlier file goes.
             if !sameFile { stored.removeLast(min(stored.count, before?.count ?? 0)) }
             stored += added
@@ -269,26 +268,10 @@ final class PostgresWorkerSession: WorkerSession {
         try link.sql("DELETE FROM queuectl_workers WHERE key = $1", [key.text])
     }
 
-    /// The listening connection's socket, connected again (and listening again) after it was lost;
-    /// -1 while the server cannot be reached (`poll` skips it; the worker's periodic look goes on).
-    var wakeDescriptor: Int32 {
-        // While the server cannot be reached, connecting again is tried once a second, not on every
-        // turn of the loop (each try may wait out the connect timeout).
-        if listenerDown, monotonicMilliseconds() < listenerRetryAt { return -1 }
-        guard let socket = try? listener.socket() else {
-            listenerDown = true
-            listenerRetryAt = monotonicMilliseconds() + 1_000
-            return -1
-        }
-        listenerDown = false
-        return socket
-    }
-
-    private var listenerDown = false
-    private var listenerRetryAt: Int64 = 0
+    var wakeDescriptor: Int32 { listener.descriptor }
 
     func takeWake() -> Bool {
-        guard let notes = try? listener.notifications() else { return true }
+        guard let notes = try? listener.link.notifications() else { return true }
         // Its own changes, and other workers' that free nothing, are no news to a worker.
         return notes.contains { $0.payload != key.text && !$0.payload.hasPrefix(Schema.quietPrefix) }
     }

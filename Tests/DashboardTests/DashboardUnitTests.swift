@@ -1,3 +1,4 @@
+import JobManager
 import QueueStorage
 import QueueSystem
 import Testing

@@ -300,8 +300,13 @@ final class DashboardProcess {
     let port: UInt16
     let token: String?
 
-    init(_ q: QueueSandbox, _ options: [String] = []) throws {
-        let child = q.start(["dashboard", "--port", "0"] + options)
+    convenience init(_ q: QueueSandbox, _ options: [String] = []) throws {
+        try self.init(options) { q.start($0) }
+    }
+
+    /// Started by `start`, given the command's arguments (another store's queue).
+    init(_ options: [String] = [], start: ([String]) -> Child) throws {
+        let child = start(["dashboard", "--port", "0"] + options)
         self.child = child
         var out = ""
         let started = eventually(within: 10) {

@@ -561,6 +561,7 @@ struct PostgresEndToEndTests {
     @Test func aPasswordThatWorksIsShownNowhere() throws {
         _ = try requireTestServer()
         let schema = PostgresQueue()
+        defer { withExtendedLifetime(schema) {} }  // its schema is dropped with it
         let pg = PostgresQueue(conninfo: schema.conninfo + " password=hunter2")
         var said = pg.ok("store", "init")
         said += pg.ok("enqueue", #"{"id":"p1","command":"echo fine"}"#)
@@ -570,7 +571,7 @@ struct PostgresEndToEndTests {
         said += worker.stdout() + worker.stderr()
         for args in [["status"], ["status", "--json"], ["list"], ["show", "p2"], ["show", "p2", "--json"], ["logs", "p1"], ["dlq", "list"],
                      ["stats"], ["config", "list"], ["show", "nope"], ["enqueue", "{bad"], ["wait", "p1"], ["logs", "-f", "p1"],
-                     ["prune", "--dry-run"], ["dashboard"]] {
+                     ["prune", "--dry-run"]] {
             let r = pg.run(args, within: 20)
             said += r.stdout + r.stderr
         }
@@ -922,29 +923,68 @@ struct PostgresEndToEndTests {
         #expect(again == 0, "runs repeated although the server lost no committed transaction")
     }
 
-    // MARK: 8. not supported yet
+    // MARK: 8. the dashboard
 
-    @Test func commandsNotSupportedOnPostgreSQLYetFailClearlyAndChangeNothing() throws {
+    /// The dashboard serves a PostgreSQL queue as it serves the data file: the JSON of the commands,
+    /// the pages, events on a change made on another host, and the actions; never the password.
+    @Test func theDashboardServesAPostgreSQLQueue() throws {
         _ = try requireTestServer()
-        let pg = PostgresQueue()
+        let schema = PostgresQueue()
+        defer { withExtendedLifetime(schema) {} }  // its schema is dropped with it
+        let pg = PostgresQueue(conninfo: schema.conninfo + " password=hunter2")
+        let early = pg.run(["dashboard", "--port", "0"], within: 20)
+        #expect(early.status == 1 && early.stderr.contains("has no queuectl tables yet: create them with 'queuectl store init'"), "\(early)")
+        #expect(early.stdout.isEmpty && !FileManager.default.fileExists(atPath: pg.sandbox.home), "nothing listened, no home was made")
         pg.ok("store", "init")
-        pg.ok("enqueue", #"{"id":"a","command":"echo a-ran"}"#)
+        pg.ok("config", "set", "backoff-base", "1")
+        pg.ok("enqueue", #"{"id":"done","command":"echo hi; echo oops >&2"}"#)
+        pg.ok("enqueue", #"{"id":"doomed","command":"exit 2","max_retries":0}"#)
         let worker = pg.start(["worker", "start", "--drain"], home: pg.home("worker-host"))
         #expect(worker.wait(seconds: 60) == 0)
-        pg.ok("enqueue", #"{"id":"b","command":"true","run_at":"2999-01-01T00:00:00Z"}"#)
+        pg.ok("enqueue", "--delay", "1h", #"{"id":"later","command":"./report.sh"}"#)
+
+        let d = try DashboardProcess(["--allow-actions"]) { pg.start($0) }
+        let token = try #require(d.token)
+        let said = d.child.stdout()
+        #expect(said.contains("queuectl dashboard for PostgreSQL at "), "\(said)")
+        let http = try HTTPClient(port: d.port)
+        #expect(try http.get("/api/status").body == pg.ok("status", "--json"), "the same bytes as status --json")
+        #expect(try http.get("/api/jobs").body == pg.ok("list", "--json"))
+        #expect(try http.get("/api/jobs?state=dead").body == pg.ok("list", "--state", "dead", "--json"))
+        #expect(try http.get("/api/jobs/done").body == pg.ok("show", "done", "--json"))
+        #expect(try http.get("/api/jobs/nope").status == 404)
+
+        let page = try http.get("/")
+        #expect(page.status == 200 && page.body.contains("title=\"the store\">PostgreSQL at "), "the header names the server")
+        #expect(page.body.contains(#"data-state="completed" data-count="1""#) && page.body.contains(#"data-state="dead" data-count="1""#))
+        #expect(page.body.contains(#"data-state="total" data-count="3""#) && page.body.contains(#"href="/jobs/later""#), "later is next up")
+        #expect(page.body.contains("1 finished, 1 failed"), "the chart counts the runs as the database holds them")
+        #expect(page.body.contains(#"<span class="badge hot">1</span>"#), "the DLQ badge")
+        let job = try http.get("/jobs/done")
+        #expect(job.status == 200 && job.body.contains("hi\n") && job.body.contains("oops\n"), "the log from the database")
+        #expect(job.body.contains("=== queuectl: run 1 of 3"))
+        #expect(!job.body.contains("\u{2410}") && !job.body.contains(pg.home("worker-host")), "no marks, and no path on the worker's host")
+        #expect(try http.get("/jobs/nope").status == 404)
+        #expect(try http.get("/dlq").body.contains(#"data-key="exit 2""#))
+
+        // A change made by another process reaches an open stream.
+        let stream = try HTTPClient(port: d.port)
+        try stream.write("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:\(d.port)\r\n\r\n")
+        _ = try stream.readUntil("\n\n", after: "event: status")
+        pg.ok("enqueue", #"{"id":"fresh","command":"true"}"#)
+        let event = try stream.readUntil("\n\n", after: "event: status")
+        #expect(event.contains(#""pending": 2"#) && event.contains(#""total": 4"#), "\(event)")
+
+        let retried = try HTTPClient(port: d.port).post("/api/jobs/doomed/retry", headers: ["X-Queuectl-Token": token])
+        #expect(retried.status == 200 && retried.body.contains(#""state": "pending""#), "\(retried.body)")
+        #expect(try pg.jobs()["doomed"]?["state"] as? String == "pending")
         let before = try pg.fingerprint()
-        let cases: [(args: [String], says: String)] = [
-            (["dashboard"], "'queuectl dashboard' works with the data file only, not yet with the PostgreSQL store"),
-            (["dashboard", "--port", "0"], "'queuectl dashboard' works with the data file only, not yet with the PostgreSQL store"),
-        ]
-        for c in cases {
-            let r = pg.run(c.args, within: 20)
-            #expect(r.status == 1, "\(c.args): \(r)")
-            #expect(r.stderr.contains(c.says), "\(c.args): \(r)")
-            #expect(r.stdout.isEmpty, "\(c.args): \(r)")
-        }
-        #expect(try pg.fingerprint() == before)
-        #expect(!FileManager.default.fileExists(atPath: pg.sandbox.home), "a queue home was made")
+        let conflict = try HTTPClient(port: d.port).post("/api/jobs/done/retry", headers: ["X-Queuectl-Token": token])
+        #expect(conflict.status == 409 && conflict.body.contains("job 'done' is completed; only a failed or dead job can be retried"))
+        #expect(try pg.fingerprint() == before, "a refused action writes nothing")
+        #expect(d.stop() == 0)
+        let everything = said + d.child.stderr() + page.body + job.body + event + early.stderr
+        #expect(!everything.contains("hunter2"))
     }
 
     /// The shell's commands run against the store the shell was started on, and so do its reads.

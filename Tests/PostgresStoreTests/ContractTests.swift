@@ -683,6 +683,36 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         #expect(try q.enqueue([JobInput(command: "true")]).map(\.id) == ["3"])
     }
 
+    // MARK: the dashboard's chart
+
+    /// Runs finished per minute: a completed job as finished, a failed one, a dead one and one retried
+    /// since as failed; a job that died with its dependency never ran, and is not counted.
+    @Test(arguments: StoreKind.all)
+    func throughputCountsTheLastRunsAsTheJobsRecordThem(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.enqueue("a")
+        try q.enqueue("x", maxRetries: 1)
+        try q.enqueue("f", maxRetries: 3)
+        var y = JobInput(id: "y", command: "true")
+        y.after = ["x"]
+        try q.enqueue([y])
+        let w = try q.session()
+        #expect(try w.claim(4) == ["a", "x", "f"])
+        try w.finish(["a": 0, "x": 1, "f": 1])
+        #expect(try q.job("y").state == .dead && q.job("f").state == .failed)
+        let now = Timestamp.now()
+        var counted = try q.store.throughput(now: now)
+        #expect(counted.finished.reduce(0, +) == 1 && counted.failed.reduce(0, +) == 2)
+        #expect(counted == Throughput(try q.store.read(.all), now: now), "as the jobs themselves say")
+        try q.dlqRetry(["x"])
+        #expect(try q.job("x").state == .pending && q.job("y").state == .pending)
+        counted = try q.store.throughput(now: now)
+        #expect(counted.finished.reduce(0, +) == 1 && counted.failed.reduce(0, +) == 2, "x's last run still failed")
+        #expect(counted == Throughput(try q.store.read(.all), now: now))
+        #expect(try q.store.throughput(now: Timestamp(milliseconds: now.milliseconds + 3_600_000)) == Throughput(now: Timestamp(milliseconds: now.milliseconds + 3_600_000)),
+                "an hour later, none")
+    }
+
     // MARK: dependencies, where the store has them
 
     @Test(arguments: StoreKind.all)
