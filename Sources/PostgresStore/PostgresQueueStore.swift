@@ -61,11 +61,14 @@ package final class PostgresQueueStore: QueueStore {
         var now: Timestamp
     }
 
-    func meta(lock: Bool) throws(QueueError) -> Meta {
+    /// The settings row. `along`: a data-modifying statement run in the same round trip, before it
+    /// (`WITH name AS (…)`), with its parameters.
+    func meta(lock: Bool, along: (cte: String, parameters: [String?])? = nil) throws(QueueError) -> Meta {
         let rows: PostgresRows
         do {
-            rows = try link.sql("SELECT schema_version, next_seq, config, paused, paused_queues, runs, failed_runs, retries, dlq_moves, "
-                + "\(Schema.serverNow) AS now FROM queuectl_meta" + (lock ? " FOR UPDATE" : ""))
+            rows = try link.sql((along.map { "WITH \($0.cte) " } ?? "")
+                + "SELECT schema_version, next_seq, config, paused, paused_queues, runs, failed_runs, retries, dlq_moves, "
+                + "\(Schema.serverNow) AS now FROM queuectl_meta" + (lock ? " FOR UPDATE" : ""), along?.parameters ?? [])
         } catch {
             if link.lastSQLState == "42P01" {
                 throw .failure("\(location) has no queuectl tables yet: create them with 'queuectl store init'")
@@ -94,6 +97,7 @@ package final class PostgresQueueStore: QueueStore {
     struct Row {
         var worker: String?
         var body: [UInt8]
+        var state: JobState
     }
 
     /// What a transaction loaded, as it was.
@@ -136,7 +140,8 @@ package final class PostgresQueueStore: QueueStore {
         for i in 0..<rows.count {
             let body = Array((rows[i, "body"] ?? "").utf8)
             do {
-                out.append((try DocumentCodec.decodeJob(body), Row(worker: rows[i, "worker"], body: body)))
+                let job = try DocumentCodec.decodeJob(body)
+                out.append((job, Row(worker: rows[i, "worker"], body: body, state: job.state)))
             } catch {
                 throw .failure("job '\(rows[i, "id"] ?? "?")' in \(location) is not valid: \(error); it has been left as it is")
             }
@@ -187,11 +192,49 @@ package final class PostgresQueueStore: QueueStore {
 
     // MARK: writing back
 
+    /// What a write changed of the jobs.
+    /// What a write changed of the jobs.
+    struct Written {
+        /// What to announce on the channel; nil when no job changed.
+        var announcement: Announcement?
+        /// A change after which jobs elsewhere may wait for a dependency that died or is gone, or
+        /// have died with one that came back (`settleDependencies`): a job died, came back from the
+        /// dead or went, or one that waits for others was written.
+        var mayUnsettle = false
+    }
+
+    /// A change of the jobs as the channel announces it when it commits (see `Schema.quietPrefix`).
+    struct Announcement {
+        /// Jobs may have become claimable.
+        var mayFreeAJob = false
+        /// Jobs that completed: they free the jobs that wait for them, if any do.
+        var completed: [String] = []
+
+        mutating func merge(_ other: Announcement) {
+            mayFreeAJob = mayFreeAJob || other.mayFreeAJob
+            completed += other.completed
+        }
+
+        /// Its `pg_notify` call as an SQL expression, its parameters numbered after `count` others:
+        /// quiet unless a job may be free, which the server tells for the jobs that completed.
+        func sql(worker: WorkerKey?, after count: Int) -> (expression: String, values: [String?]) {
+            guard !mayFreeAJob else { return ("pg_notify(\(Schema.channel), $\(count + 1))", [worker?.text ?? ""]) }
+            // The waiting index keeps this small.
+            return ("pg_notify(\(Schema.channel), CASE WHEN EXISTS (SELECT 1 FROM queuectl_jobs w WHERE cardinality(w.after) > 0 "
+                + "AND w.state IN ('pending', 'failed', 'processing') AND w.after && $\(count + 1)::text[]) THEN '' "
+                + "ELSE '\(Schema.quietPrefix)' END || $\(count + 2))", [SQLText.array(completed), worker?.text ?? ""])
+        }
+    }
+
     /// Writes what `document` changed of `loaded`: new jobs, changed jobs, removed jobs (with their
-    /// logs), the settings and the counters. `worker`: the worker whose transaction this is, whose
-    /// key marks the jobs it claims. Returns whether any job changed.
+    /// logs), the settings and, unless `countersLater`, the counters; then announces the change,
+    /// unless `announceLater`. Both are for a worker, which adds them up and writes them with its
+    /// last statement, so that the settings row is locked only as it commits, and one announcement
+    /// goes out. `worker`: the worker whose transaction this is, whose key marks the jobs it claims.
     @discardableResult
-    func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil) throws(QueueError) -> Bool {
+    func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil,
+               countersLater: Bool = false, announceLater: Bool = false) throws(QueueError) -> Written {
+        var written = Written()
         var inserted: [[String?]] = [], updated: [[String?]] = []
         var present: Set<String> = []
         // Whether a worker's write can make a job claimable: see `Schema.quietPrefix`.
@@ -217,6 +260,7 @@ package final class PostgresQueueStore: QueueStore {
                 String(decoding: body, as: UTF8.self),
             ]
             if row == nil { inserted.append(values) } else { updated.append(values) }
+            if job.state == .dead || row?.state == .dead || !(job.after ?? []).isEmpty { written.mayUnsettle = true }
         }
         let removed = loaded.rows.keys.filter { !present.contains($0) }.sorted()
         let columns = "u.id, u.seq, u.state, u.priority, u.run_at, u.queue, u.after::text[], u.dependency_died, u.worker, u.updated_at, u.body"
@@ -236,19 +280,19 @@ package final class PostgresQueueStore: QueueStore {
             try link.sql("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
             try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)])
         }
-        try writeMeta(loaded.meta, document, locked: metaLocked)
-        let changed = !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty
-        guard changed else { return false }
-        if !removed.isEmpty { mayFreeAJob = true }
-        if !mayFreeAJob, !completed.isEmpty {
-            // A job that completed frees the jobs waiting for it (the waiting index keeps this small).
-            let waiting = try link.sql("SELECT EXISTS (SELECT 1 FROM queuectl_jobs w WHERE cardinality(w.after) > 0 "
-                + "AND w.state IN ('pending', 'failed', 'processing') AND w.after && $1::text[]) AS waits", [SQLText.array(completed)])
-            mayFreeAJob = waiting[0, "waits"] == "t"
+        try writeMeta(loaded.meta, document, locked: metaLocked, counters: !countersLater)
+        guard !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty else { return written }
+        if !removed.isEmpty {
+            mayFreeAJob = true
+            written.mayUnsettle = true
         }
-        let payload = (mayFreeAJob ? "" : Schema.quietPrefix) + (worker?.text ?? "")
-        try link.sql("SELECT pg_notify(\(Schema.channel), $1)", [payload])
-        return true
+        let announcement = Announcement(mayFreeAJob: mayFreeAJob, completed: completed)
+        written.announcement = announcement
+        if !announceLater {
+            let notify = announcement.sql(worker: worker, after: 0)
+            try link.sql("SELECT " + notify.expression, notify.values)
+        }
+        return written
     }
 
     /// Settles, with JobManager's rule, the jobs waiting for a dependency that died or is gone and
@@ -266,16 +310,11 @@ package final class PostgresQueueStore: QueueStore {
     }
 
     /// The counters as increments (no lock needed); the settings only from a transaction that locked them.
-    private func writeMeta(_ before: Meta, _ document: Document, locked: Bool) throws(QueueError) {
+    private func writeMeta(_ before: Meta, _ document: Document, locked: Bool, counters: Bool) throws(QueueError) {
         var sets: [String] = [], values: [String?] = []
         func set(_ column: String, _ value: String) {
             values.append(value)
             sets.append("\(column) = $\(values.count)")
-        }
-        func add(_ column: String, _ delta: Int) {
-            guard delta != 0 else { return }
-            values.append(String(delta))
-            sets.append("\(column) = \(column) + $\(values.count)")
         }
         if PostgresQueueStore.settingsDiffer(before, document) {
             guard locked else { throw .failure("internal error: settings changed by a transaction that did not lock them") }
@@ -284,11 +323,23 @@ package final class PostgresQueueStore: QueueStore {
             set("paused", document.paused ? "true" : "false")
             set("paused_queues", SQLText.array(document.pausedQueues))
         }
-        add("runs", document.counters.runs - before.counters.runs)
-        add("failed_runs", document.counters.failedRuns - before.counters.failedRuns)
-        add("retries", document.counters.retries - before.counters.retries)
-        add("dlq_moves", document.counters.dlqMoves - before.counters.dlqMoves)
+        if counters {
+            let added = PostgresQueueStore.counterSets(document.counters.since(before.counters), after: values.count)
+            sets += added.sets
+            values += added.values
+        }
         if !sets.isEmpty { try link.sql("UPDATE queuectl_meta SET " + sets.joined(separator: ", "), values) }
+    }
+
+    /// The `SET` items that add `delta` to the counters, their parameters numbered after `count` others.
+    static func counterSets(_ delta: Counters, after count: Int) -> (sets: [String], values: [String?]) {
+        var sets: [String] = [], values: [String?] = []
+        for (column, n) in [("runs", delta.runs), ("failed_runs", delta.failedRuns), ("retries", delta.retries), ("dlq_moves", delta.dlqMoves)]
+        where n != 0 {
+            values.append(String(n))
+            sets.append("\(column) = \(column) + $\(count + values.count)")
+        }
+        return (sets, values)
     }
 
     // MARK: recovery
@@ -369,7 +420,10 @@ package final class PostgresQueueStore: QueueStore {
             do {
                 return try link.transaction { () throws(QueueError) -> T in
                     let meta = try meta(lock: locksSettings)
-                    let recovered = try recover(meta)
+                    // An enqueue touches no job that is there already: recovery is left to the
+                    // workers, which look once a second, and to the commands that change jobs.
+                    var recovered: [JobTransition] = []
+                    if case .newJobs = scope {} else { recovered = try recover(meta) }
                     var loaded = Loaded(meta: meta)
                     try load(scope, into: &loaded, lock: true)
                     var snapshot = Snapshot(document: loaded.document, now: meta.now, home: home)
@@ -378,9 +432,9 @@ package final class PostgresQueueStore: QueueStore {
                         needsSettings = true
                         throw .failure("internal error: settings changed by a transaction that did not lock them")
                     }
-                    var changed = false
-                    if snapshot.changed { changed = try write(loaded, snapshot.document, metaLocked: locksSettings) }
-                    if changed || !recovered.isEmpty { try settleDependencies(meta) }
+                    var written = Written()
+                    if snapshot.changed { written = try write(loaded, snapshot.document, metaLocked: locksSettings) }
+                    if written.mayUnsettle || !recovered.isEmpty { try settleDependencies(meta) }
                     return result
                 }
             } catch {
@@ -577,4 +631,25 @@ final class Listener: ChangeNotifier {
     }
 
     func drain() -> Bool { (try? link.notifications())?.isEmpty == false }
+}
+
+extension Counters {
+    /// What was added to `before` to make these.
+    func since(_ before: Counters) -> Counters {
+        var delta = Counters()
+        delta.runs = runs - before.runs
+        delta.failedRuns = failedRuns - before.failedRuns
+        delta.retries = retries - before.retries
+        delta.dlqMoves = dlqMoves - before.dlqMoves
+        return delta
+    }
+
+    static func + (a: Counters, b: Counters) -> Counters {
+        var sum = Counters()
+        sum.runs = a.runs + b.runs
+        sum.failedRuns = a.failedRuns + b.failedRuns
+        sum.retries = a.retries + b.retries
+        sum.dlqMoves = a.dlqMoves + b.dlqMoves
+        return sum
+    }
 }

@@ -44,19 +44,30 @@ final class PostgresWorkerSession: WorkerSession {
 
     private var link: Link { store.link }
 
-    private func register(_ meta: PostgresQueueStore.Meta) throws(QueueError) {
-        let lease = Int64(max(2, meta.config.leaseSeconds) * 1000)
-        try link.sql("INSERT INTO queuectl_workers (key, host, pid, start_time, pid_namespace, slots, started_at, renewed_at, lease_until) "
-            + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key) DO NOTHING",
-            [key.text, key.host, String(record.process.pid), String(record.process.startTime), key.namespace.map { String($0) },
-             String(record.slots), String(meta.now.milliseconds), String(meta.now.milliseconds), String(meta.now.milliseconds + lease)])
+    /// Registers this worker unless it is registered, as a statement to run along with the settings'
+    /// read (`PostgresQueueStore.meta(lock:along:)`), on the server's clock, with the lease of the
+    /// config last read.
+    private var registration: (cte: String, parameters: [String?]) {
+        ("registered AS (INSERT INTO queuectl_workers (key, host, pid, start_time, pid_namespace, slots, started_at, renewed_at, lease_until) "
+            + "VALUES ($1, $2, $3, $4, $5, $6, \(Schema.serverNow), \(Schema.serverNow), \(Schema.serverNow) + $7) ON CONFLICT (key) DO NOTHING)",
+         [key.text, key.host, String(record.process.pid), String(record.process.startTime), key.namespace.map { String($0) },
+          String(record.slots), String(leaseMilliseconds)])
     }
+
+    /// The lease of the config last read.
+    private var leaseMilliseconds = Int64(QueueConfig().leaseSeconds * 1000)
+    /// When the next exchange looks for workers that are gone: once a second, as the data file's
+    /// worker looks at each claim (a lease runs out over seconds; the look costs two round trips).
+    private var recoveryDue: Int64 = 0
+    static let recoveryInterval: Int64 = 1_000
 
     func begin() throws(QueueError) -> [JobTransition] {
         try link.transaction { () throws(QueueError) -> [JobTransition] in
             let meta = try store.meta(lock: false)
+            leaseMilliseconds = Int64(max(2, meta.config.leaseSeconds) * 1000)
             let recovered = try store.recover(meta)
-            try register(meta)
+            _ = try store.meta(lock: false, along: registration)
+            recoveryDue = monotonicMilliseconds() + PostgresWorkerSession.recoveryInterval
             return recovered
         }
     }
@@ -66,11 +77,17 @@ final class PostgresWorkerSession: WorkerSession {
         let me = record.process
         self.running = running
         var uploaded: [String] = []
+        // How much of each log this transaction put in the database, kept once it commits.
+        var marks: [String: (file: FileIdentity?, count: Int)] = [:]
         let out = try link.transaction { () throws(QueueError) -> Exchanged<T> in
-            let meta = try store.meta(lock: false)
-            let recovered = try store.recover(meta)
-            // Judged gone and removed meanwhile (its jobs were recovered then): it registers again.
-            try register(meta)
+            // Judged gone and removed meanwhile (its jobs were recovered then): it registers again,
+            // in the transaction of its claims, so that no claim of its is ever without its record.
+            let meta = try store.meta(lock: false, along: registration)
+            var recovered: [JobTransition] = []
+            if monotonicMilliseconds() >= recoveryDue {
+                recovered = try store.recover(meta)
+                recoveryDue = monotonicMilliseconds() + PostgresWorkerSession.recoveryInterval
+            }
             var loaded = PostgresQueueStore.Loaded(meta: meta)
             loaded.add(try store.jobs(where: "j.worker = $1 AND j.state = 'processing'", [key.text], lock: "FOR UPDATE"))
             var snapshot = Snapshot(document: loaded.document, now: meta.now, home: store.home)
@@ -89,40 +106,55 @@ final class PostgresWorkerSession: WorkerSession {
                 let summary = snapshot.document.jobs.summary(at: i)
                 return summary.state != .processing || summary.worker != me
             }
-            try upload(uploaded + running.subtracting(uploaded).sorted(), maxBytes: meta.config.maxLogBytes)
+            marks = [:]
+            try upload(uploaded + running.subtracting(uploaded).sorted(), maxBytes: meta.config.maxLogBytes, marks: &marks)
             // The results are written before the claim, whose query then sees them (a dependency
             // that just completed), and the jobs waiting for one that died (here or by recovery) are
-            // settled first, as the data file's worker does.
-            var changed = false
-            if snapshot.changed { changed = try store.write(loaded, snapshot.document, metaLocked: false, worker: key) }
-            if changed || !recovered.isEmpty { try store.settleDependencies(meta) }
-            if prune { try applyRetention(meta, checkAge: checkAge) }
-            // The claim looks afresh: this worker's own jobs as they are now (they count against the
-            // limits), and the candidates.
+            // settled first, as the data file's worker does. The counters and the announcement are
+            // written with the last statement: the settings row the counters are in is then locked
+            // only as this commits, not while the claim is made.
+            var written = PostgresQueueStore.Written()
+            if snapshot.changed {
+                written = try store.write(loaded, snapshot.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
+            }
+            var counted = snapshot.document.counters.since(meta.counters)
+            var announcement = written.announcement
+            if written.mayUnsettle || !recovered.isEmpty { try store.settleDependencies(meta) }
+            if prune, checkAge { try removeOlderThanRetention(meta) }
+            // The claim sees this worker's own jobs as they are now (they count against the limits):
+            // as just written, which is what its rows hold.
             var claiming = PostgresQueueStore.Loaded(meta: meta)
-            claiming.add(try store.jobs(where: "j.worker = $1 AND j.state = 'processing'", [key.text]))
+            claiming.add(snapshot.document.jobs.jobs { $0.state == .processing && $0.worker == me }.map { job in
+                (job, PostgresQueueStore.Row(worker: key.text, body: DocumentCodec.encodeJob(job), state: job.state))
+            })
             var view = Snapshot(document: claiming.document, now: meta.now, home: store.home)
             let limit = claimLimit()
             if limit > 0, !meta.paused {
                 try claim(limit, into: &view, loaded: &claiming, out: &out)
-                if view.changed { try store.write(claiming, view.document, metaLocked: false, worker: key) }
+                if view.changed {
+                    let claims = try store.write(claiming, view.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
+                    if let more = claims.announcement {
+                        if announcement == nil { announcement = more } else { announcement?.merge(more) }
+                    }
+                }
+                counted = counted + view.document.counters.since(meta.counters)
             }
             out.cancelled = view.document.jobs.indices(whereSummary: { $0.cancelRequested && $0.worker == me && running.contains($0.id) })
                 .map { view.document.jobs.summary(at: $0).id }
             out.killed = view.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
                 .map { view.document.jobs.summary(at: $0).id }
-            let next = try link.sql("SELECT min(run_at) AS next FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND run_at > $1",
-                                    [String(meta.now.milliseconds)])
-            out.nextEligibleInMilliseconds = next[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
+            out.nextEligibleInMilliseconds = try finish(meta, counted: counted, announcement: announcement, prune: prune)
             out.config = meta.config
             return out
         }
+        uploadedBytes.merge(marks) { $1 }
         // In the database now: this host's copies go.
         for id in uploaded {
             logs?.remove(QueueHome.logName(id))
             uploadedBytes[id] = nil
         }
         maxLogBytes = out.config.maxLogBytes
+        leaseMilliseconds = Int64(max(2, out.config.leaseSeconds) * 1000)
         limitCalls(to: out.config)
         return out
     }
@@ -186,30 +218,49 @@ final class PostgresWorkerSession: WorkerSession {
         if out.claimed.count < limit { out.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: snapshot.document) }
     }
 
-    /// The config's retention, as the data file's worker applies it while recording runs: the count
-    /// once it is 10% over, the age when asked (once a minute). Completed rows only, oldest first;
-    /// `updated_at` of a completed job is when it finished.
-    private func applyRetention(_ meta: PostgresQueueStore.Meta, checkAge: Bool) throws(QueueError) {
+    /// The exchange's last statement, one round trip before its COMMIT: the counters it added, the
+    /// retention by count (the config's `keep-completed`, once the completed jobs are 10% over it,
+    /// as the data file's worker applies it while recording runs; completed rows only, the oldest
+    /// first: `updated_at` of a completed job is when it finished), the announcement of its change,
+    /// and when the next job held back by its `run_at` is due. Returns that, from now.
+    private func finish(_ meta: PostgresQueueStore.Meta, counted: Counters, announcement: PostgresQueueStore.Announcement?,
+                        prune: Bool) throws(QueueError) -> Int64? {
+        var values: [String?] = [String(meta.now.milliseconds)]
+        var ctes: [String] = []
+        let counters = PostgresQueueStore.counterSets(counted, after: values.count)
+        if !counters.sets.isEmpty {
+            ctes.append("counted AS (UPDATE queuectl_meta SET \(counters.sets.joined(separator: ", ")))")
+            values += counters.values
+        }
         let retention = Retention(meta.config)
-        // A completed job that another still waits for stays until that one has run.
-        let awaited = "NOT EXISTS (SELECT 1 FROM queuectl_jobs w WHERE cardinality(w.after) > 0 "
-            + "AND w.state IN ('pending', 'failed', 'processing') AND j.id = ANY(w.after))"
-        var removed: [String] = []
-        if checkAge, let age = retention.maximumAge {
-            let cutoff = meta.now.milliseconds - Int64(age * 1000)
-            let rows = try link.sql("DELETE FROM queuectl_jobs j WHERE j.state = 'completed' AND j.updated_at <= $1 AND \(awaited) RETURNING j.id",
-                                    [String(cutoff)])
-            removed += (0..<rows.count).compactMap { rows[$0, "id"] }
+        if prune, retention.keep > 0 {
+            values += [String(retention.keep), String(retention.keep + max(1, retention.keep / 10))]
+            let keep = "$\(values.count - 1)", over = "$\(values.count)"
+            ctes.append("pruned AS (DELETE FROM queuectl_jobs WHERE (SELECT coalesce(sum(n), 0) FROM queuectl_counts WHERE state = 'completed') > \(over) "
+                + "AND id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' AND \(PostgresWorkerSession.awaited) "
+                + "ORDER BY j.updated_at DESC, j.seq DESC OFFSET \(keep)) RETURNING id)")
+            ctes.append("pruned_logs AS (DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned))")
         }
-        if retention.keep > 0 {
-            let counted = try link.sql("SELECT coalesce(sum(n), 0) AS n FROM queuectl_counts WHERE state = 'completed'")
-            if let completed = Int(counted[0, "n"] ?? ""), completed > retention.keep + max(1, retention.keep / 10) {
-                let rows = try link.sql("DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
-                    + "AND \(awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) RETURNING id", [String(retention.keep)])
-                removed += (0..<rows.count).compactMap { rows[$0, "id"] }
-            }
+        var columns = ["(SELECT min(run_at) FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND run_at > $1) AS next"]
+        if let announcement {
+            let notify = announcement.sql(worker: key, after: values.count)
+            columns.append(notify.expression + " AS notified")
+            values += notify.values
         }
-        if !removed.isEmpty { try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)]) }
+        let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + columns.joined(separator: ", "), values)
+        return rows[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
+    }
+
+    /// A completed job that another still waits for stays until that one has run (on `j`).
+    static let awaited = "NOT EXISTS (SELECT 1 FROM queuectl_jobs w WHERE cardinality(w.after) > 0 "
+        + "AND w.state IN ('pending', 'failed', 'processing') AND j.id = ANY(w.after))"
+
+    /// The config's retention by age, when the worker asks (once a minute).
+    private func removeOlderThanRetention(_ meta: PostgresQueueStore.Meta) throws(QueueError) {
+        guard let age = Retention(meta.config).maximumAge else { return }
+        let cutoff = meta.now.milliseconds - Int64(age * 1000)
+        try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs j WHERE j.state = 'completed' AND j.updated_at <= $1 AND \(PostgresWorkerSession.awaited) "
+            + "RETURNING j.id) DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned)", [String(cutoff)])
     }
 
     /// Adds what this host's log of each job gained since the last upload to its log in the
@@ -218,7 +269,19 @@ final class PostgresWorkerSession: WorkerSession {
     /// (`total`), so that a follower can tell what is new even after a cut. When the host's log was
     /// cut for its size since, the part of it uploaded before is replaced by the whole cut file.
     /// Only the job's worker writes its log, so the read and the write need no lock between them.
-    private func upload(_ ids: [String], maxBytes: Int) throws(QueueError) {
+    /// How much of each file is in the database goes into `marks` as each statement succeeds; in a
+    /// transaction the caller keeps them only once it commits.
+    private func upload(_ ids: [String], maxBytes: Int, marks: inout [String: (file: FileIdentity?, count: Int)]) throws(QueueError) {
+        struct Gain {
+            let id: String
+            let added: ArraySlice<UInt8>
+            let file: FileIdentity?
+            let size: Int
+            /// The database's log ends with what was uploaded of this file before: the gain follows it.
+            let follows: Bool
+            let uploadedBefore: Int
+        }
+        var gains: [Gain] = []
         for id in ids {
             let name = QueueHome.logName(id)
             guard let logs, let bytes = (try? logs.readFile(name)) ?? nil else { continue }
@@ -227,18 +290,32 @@ final class PostgresWorkerSession: WorkerSession {
             let sameFile = before.map { $0.file == file && $0.count <= bytes.count } ?? true
             let done = sameFile ? before?.count ?? 0 : 0
             guard bytes.count > done || !sameFile else { continue }
-            let added = bytes[done...]
-            var stored = try store.storedLog(id)?.bytes ?? []
-            // Of what the database has, the part that came from this run's earlier file goes.
-            if !sameFile { stored.removeLast(min(stored.count, before?.count ?? 0)) }
-            stored += added
+            gains.append(Gain(id: id, added: bytes[done...], file: file, size: bytes.count, follows: sameFile, uploadedBefore: before?.count ?? 0))
+        }
+        // Most gains are appended whole, all in one statement, where the log stays within the bound;
+        // the others are cut here (or replaced), one by one.
+        let appendable = gains.filter { $0.follows && $0.added.count <= maxBytes }
+        var appended: Set<String> = []
+        if !appendable.isEmpty {
+            let rows = try link.sql("INSERT INTO queuectl_logs AS l (id, bytes, total) SELECT u.id, u.bytes, length(u.bytes) "
+                + "FROM unnest($1::text[], $2::bytea[]) AS u(id, bytes) ON CONFLICT (id) DO UPDATE SET bytes = l.bytes || EXCLUDED.bytes, "
+                + "total = l.total + EXCLUDED.total WHERE length(l.bytes) + length(EXCLUDED.bytes) <= $3 RETURNING l.id",
+                [SQLText.array(appendable.map(\.id)), SQLText.array(appendable.map { SQLText.bytea(Array($0.added)) }), String(maxBytes)])
+            appended = Set((0..<rows.count).compactMap { rows[$0, "id"] })
+            for gain in appendable where appended.contains(gain.id) { marks[gain.id] = (gain.file, gain.size) }
+        }
+        for gain in gains where !appended.contains(gain.id) {
+            var stored = try store.storedLog(gain.id)?.bytes ?? []
+                // Of what the database has, the part that came from this run's earlier file goes.
+            if !gain.follows { stored.removeLast(min(stored.count, gain.uploadedBefore)) }
+            stored += gain.added
             if stored.count > maxBytes {
                 let cut = LogFormat.cut(stored, keeping: max(1, maxBytes) / 2)
                 stored = Array(stored[..<cut.range.lowerBound]) + cut.insert + Array(stored[cut.range.upperBound...])
             }
             try link.sql("INSERT INTO queuectl_logs AS l (id, bytes, total) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET "
-                + "bytes = EXCLUDED.bytes, total = l.total + EXCLUDED.total", [id, SQLText.bytea(stored), String(added.count)])
-            uploadedBytes[id] = (file, bytes.count)
+                + "bytes = EXCLUDED.bytes, total = l.total + EXCLUDED.total", [gain.id, SQLText.bytea(stored), String(gain.added.count)])
+            marks[gain.id] = (gain.file, gain.size)
         }
     }
 
@@ -261,7 +338,9 @@ final class PostgresWorkerSession: WorkerSession {
             throw .leaseLost("the worker's lease in \(store.location) had run out and its jobs were recovered by another process")
         }
         // The output of the runs going on, so far, for `logs -f` on any host.
-        try upload(running.sorted(), maxBytes: maxLogBytes)
+        var marks: [String: (file: FileIdentity?, count: Int)] = [:]
+        defer { uploadedBytes.merge(marks) { $1 } }
+        try upload(running.sorted(), maxBytes: maxLogBytes, marks: &marks)
     }
 
     func end() throws(QueueError) {
