@@ -49,7 +49,8 @@ final class Queue {
     let root: String
     let spec: StoreSpec
     let store: any QueueStore
-    private let sandbox: PostgresSandbox?
+    /// The PostgreSQL schema, for SQL of a test's own; nil on the data file.
+    let sandbox: PostgresSandbox?
 
     init(_ kind: StoreKind) throws {
         self.kind = kind
