@@ -29,6 +29,10 @@ final class Link {
     /// The SQLSTATE of the last failure, if the server gave one.
     var lastSQLState: String? { lastFailure?.sqlState }
 
+    /// A connection is up: none was lost since the last one was made (a failure the server answered
+    /// leaves it up).
+    var isConnected: Bool { held != nil }
+
     private func connected() throws(QueueError) -> Held {
         if let held { return held }
         // queuectl's release build is fully static; libpq, loaded into it, works on the main thread

@@ -337,10 +337,16 @@ final class PostgresWorkerSession: WorkerSession {
         if rows.affected == 0 {
             throw .leaseLost("the worker's lease in \(store.location) had run out and its jobs were recovered by another process")
         }
-        // The output of the runs going on, so far, for `logs -f` on any host.
+        // The output of the runs going on, so far, for `logs -f` on any host. The lease is renewed by
+        // now, whatever becomes of that: an error the server answers (its disk full, say) leaves the
+        // output on this host, for the next renewal or the run's result, and costs the lease nothing.
+        // A lost connection still fails the renewal, as before: the upload may have waited out its
+        // time limit on a server that stopped answering, and the fence must not count from after that.
         var marks: [String: (file: FileIdentity?, count: Int)] = [:]
         defer { uploadedBytes.merge(marks) { $1 } }
-        try upload(running.sorted(), maxBytes: maxLogBytes, marks: &marks)
+        do {
+            try upload(running.sorted(), maxBytes: maxLogBytes, marks: &marks)
+        } catch where link.isConnected {}
     }
 
     func end() throws(QueueError) {
