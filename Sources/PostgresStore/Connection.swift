@@ -21,7 +21,12 @@ package struct PostgresError: Error, Equatable, Sendable, CustomStringConvertibl
         self.brokenConnection = connectionLost
     }
 
-    package var description: String { server.isEmpty ? "PostgreSQL: \(message)" : "PostgreSQL at \(server): \(message)" }
+    package var description: String {
+        // A full disk's message names a file and a block ("could not extend file …: wrote only 4096
+        // of 8192 bytes"), and its hint, which says what it is, is not kept: it is said here.
+        let said = sqlState == "53100" ? "the server's disk is full: \(message)" : message
+        return server.isEmpty ? "PostgreSQL: \(said)" : "PostgreSQL at \(server): \(said)"
+    }
 
     /// The connection is gone, so the statement's outcome may be unknown and the connection is of no
     /// further use: libpq found it broken, or the server said so (class 08, connection exception;

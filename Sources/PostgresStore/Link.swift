@@ -26,6 +26,17 @@ final class Link {
     /// milliseconds: a worker must hear of a server that stopped answering in time to fence.
     var timeoutMilliseconds: Int64?
 
+    /// With a value, the session's `lock_timeout`, set on each connection: a statement that waits
+    /// longer for a lock fails (55P03), and its transaction is run again. A worker's transactions
+    /// lock a command's rows only for a moment, so a long wait is a deadlock with one (a command
+    /// that locked the settings row waits for a count row the worker's writes hold, while the
+    /// worker waits for the settings row), which the server would find only after its
+    /// `deadlock_timeout`, a second; the worker gives way at once instead.
+    var lockTimeoutMilliseconds: Int64? {
+        // A connection already made is given it now; one made later, as it is made.
+        didSet { if held != nil { held = nil } }
+    }
+
     /// The SQLSTATE of the last failure, if the server gave one.
     var lastSQLState: String? { lastFailure?.sqlState }
 
@@ -43,6 +54,10 @@ final class Link {
             let held = Held(try PostgresConnection(conninfo, connectTimeout: timeoutMilliseconds))
             server = held.connection.server
             if let onConnect { try held.connection.execute(onConnect) }
+            if let lockTimeoutMilliseconds {
+                _ = try held.connection.query("SELECT set_config('lock_timeout', $1, false)", [String(lockTimeoutMilliseconds)],
+                                              within: timeoutMilliseconds, prepare: false)
+            }
             self.held = held
             return held
         } catch {
@@ -92,9 +107,10 @@ final class Link {
     }
 
     /// SQLSTATEs after which the whole transaction is simply run again: a serialization failure, a
-    /// deadlock, and a unique violation (two enqueues of one id at once: the second, run again, sees
-    /// the first's job and says so in JobManager's words).
-    private static let transient: Set<String> = ["40001", "40P01", "23505"]
+    /// deadlock, a lock not had within `lockTimeoutMilliseconds`, and a unique violation (two
+    /// enqueues of one id at once: the second, run again, sees the first's job and says so in
+    /// JobManager's words).
+    private static let transient: Set<String> = ["40001", "40P01", "55P03", "23505"]
 
     /// `body` between BEGIN and COMMIT; ROLLBACK if it throws. Run again, up to five times, after a
     /// transient failure. The three have nothing to plan, and are sent as their text, never prepared.

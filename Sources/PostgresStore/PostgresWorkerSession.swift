@@ -30,6 +30,7 @@ final class PostgresWorkerSession: WorkerSession {
         self.queues = queues
         logs = try store.home.openLogs(create: true)
         listener = try Listener(conninfo: store.conninfo)
+        store.link.lockTimeoutMilliseconds = PostgresWorkerSession.lockTimeout
         limitCalls(to: QueueConfig())
     }
 
@@ -43,6 +44,10 @@ final class PostgresWorkerSession: WorkerSession {
     }
 
     private var link: Link { store.link }
+
+    /// How long a worker's statement waits for a lock before its transaction is run again (see
+    /// `Link.lockTimeoutMilliseconds`).
+    static let lockTimeout: Int64 = 100
 
     /// Registers this worker unless it is registered, as a statement to run along with the settings'
     /// read (`PostgresQueueStore.meta(lock:along:)`), on the server's clock, with the lease of the
@@ -219,10 +224,10 @@ final class PostgresWorkerSession: WorkerSession {
     }
 
     /// The exchange's last statement, one round trip before its COMMIT: the counters it added, the
-    /// retention by count (the config's `keep-completed`, once the completed jobs are 10% over it,
-    /// as the data file's worker applies it while recording runs; completed rows only, the oldest
-    /// first: `updated_at` of a completed job is when it finished), the announcement of its change,
-    /// and when the next job held back by its `run_at` is due. Returns that, from now.
+    /// announcement of its change, when the next job held back by its `run_at` is due (returned, from
+    /// now) and, when asked to prune, how many jobs are completed. Over the config's `keep-completed`
+    /// by 10%, the oldest completed jobs go, as the data file's worker removes them while recording
+    /// runs (completed rows only; `updated_at` of a completed job is when it finished).
     private func finish(_ meta: PostgresQueueStore.Meta, counted: Counters, announcement: PostgresQueueStore.Announcement?,
                         prune: Bool) throws(QueueError) -> Int64? {
         var values: [String?] = [String(meta.now.milliseconds)]
@@ -232,22 +237,21 @@ final class PostgresWorkerSession: WorkerSession {
             ctes.append("counted AS (UPDATE queuectl_meta SET \(counters.sets.joined(separator: ", ")))")
             values += counters.values
         }
-        let retention = Retention(meta.config)
-        if prune, retention.keep > 0 {
-            values += [String(retention.keep), String(retention.keep + max(1, retention.keep / 10))]
-            let keep = "$\(values.count - 1)", over = "$\(values.count)"
-            ctes.append("pruned AS (DELETE FROM queuectl_jobs WHERE (SELECT coalesce(sum(n), 0) FROM queuectl_counts WHERE state = 'completed') > \(over) "
-                + "AND id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' AND \(PostgresWorkerSession.awaited) "
-                + "ORDER BY j.updated_at DESC, j.seq DESC OFFSET \(keep)) RETURNING id)")
-            ctes.append("pruned_logs AS (DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned))")
-        }
         var columns = ["(SELECT min(run_at) FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND run_at > $1) AS next"]
+        let retention = Retention(meta.config)
+        let counting = prune && retention.keep > 0
+        if counting { columns.append("(SELECT coalesce(sum(n), 0) FROM queuectl_counts WHERE state = 'completed') AS completed") }
         if let announcement {
             let notify = announcement.sql(worker: key, after: values.count)
             columns.append(notify.expression + " AS notified")
             values += notify.values
         }
         let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + columns.joined(separator: ", "), values)
+        if counting, let completed = Int(rows[0, "completed"] ?? ""), completed > retention.keep + max(1, retention.keep / 10) {
+            try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
+                + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) RETURNING id) "
+                + "DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned)", [String(retention.keep)])
+        }
         return rows[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
     }
 

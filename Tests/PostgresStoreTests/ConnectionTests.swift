@@ -24,6 +24,14 @@ let underCI = Console.environment("CI") == "true"
         #expect(LibPQ.withoutQuotedValues(#"unpaired: "hunter2"#) == #"unpaired: "…"#)
     }
 
+    /// PostgreSQL's message for a full disk can name only a file and a block; its hint is not kept.
+    @Test func aFullDiskOnTheServerIsSaidInWords() {
+        let full = PostgresError(sqlState: "53100", message: #"could not extend file "base/1/2": wrote only 4096 of 8192 bytes at block 7"#,
+                                 server: "db:5432 database q")
+        #expect(full.description == #"PostgreSQL at db:5432 database q: the server's disk is full: could not extend file "base/1/2": wrote only 4096 of 8192 bytes at block 7"#)
+        #expect(PostgresError(sqlState: "23505", message: "duplicate key", server: "").description == "PostgreSQL: duplicate key")
+    }
+
     @Test func aMissingLibpqSaysHowToInstallIt() {
         #expect {
             _ = try LibPQ(libraryNamed: "libpq-queuectl-missing.so.5")
