@@ -38,6 +38,7 @@ package final class DashboardServer {
     /// The latest event of each stream kind in use, and its version (bumped when it changes).
     private var latest: [StreamKind: (version: Int, bytes: [UInt8])] = [:]
     private var notifier: (any ChangeNotifier)?
+    private var watchRetryAt: Int64 = 0
     private var queueChanged = false
     private var lastRefresh: Int64 = 0
 
@@ -137,7 +138,10 @@ package final class DashboardServer {
     /// Watches the queue for changes (the data file's replacement, once its folder exists; a
     /// database's notifications, once it answers).
     private func watchQueueIfItExists() {
-        guard notifier == nil, let watching = try? site.queue.changeNotifier() else { return }
+        // Tried once a second while it fails: a server may take its connect timeout to refuse.
+        guard notifier == nil, monotonicMilliseconds() >= watchRetryAt else { return }
+        watchRetryAt = monotonicMilliseconds() + 1000
+        guard let watching = try? site.queue.changeNotifier() else { return }
         notifier = watching
         // Whatever was written before the watch began is read at the next refresh.
         queueChanged = true

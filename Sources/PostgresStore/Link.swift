@@ -27,11 +27,11 @@ final class Link {
     var timeoutMilliseconds: Int64?
 
     /// With a value, the session's `lock_timeout`, set on each connection: a statement that waits
-    /// longer for a lock fails (55P03), and its transaction is run again. A worker's transactions
-    /// lock a command's rows only for a moment, so a long wait is a deadlock with one (a command
-    /// that locked the settings row waits for a count row the worker's writes hold, while the
-    /// worker waits for the settings row), which the server would find only after its
-    /// `deadlock_timeout`, a second; the worker gives way at once instead.
+    /// longer for a lock fails (55P03), and its transaction is run again. A worker sets it to half
+    /// its call timeout: a wait that long would otherwise give the connection up, and a deadlock
+    /// with a command (one that locked the settings row waits for a count row the worker's writes
+    /// hold, while the worker waits for the settings row) is found by the server only after its
+    /// `deadlock_timeout`, a second, which a worker with a short lease cannot wait for.
     var lockTimeoutMilliseconds: Int64? {
         // A connection already made is given it now; one made later, as it is made.
         didSet { if held != nil { held = nil } }

@@ -199,7 +199,7 @@ package final class PostgresQueueStore: QueueStore {
         var announcement: Announcement?
         /// A change after which jobs elsewhere may wait for a dependency that died or is gone, or
         /// have died with one that came back (`settleDependencies`): a job died, came back from the
-        /// dead or went, or one that waits for others was written.
+        /// dead, went or is new, or one that waits for others was written.
         var mayUnsettle = false
     }
 
@@ -260,7 +260,8 @@ package final class PostgresQueueStore: QueueStore {
                 String(decoding: body, as: UTF8.self),
             ]
             if row == nil { inserted.append(values) } else { updated.append(values) }
-            if job.state == .dead || row?.state == .dead || !(job.after ?? []).isEmpty { written.mayUnsettle = true }
+            // A new job may also be the one a dead job died with, under an id enqueued again.
+            if row == nil || job.state == .dead || row?.state == .dead || !(job.after ?? []).isEmpty { written.mayUnsettle = true }
         }
         let removed = loaded.rows.keys.filter { !present.contains($0) }.sorted()
         let columns = "u.id, u.seq, u.state, u.priority, u.run_at, u.queue, u.after::text[], u.dependency_died, u.worker, u.updated_at, u.body"

@@ -30,24 +30,22 @@ final class PostgresWorkerSession: WorkerSession {
         self.queues = queues
         logs = try store.home.openLogs(create: true)
         listener = try Listener(conninfo: store.conninfo)
-        store.link.lockTimeoutMilliseconds = PostgresWorkerSession.lockTimeout
         limitCalls(to: QueueConfig())
     }
 
     /// Every call to the server gives up after a fifth of the lease (a quarter of a second at least):
     /// with renewals every third of it and the fence at half of it, a server that stops answering
     /// is heard of, and the runs killed, well before the lease runs out.
+    /// A lock is waited for half as long (see `Link.lockTimeoutMilliseconds`): a wait that would
+    /// give the connection up is a transaction run again instead.
     private func limitCalls(to config: QueueConfig) {
         let limit = max(250, Int64(max(2, config.leaseSeconds) * 1000) / 5)
         store.link.timeoutMilliseconds = limit
         listener.link.timeoutMilliseconds = limit
+        if store.link.lockTimeoutMilliseconds != limit / 2 { store.link.lockTimeoutMilliseconds = limit / 2 }
     }
 
     private var link: Link { store.link }
-
-    /// How long a worker's statement waits for a lock before its transaction is run again (see
-    /// `Link.lockTimeoutMilliseconds`).
-    static let lockTimeout: Int64 = 100
 
     /// Registers this worker unless it is registered, as a statement to run along with the settings'
     /// read (`PostgresQueueStore.meta(lock:along:)`), on the server's clock, with the lease of the
@@ -86,13 +84,14 @@ final class PostgresWorkerSession: WorkerSession {
         var marks: [String: (file: FileIdentity?, count: Int)] = [:]
         let out = try link.transaction { () throws(QueueError) -> Exchanged<T> in
             // Judged gone and removed meanwhile (its jobs were recovered then): it registers again,
-            // in the transaction of its claims, so that no claim of its is ever without its record.
-            let meta = try store.meta(lock: false, along: registration)
+            // in the transaction of its claims, so that no claim of its is ever without its record;
+            // after the recovery, which may remove it.
             var recovered: [JobTransition] = []
             if monotonicMilliseconds() >= recoveryDue {
-                recovered = try store.recover(meta)
+                recovered = try store.recover(try store.meta(lock: false))
                 recoveryDue = monotonicMilliseconds() + PostgresWorkerSession.recoveryInterval
             }
+            let meta = try store.meta(lock: false, along: registration)
             var loaded = PostgresQueueStore.Loaded(meta: meta)
             loaded.add(try store.jobs(where: "j.worker = $1 AND j.state = 'processing'", [key.text], lock: "FOR UPDATE"))
             var snapshot = Snapshot(document: loaded.document, now: meta.now, home: store.home)

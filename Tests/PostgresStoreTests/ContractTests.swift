@@ -716,6 +716,29 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
 
     // MARK: dependencies, where the store has them
 
+    /// A job that died with its dependency comes back to wait when a job of that id is enqueued
+    /// again, after the dead one was deleted.
+    @Test(arguments: StoreKind.all)
+    func aJobThatDiedWithADeletedDependencyComesBackWhenItsIdIsEnqueuedAgain(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.enqueue("x", maxRetries: 1)
+        var y = JobInput(id: "y", command: "true")
+        y.after = ["x"]
+        try q.enqueue([y])
+        let w = try q.session()
+        #expect(try w.claim(4) == ["x"])
+        try w.finish(["x": 1])
+        #expect(try q.job("y").state == .dead && q.job("y").dependencyDied == "x")
+        _ = try q.store.transaction(.ids(["x"]), onExistingJobs: true) { (s) throws(QueueError) in try DLQManager.delete(["x"], in: &s) }
+        #expect(try q.job("y").state == .dead, "with x gone, y stays dead")
+        try q.enqueue("x")
+        let back = try q.job("y")
+        #expect(back.state == .pending && back.dependencyDied == nil, "x is there again: y waits for it")
+        #expect(try w.claim(4) == ["x"])
+        try w.finish(["x": 0])
+        #expect(try w.claim(4) == ["y"])
+    }
+
     @Test(arguments: StoreKind.all)
     func aJobWaitsForItsDependenciesAndDiesAndComesBackWithThem(_ kind: StoreKind) throws {
         let q = try Queue(kind)
