@@ -613,8 +613,10 @@ final class Listener: ChangeNotifier {
     /// While the server cannot be reached, when connecting is tried again.
     private var retryAt: Int64?
 
-    init(conninfo: String) throws(QueueError) {
+    /// `timeoutMilliseconds`: as `Link.timeoutMilliseconds`, from the first connection on.
+    init(conninfo: String, timeoutMilliseconds: Int64? = nil) throws(QueueError) {
         link = Link(conninfo: conninfo, onConnect: Schema.listen)
+        link.timeoutMilliseconds = timeoutMilliseconds
         _ = try link.socket()
     }
 

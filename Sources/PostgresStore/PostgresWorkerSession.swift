@@ -29,7 +29,7 @@ final class PostgresWorkerSession: WorkerSession {
         key = WorkerKey(record)
         self.queues = queues
         logs = try store.home.openLogs(create: true)
-        listener = try Listener(conninfo: store.conninfo)
+        listener = try Listener(conninfo: store.conninfo, timeoutMilliseconds: PostgresWorkerSession.callLimit(QueueConfig()))
         limitCalls(to: QueueConfig())
     }
 
@@ -39,11 +39,13 @@ final class PostgresWorkerSession: WorkerSession {
     /// A lock is waited for half as long (see `Link.lockTimeoutMilliseconds`): a wait that would
     /// give the connection up is a transaction run again instead.
     private func limitCalls(to config: QueueConfig) {
-        let limit = max(250, Int64(max(2, config.leaseSeconds) * 1000) / 5)
+        let limit = PostgresWorkerSession.callLimit(config)
         store.link.timeoutMilliseconds = limit
         listener.link.timeoutMilliseconds = limit
         if store.link.lockTimeoutMilliseconds != limit / 2 { store.link.lockTimeoutMilliseconds = limit / 2 }
     }
+
+    static func callLimit(_ config: QueueConfig) -> Int64 { max(250, Int64(max(2, config.leaseSeconds) * 1000) / 5) }
 
     private var link: Link { store.link }
 
