@@ -48,8 +48,7 @@ extension Commands {
                 + "can read the queue (job commands, logs, errors)" + (options.allowActions ? ", and with the token, retry and delete jobs" : "")
                 + "; the dashboard has no login\n")
         }
-        let place = database ? queue.location : queue.home.directory
-        context.print("queuectl dashboard for \(place) at \(urls[0])"
+        context.print("queuectl dashboard for \(queue.place) at \(urls[0])"
             + (urls.count > 1 ? " (and \(urls.dropFirst().joined(separator: ", ")))" : "") + " (Ctrl+C to stop)")
         if let token = server.token {
             context.print("actions allowed: POST requests need the header X-Queuectl-Token: \(token)")

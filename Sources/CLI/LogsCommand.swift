@@ -139,7 +139,7 @@ extension Commands {
         var log: FileDescriptor?
         var decoder = LogDecoder()
         var backlog = true
-        var queueWatcher: DirectoryWatcher?
+        var queueWatcher: (any ChangeNotifier)?
         var logWatcher: DirectoryWatcher?
         var noWorkerNotice = NoWorkerNotice()
         var toldLost = false
@@ -184,10 +184,7 @@ extension Commands {
             }
             noWorkerNotice.check(document, home: store.home)
             if queueWatcher == nil {
-                let directory = (try? store.home.open(create: false))??.procPath ?? store.home.directory
-                do { queueWatcher = try DirectoryWatcher(directory: directory, fileName: "data.json") } catch {
-                    throw .failure("cannot watch \(store.home.directory): \(error)")
-                }
+                queueWatcher = try context.queue().changeNotifier()
                 // Watching from now on: look again, so that no change before the watch is missed.
                 continue
             }
@@ -196,7 +193,7 @@ extension Commands {
 
         /// Waits for a write to the log or the queue, a second at most; true unless it was only the log.
         func wake() -> Bool {
-            let ready = waitForInput([queueWatcher, logWatcher].compactMap { $0?.fd }, timeoutMilliseconds: Int(noWorkerNotice.nextCheckIn(atMost: 1000)))
+            let ready = waitForInput([queueWatcher?.descriptor, logWatcher?.fd].compactMap { $0 }, timeoutMilliseconds: Int(noWorkerNotice.nextCheckIn(atMost: 1000)))
             let queue = queueWatcher?.drain() ?? false
             _ = logWatcher?.drain()
             return queue || ready.isEmpty || logWatcher == nil

@@ -42,7 +42,7 @@ extension Commands {
             let now = Timestamp.now()
             let view = try store.liveView(now: now)
             // A database store names its server once it has connected.
-            let location = store is FileQueueStore ? store.home.directory : store.location
+            let location = store.place
             let width = Console.width(1) ?? context.width
             var lines = watchLines(view, now: now, home: location, width: width, style: style, interactive: screen)
             if screen {

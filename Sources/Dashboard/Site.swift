@@ -124,7 +124,7 @@ final class Site {
         return PageContext(
             document: document, live: live, throughput: throughput,
             deadCount: deadCount ?? document.jobs.indices(whereSummary: { $0.state == .dead }).count,
-            now: now, home: home, place: file == nil ? (queue.location, "the store") : (home.directory, "the queue home"),
+            now: now, home: home, place: (queue.place, file == nil ? "the store" : "the queue home"),
             readLog: { (id, maxBytes) throws(QueueError) in try queue.logTail(id, maxBytes: maxBytes) },
             logFiles: file != nil, actions: actions.token != nil)
     }

@@ -28,6 +28,9 @@ package enum JobScope: Equatable, Sendable {
 package protocol QueueStore: AnyObject {
     /// Where the queue is, for `status` and errors: the data file's path, or the server. Never a password.
     var location: String { get }
+    /// The queue as the live views, the dashboard and a worker's first line name it: the data
+    /// file's folder, or the server.
+    var place: String { get }
     /// The queue folder on this machine: the data file's, or where a database store keeps its local
     /// files (the logs being written, the worker leases of this host).
     var home: QueueHome { get }
@@ -120,6 +123,7 @@ package final class FileQueueStore: QueueStore {
     package private(set) var store: Store
     package var home: QueueHome { store.home }
     package var location: String { "data file " + store.home.dataPath }
+    package var place: String { store.home.directory }
     package var lockWaiting: LockWaiting {
         get { store.lockWaiting }
         set { store.lockWaiting = newValue }

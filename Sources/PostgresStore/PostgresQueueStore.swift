@@ -13,6 +13,7 @@ package final class PostgresQueueStore: QueueStore {
     /// Rows are waited for by the server; the queue folder's lock is not used.
     package var lockWaiting = LockWaiting.forever
     package var location: String { "PostgreSQL at \(link.server)" }
+    package var place: String { location }
 
     /// `home`: the queue folder on this host, where the logs of the runs going on here are written
     /// before they are stored in the database.

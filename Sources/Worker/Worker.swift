@@ -103,7 +103,7 @@ package final class Worker {
         self.session = session
         let recovered = try session.begin()
         renewedAt = monotonicMilliseconds()
-        emit(.started(record, home: store is FileQueueStore ? store.home.directory : store.location))
+        emit(.started(record, home: store.place))
         report(recovered)
 
         var core = WorkerCore(settings, at: monotonicMilliseconds())

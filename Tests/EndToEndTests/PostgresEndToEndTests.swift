@@ -23,24 +23,7 @@ func requireTestServer(sourceLocation: SourceLocation = #_sourceLocation) throws
 /// the last newline.
 @discardableResult
 func psql(_ conninfo: String, _ statement: String) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["psql", conninfo, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement]
-    var environment = ProcessInfo.processInfo.environment
-    environment["PGCONNECT_TIMEOUT"] = "5"
-    p.environment = environment
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-        throw NSError(domain: "psql", code: Int(p.terminationStatus),
-                      userInfo: [NSLocalizedDescriptionKey: String(decoding: errors, as: UTF8.self)])
-    }
-    var text = String(decoding: data, as: UTF8.self)
+    var text = try runPSQL(conninfo, statement)
     if text.hasSuffix("\n") { text.removeLast() }
     return text
 }

@@ -27,28 +27,36 @@ package final class PostgresSandbox: @unchecked Sendable {
         try! psql("CREATE SCHEMA \(schema)")
     }
 
-    deinit { try? psql("DROP SCHEMA \(schema) CASCADE") }
+    deinit { _ = try? psql("DROP SCHEMA \(schema) CASCADE") }
 
     /// Runs SQL on the server with `psql` (in this sandbox's schema), and returns what it printed
     /// (unaligned, tuples only).
     @discardableResult
     package func sql(_ statement: String) throws -> String { try psql("SET search_path TO \(schema); " + statement) }
 
-    private func psql(_ statement: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["psql", server, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw NSError(domain: "psql", code: Int(p.terminationStatus),
-                          userInfo: [NSLocalizedDescriptionKey: String(decoding: errors, as: UTF8.self)])
-        }
-        return String(decoding: data, as: UTF8.self)
+    @discardableResult
+    private func psql(_ statement: String) throws -> String { try runPSQL(server, statement) }
+}
+
+/// Runs SQL with `psql` on `conninfo` (unaligned, tuples only, giving up connecting after 5 s) and
+/// returns what it printed; throws with psql's error output when it fails.
+package func runPSQL(_ conninfo: String, _ statement: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["psql", conninfo, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement]
+    var environment = ProcessInfo.processInfo.environment
+    environment["PGCONNECT_TIMEOUT"] = "5"
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    let errors = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw NSError(domain: "psql", code: Int(p.terminationStatus),
+                      userInfo: [NSLocalizedDescriptionKey: String(decoding: errors, as: UTF8.self)])
     }
+    return String(decoding: data, as: UTF8.self)
 }
