@@ -473,41 +473,44 @@ package final class PostgresQueueStore: QueueStore {
     }
 
     package func status(listingUpTo limit: Int) throws(QueueError) -> QueueStatus {
-        try link.transaction(readOnly: true) { () throws(QueueError) -> QueueStatus in
-            let meta = try meta(lock: false)
-            let rows = try link.sql("SELECT queue, state, sum(n) AS n FROM queuectl_counts GROUP BY queue, state HAVING sum(n) <> 0")
-            var counts: [JobState: Int] = [:]
-            var byQueue: [String: [JobState: Int]] = [:]
-            var total = 0
-            for i in 0..<rows.count {
-                guard let state = JobState(rawValue: rows[i, "state"] ?? ""), let n = Int(rows[i, "n"] ?? "") else { continue }
-                counts[state, default: 0] += n
-                byQueue[rows[i, "queue"] ?? Job.defaultQueue, default: [:]][state, default: 0] += n
-                total += n
-            }
-            var running: [String: [String]] = [:]
-            let processing = try link.sql("SELECT worker, id FROM queuectl_jobs WHERE state = 'processing' ORDER BY seq")
-            for i in 0..<processing.count { running[processing[i, "worker"] ?? "", default: []].append(processing[i, "id"] ?? "") }
-            let workers = try liveWorkers(now: meta.now).map {
-                StatusReport.Worker(record: $0.record, liveness: $0.liveness, jobs: running[$0.key] ?? [])
-            }
-            var queues: [QueueCounts] = []
-            if byQueue.keys.contains(where: { $0 != Job.defaultQueue }) || !meta.pausedQueues.isEmpty {
-                for name in meta.pausedQueues where byQueue[name] == nil { byQueue[name] = [:] }
-                queues = byQueue.keys.sorted().map {
-                    QueueCounts(name: $0, counts: byQueue[$0]!, paused: meta.paused || meta.pausedQueues.contains($0))
-                }
-            }
-            let listed = total <= limit ? try jobs(where: "true", []).map(\.0) : nil
-            return QueueStatus(report: StatusReport(counts: counts, total: total, workers: workers), paused: meta.paused,
-                               queues: queues, jobs: listed)
+        try link.transaction(readOnly: true) { () throws(QueueError) -> QueueStatus in try status(listingUpTo: limit, meta: try meta(lock: false)) }
+    }
+
+    /// `status`, in the transaction under way.
+    private func status(listingUpTo limit: Int, meta: Meta) throws(QueueError) -> QueueStatus {
+        let rows = try link.sql("SELECT queue, state, sum(n) AS n FROM queuectl_counts GROUP BY queue, state HAVING sum(n) <> 0")
+        var counts: [JobState: Int] = [:]
+        var byQueue: [String: [JobState: Int]] = [:]
+        var total = 0
+        for i in 0..<rows.count {
+            guard let state = JobState(rawValue: rows[i, "state"] ?? ""), let n = Int(rows[i, "n"] ?? "") else { continue }
+            counts[state, default: 0] += n
+            byQueue[rows[i, "queue"] ?? Job.defaultQueue, default: [:]][state, default: 0] += n
+            total += n
         }
+        var running: [String: [String]] = [:]
+        let processing = try link.sql("SELECT worker, id FROM queuectl_jobs WHERE state = 'processing' ORDER BY seq")
+        for i in 0..<processing.count { running[processing[i, "worker"] ?? "", default: []].append(processing[i, "id"] ?? "") }
+        let workers = try liveWorkers(now: meta.now).map {
+            StatusReport.Worker(record: $0.record, liveness: $0.liveness, jobs: running[$0.key] ?? [])
+        }
+        var queues: [QueueCounts] = []
+        if byQueue.keys.contains(where: { $0 != Job.defaultQueue }) || !meta.pausedQueues.isEmpty {
+            for name in meta.pausedQueues where byQueue[name] == nil { byQueue[name] = [:] }
+            queues = byQueue.keys.sorted().map {
+                QueueCounts(name: $0, counts: byQueue[$0]!, paused: meta.paused || meta.pausedQueues.contains($0))
+            }
+        }
+        let listed = total <= limit ? try jobs(where: "true", []).map(\.0) : nil
+        return QueueStatus(report: StatusReport(counts: counts, total: total, workers: workers), paused: meta.paused,
+                           queues: queues, jobs: listed)
     }
 
     package func liveView(now _: Timestamp) throws(QueueError) -> LiveView {
-        let status = try status(listingUpTo: 0)
-        return try link.transaction(readOnly: true) { () throws(QueueError) -> LiveView in
-            let now = try meta(lock: false).now
+        try link.transaction(readOnly: true) { () throws(QueueError) -> LiveView in
+            let meta = try meta(lock: false)
+            let now = meta.now
+            let status = try status(listingUpTo: 0, meta: meta)
             let running = try jobs(where: "j.state = 'processing'", [])
             var byWorker: [String: [Job]] = [:]
             for (job, row) in running { byWorker[row.worker ?? "", default: []].append(job) }
