@@ -85,22 +85,31 @@ package struct PostgresConnection: ~Copyable {
     package let server: String
 
     /// Connects with a libpq connection string (`host=/run/pg dbname=queue`, or a
-    /// `postgresql://` URI), honouring its `connect_timeout`, and sets the session up: UTF-8 text,
-    /// and no notices sent below warnings (which are dropped too: libpq must never write to stderr).
+    /// `postgresql://` URI), honouring its `connect_timeout`, for UTF-8 text whatever the string
+    /// says (asked for as the session starts, so it costs no round trip). Notices and warnings the
+    /// server sends are dropped: libpq must never write to stderr.
     /// `connectTimeout`: milliseconds to give up connecting after, when the string sets no `connect_timeout`.
     package init(_ conninfo: String, connectTimeout: Int64? = nil) throws(PostgresError) {
         let pq = try LibPQ.loaded()
         try pq.checkConnectionString(conninfo)
-        guard let connection = pq.connectStart(conninfo) else {
+        // The string is expanded where `dbname` stands; a keyword after it overrides the string's.
+        let started = conninfo.withCString { string in
+            "dbname".withCString { dbname in
+                "client_encoding".withCString { encoding in
+                    "UTF8".withCString { utf8 in
+                        pq.connectStartParams([dbname, encoding, nil], [string, utf8, nil], 1)
+                    }
+                }
+            }
+        }
+        guard let connection = started else {
             throw PostgresError(sqlState: nil, message: "out of memory", server: "")
         }
         // Not PQconnectdb: its notice processor is the one that prints, until the session is up.
         _ = pq.setNoticeProcessor(connection, dropNotice, nil)
         do {
-            try Self.finishConnecting(connection, pq, orAfter: connectTimeout)
             // Before self is whole: an initializer of a noncopyable type cannot throw after that.
-            let setup = pq.exec(connection, "SET client_min_messages = warning; SET client_encoding = 'UTF8'")
-            _ = try pq.rows(of: setup, on: connection, server: pq.serverDescription(connection))
+            try Self.finishConnecting(connection, pq, orAfter: connectTimeout)
         } catch {
             pq.finish(connection)
             throw error

@@ -12,7 +12,7 @@ struct LibPQ: Sendable {
     typealias PGresult = OpaquePointer
     typealias NoticeProcessor = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Void
 
-    let connectStart: @convention(c) (UnsafePointer<CChar>) -> PGconn?
+    let connectStartParams: @convention(c) (UnsafePointer<UnsafePointer<CChar>?>, UnsafePointer<UnsafePointer<CChar>?>, Int32) -> PGconn?
     let connectPoll: @convention(c) (PGconn) -> Int32
     let status: @convention(c) (PGconn) -> Int32
     let errorMessage: @convention(c) (PGconn) -> UnsafePointer<CChar>?
@@ -88,7 +88,7 @@ struct LibPQ: Sendable {
             }
             return unsafeBitCast(address, to: F.self)
         }
-        connectStart = try function("PQconnectStart")
+        connectStartParams = try function("PQconnectStartParams")
         connectPoll = try function("PQconnectPoll")
         status = try function("PQstatus")
         errorMessage = try function("PQerrorMessage")

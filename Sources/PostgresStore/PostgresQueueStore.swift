@@ -106,6 +106,9 @@ package final class PostgresQueueStore: QueueStore {
         var meta: Meta
         var rows: [String: Row] = [:]
         var jobs: [Job] = []
+        /// For an enqueue, which loads every dead job that died with an id it may give: the ids those
+        /// died with. A new job under another id brings none back, and needs no settling after.
+        var diedWith: Set<String>?
 
         mutating func add(_ more: [(Job, Row)]) {
             for (job, row) in more where rows[job.id] == nil {
@@ -167,7 +170,10 @@ package final class PostgresQueueStore: QueueStore {
             // The ids an enqueue would give: its numbers, or `job-<n>` where a number is taken.
             let numbers = (0..<Int64(count)).map { loaded.meta.nextSequence + $0 }
             let candidates = ids + numbers.map { String($0) } + numbers.map { "job-\($0)" }
-            loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(candidates)], lock: lockClause))
+            let found = try jobs(where: "j.id = ANY($1) OR (j.state = 'dead' AND j.dependency_died = ANY($1))",
+                                 [SQLText.array(candidates)], lock: lockClause)
+            loaded.add(found)
+            loaded.diedWith = Set(found.compactMap { $0.0.state == .dead ? $0.0.dependencyDied : nil })
         case .all:
             // A view of every job (`list`, `stats`) reads them all; a change to every job at once would
             // lock the whole table, and is refused.
@@ -262,7 +268,8 @@ package final class PostgresQueueStore: QueueStore {
             ]
             if row == nil { inserted.append(values) } else { updated.append(values) }
             // A new job may also be the one a dead job died with, under an id enqueued again.
-            if row == nil || job.state == .dead || row?.state == .dead || !(job.after ?? []).isEmpty { written.mayUnsettle = true }
+            if row == nil, loaded.diedWith?.contains(job.id) ?? true { written.mayUnsettle = true }
+            if job.state == .dead || row?.state == .dead || !(job.after ?? []).isEmpty { written.mayUnsettle = true }
         }
         let removed = loaded.rows.keys.filter { !present.contains($0) }.sorted()
         let columns = "u.id, u.seq, u.state, u.priority, u.run_at, u.queue, u.after::text[], u.dependency_died, u.worker, u.updated_at, u.body"
@@ -282,17 +289,21 @@ package final class PostgresQueueStore: QueueStore {
             try link.sql("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
             try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)])
         }
-        try writeMeta(loaded.meta, document, locked: metaLocked, counters: !countersLater)
-        guard !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty else { return written }
+        let settings = try settingsUpdate(loaded.meta, document, locked: metaLocked, counters: !countersLater)
         if !removed.isEmpty {
             mayFreeAJob = true
             written.mayUnsettle = true
         }
-        let announcement = Announcement(mayFreeAJob: mayFreeAJob, completed: completed)
-        written.announcement = announcement
-        if !announceLater {
-            let notify = announcement.sql(worker: worker, after: 0)
-            try link.sql("SELECT " + notify.expression, notify.values)
+        if !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty {
+            written.announcement = Announcement(mayFreeAJob: mayFreeAJob, completed: completed)
+        }
+        if let announcement = written.announcement, !announceLater {
+            // The settings and the announcement in one round trip.
+            let notify = announcement.sql(worker: worker, after: settings?.values.count ?? 0)
+            try link.sql((settings.map { "WITH settings AS (\($0.statement)) " } ?? "") + "SELECT " + notify.expression,
+                         (settings?.values ?? []) + notify.values)
+        } else if let settings {
+            try link.sql(settings.statement, settings.values)
         }
         return written
     }
@@ -311,8 +322,10 @@ package final class PostgresQueueStore: QueueStore {
         }
     }
 
-    /// The counters as increments (no lock needed); the settings only from a transaction that locked them.
-    private func writeMeta(_ before: Meta, _ document: Document, locked: Bool, counters: Bool) throws(QueueError) {
+    /// The `UPDATE` of the settings row that writes what `document` changed of it, if anything: the
+    /// counters as increments (no lock needed); the settings only from a transaction that locked them.
+    private func settingsUpdate(_ before: Meta, _ document: Document, locked: Bool,
+                                counters: Bool) throws(QueueError) -> (statement: String, values: [String?])? {
         var sets: [String] = [], values: [String?] = []
         func set(_ column: String, _ value: String) {
             values.append(value)
@@ -330,7 +343,7 @@ package final class PostgresQueueStore: QueueStore {
             sets += added.sets
             values += added.values
         }
-        if !sets.isEmpty { try link.sql("UPDATE queuectl_meta SET " + sets.joined(separator: ", "), values) }
+        return sets.isEmpty ? nil : ("UPDATE queuectl_meta SET " + sets.joined(separator: ", "), values)
     }
 
     /// The `SET` items that add `delta` to the counters, their parameters numbered after `count` others.

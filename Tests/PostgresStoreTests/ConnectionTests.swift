@@ -264,6 +264,17 @@ struct ConnectionTests {
         #expect(!written.contains(marker), "\(written)")
     }
 
+    /// Text goes both ways as UTF-8, whatever the connection string asks for.
+    @Test func theSessionIsUTF8EvenWhenTheStringAsksForAnotherEncoding() throws {
+        for extra in ["", "client_encoding=LATIN1"] {
+            let db = try connect(extra)
+            let rows = try db.query("SELECT current_setting('client_encoding') AS e, $1::text AS t, length($1::text) AS n", ["naïve ✓ 工作"])
+            #expect(rows[0, "e"] == "UTF8", "\(extra)")
+            #expect(rows[0, "t"] == "naïve ✓ 工作", "\(extra)")
+            #expect(rows[0, "n"] == "10", "\(extra)")
+        }
+    }
+
     @Test func aWarningWhileTheSessionStartsIsNotWrittenToStderrEither() throws {
         let admin = try connect()
         let role = "queuectl_test_\(getpid())_\(monotonicMilliseconds())"
