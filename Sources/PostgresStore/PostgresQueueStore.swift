@@ -32,12 +32,16 @@ package final class PostgresQueueStore: QueueStore {
             try link.sql("SELECT pg_advisory_xact_lock(hashtext('queuectl_schema'))")
             let exists = try link.sql("SELECT to_regclass('queuectl_meta') IS NOT NULL AS present")[0, "present"] == "t"
             if !exists {
-                try link.script(Schema.createVersion1)
+                try link.script(Schema.create)
                 try link.sql("INSERT INTO queuectl_meta (schema_version, config) VALUES ($1, $2)",
                              [String(Schema.version), String(decoding: DocumentCodec.encodeConfig(QueueConfig()), as: UTF8.self)])
                 return "created the queuectl tables (schema \(Schema.version)) in \(location)"
             }
             let version = Int(try link.sql("SELECT schema_version FROM queuectl_meta")[0, "schema_version"] ?? "") ?? 0
+            if version == 1 {
+                try link.script(Schema.upgradeTo2)
+                return "brought the queuectl tables in \(location) from schema 1 up to \(Schema.version)"
+            }
             try check(version)
             return "the queuectl tables in \(location) are at schema \(version) already; nothing to do"
         }
@@ -47,6 +51,10 @@ package final class PostgresQueueStore: QueueStore {
         if version > Schema.version {
             throw .failure("the queuectl tables in \(location) are at schema \(version), newer than this queuectl knows "
                 + "(\(Schema.version)); it has been left as it is: use a newer queuectl")
+        }
+        if version < Schema.version {
+            throw .failure("the queuectl tables in \(location) are at schema \(version), older than this queuectl's "
+                + "(\(Schema.version)); they have been left as they are: bring them up to date with 'queuectl store init'")
         }
     }
 
@@ -99,6 +107,7 @@ package final class PostgresQueueStore: QueueStore {
         var worker: String?
         var body: [UInt8]
         var state: JobState
+        var queue: String
     }
 
     /// What a transaction loaded, as it was.
@@ -145,7 +154,7 @@ package final class PostgresQueueStore: QueueStore {
             let body = Array((rows[i, "body"] ?? "").utf8)
             do {
                 let job = try DocumentCodec.decodeJob(body)
-                out.append((job, Row(worker: rows[i, "worker"], body: body, state: job.state)))
+                out.append((job, Row(worker: rows[i, "worker"], body: body, state: job.state, queue: job.queueName)))
             } catch {
                 throw .failure("job '\(rows[i, "id"] ?? "?")' in \(location) is not valid: \(error); it has been left as it is")
             }
@@ -200,7 +209,6 @@ package final class PostgresQueueStore: QueueStore {
     // MARK: writing back
 
     /// What a write changed of the jobs.
-    /// What a write changed of the jobs.
     struct Written {
         /// What to announce on the channel; nil when no job changed.
         var announcement: Announcement?
@@ -208,6 +216,39 @@ package final class PostgresQueueStore: QueueStore {
         /// have died with one that came back (`settleDependencies`): a job died, came back from the
         /// dead, went or is new, or one that waits for others was written.
         var mayUnsettle = false
+        /// What it changed of the counts; written already unless `countersLater`.
+        var counts = CountChanges()
+    }
+
+    /// What a write changed of the jobs per queue and state, as `queuectl_counts` keeps them.
+    struct CountChanges {
+        private var changes: [Key: Int] = [:]
+        private struct Key: Hashable {
+            let queue: String
+            let state: JobState
+        }
+
+        mutating func add(_ n: Int, queue: String, state: JobState) {
+            changes[Key(queue: queue, state: state), default: 0] += n
+        }
+
+        mutating func merge(_ other: CountChanges) {
+            changes.merge(other.changes, uniquingKeysWith: +)
+        }
+
+        /// How many jobs this adds to the completed ones.
+        var completed: Int { changes.reduce(0) { $0 + ($1.key.state == .completed ? $1.value : 0) } }
+
+        /// The `INSERT` into this connection's stripe of the counts that adds these, its parameters
+        /// numbered after `count` others; nil when nothing changed. In one order, so that two
+        /// transactions adding to the same rows lock them in the same order.
+        func sql(after count: Int) -> (statement: String, values: [String?])? {
+            let rows = changes.filter { $0.value != 0 }.sorted { ($0.key.queue, $0.key.state.rawValue) < ($1.key.queue, $1.key.state.rawValue) }
+            guard !rows.isEmpty else { return nil }
+            return ("INSERT INTO queuectl_counts (queue, state, stripe, n) SELECT c.queue, c.state, \(Schema.stripe), c.n "
+                + "FROM unnest($\(count + 1)::text[], $\(count + 2)::text[], $\(count + 3)::bigint[]) AS c(queue, state, n) \(Schema.addToCount)",
+                [SQLText.array(rows.map(\.key.queue)), SQLText.array(rows.map(\.key.state.rawValue)), SQLText.array(rows.map { String($0.value) })])
+        }
     }
 
     /// A change of the jobs as the channel announces it when it commits (see `Schema.quietPrefix`).
@@ -234,10 +275,10 @@ package final class PostgresQueueStore: QueueStore {
     }
 
     /// Writes what `document` changed of `loaded`: new jobs, changed jobs, removed jobs (with their
-    /// logs), the settings and, unless `countersLater`, the counters; then announces the change,
-    /// unless `announceLater`. Both are for a worker, which adds them up and writes them with its
-    /// last statement, so that the settings row is locked only as it commits, and one announcement
-    /// goes out. `worker`: the worker whose transaction this is, whose key marks the jobs it claims.
+    /// logs), the settings and, unless `countersLater`, the counters and the counts; then announces
+    /// the change, unless `announceLater`. Both are for a worker, which adds them up and writes them
+    /// with its last statement, so that the settings row and its stripe of the counts are locked only
+    /// as it commits, and one announcement goes out. `worker`: the worker whose transaction this is, whose key marks the jobs it claims.
     @discardableResult
     func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil,
                countersLater: Bool = false, announceLater: Bool = false) throws(QueueError) -> Written {
@@ -266,12 +307,22 @@ package final class PostgresQueueStore: QueueStore {
                 job.queueName, SQLText.array(job.after ?? []), job.dependencyDied, owner, String(Schema.updatedAt(of: job).milliseconds),
                 String(decoding: body, as: UTF8.self),
             ]
-            if row == nil { inserted.append(values) } else { updated.append(values) }
+            if let row {
+                updated.append(values)
+                if row.state != job.state || row.queue != job.queueName {
+                    written.counts.add(-1, queue: row.queue, state: row.state)
+                    written.counts.add(1, queue: job.queueName, state: job.state)
+                }
+            } else {
+                inserted.append(values)
+                written.counts.add(1, queue: job.queueName, state: job.state)
+            }
             // A new job may also be the one a dead job died with, under an id enqueued again.
             if row == nil, loaded.diedWith?.contains(job.id) ?? true { written.mayUnsettle = true }
             if job.state == .dead || row?.state == .dead || !(job.after ?? []).isEmpty { written.mayUnsettle = true }
         }
         let removed = loaded.rows.keys.filter { !present.contains($0) }.sorted()
+        for id in removed { if let row = loaded.rows[id] { written.counts.add(-1, queue: row.queue, state: row.state) } }
         let columns = "u.id, u.seq, u.state, u.priority, u.run_at, u.queue, u.after::text[], u.dependency_died, u.worker, u.updated_at, u.body"
         let unnest = "unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[], $6::text[], $7::text[], $8::text[], "
             + "$9::text[], $10::bigint[], $11::text[]) AS u(id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body)"
@@ -297,13 +348,24 @@ package final class PostgresQueueStore: QueueStore {
         if !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty {
             written.announcement = Announcement(mayFreeAJob: mayFreeAJob, completed: completed)
         }
+        // The settings, the counts and the announcement in one round trip.
+        var ctes: [String] = [], values: [String?] = []
+        if let settings {
+            ctes.append("settings AS (\(settings.statement))")
+            values += settings.values
+        }
+        if !countersLater, let counts = written.counts.sql(after: values.count) {
+            ctes.append("counted AS (\(counts.statement))")
+            values += counts.values
+        }
+        var notify: String?
         if let announcement = written.announcement, !announceLater {
-            // The settings and the announcement in one round trip.
-            let notify = announcement.sql(worker: worker, after: settings?.values.count ?? 0)
-            try link.sql((settings.map { "WITH settings AS (\($0.statement)) " } ?? "") + "SELECT " + notify.expression,
-                         (settings?.values ?? []) + notify.values)
-        } else if let settings {
-            try link.sql(settings.statement, settings.values)
+            let sql = announcement.sql(worker: worker, after: values.count)
+            notify = sql.expression
+            values += sql.values
+        }
+        if !ctes.isEmpty || notify != nil {
+            try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + (notify ?? "true"), values)
         }
         return written
     }
@@ -622,9 +684,9 @@ struct WorkerKey: Equatable {
 }
 
 
-/// A connection that `LISTEN`s for changes to the jobs. Lost, it connects again at the next look;
-/// meanwhile its descriptor is -1 and the waiting command's periodic look goes on.
-/// A connection that listens on the queue's channel, connected now (or the error).
+/// A connection that `LISTEN`s for changes to the jobs, connected now (or the error). Lost, it
+/// connects again at the next look; meanwhile its descriptor is -1 and the waiting command's
+/// periodic look goes on.
 final class Listener: ChangeNotifier {
     let link: Link
     /// While the server cannot be reached, when connecting is tried again.

@@ -124,6 +124,7 @@ final class PostgresWorkerSession: WorkerSession {
                 written = try store.write(loaded, snapshot.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
             }
             var counted = snapshot.document.counters.since(meta.counters)
+            var counts = written.counts
             var announcement = written.announcement
             if written.mayUnsettle || !recovered.isEmpty { try store.settleDependencies(meta) }
             if prune, checkAge { try removeOlderThanRetention(meta) }
@@ -131,7 +132,7 @@ final class PostgresWorkerSession: WorkerSession {
             // as just written, which is what its rows hold.
             var claiming = PostgresQueueStore.Loaded(meta: meta)
             claiming.add(snapshot.document.jobs.jobs { $0.state == .processing && $0.worker == me }.map { job in
-                (job, PostgresQueueStore.Row(worker: key.text, body: DocumentCodec.encodeJob(job), state: job.state))
+                (job, PostgresQueueStore.Row(worker: key.text, body: DocumentCodec.encodeJob(job), state: job.state, queue: job.queueName))
             })
             var view = Snapshot(document: claiming.document, now: meta.now, home: store.home)
             let limit = claimLimit()
@@ -139,6 +140,7 @@ final class PostgresWorkerSession: WorkerSession {
                 try claim(limit, into: &view, loaded: &claiming, out: &out)
                 if view.changed {
                     let claims = try store.write(claiming, view.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
+                    counts.merge(claims.counts)
                     if let more = claims.announcement {
                         if announcement == nil { announcement = more } else { announcement?.merge(more) }
                     }
@@ -149,7 +151,7 @@ final class PostgresWorkerSession: WorkerSession {
                 .map { view.document.jobs.summary(at: $0).id }
             out.killed = view.document.jobs.indices(whereSummary: { $0.killRequested && $0.worker == me && running.contains($0.id) })
                 .map { view.document.jobs.summary(at: $0).id }
-            out.nextEligibleInMilliseconds = try finish(meta, counted: counted, announcement: announcement, prune: prune)
+            out.nextEligibleInMilliseconds = try finish(meta, counted: counted, counts: counts, announcement: announcement, prune: prune)
             out.config = meta.config
             return out
         }
@@ -224,24 +226,31 @@ final class PostgresWorkerSession: WorkerSession {
         if out.claimed.count < limit { out.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: snapshot.document) }
     }
 
-    /// The exchange's last statement, one round trip before its COMMIT: the counters it added, the
-    /// announcement of its change, when the next job held back by its `run_at` is due (returned, from
-    /// now) and, when asked to prune, how many jobs are completed. Over the config's `keep-completed`
-    /// by 10%, the oldest completed jobs go, as the data file's worker removes them while recording
-    /// runs (completed rows only; `updated_at` of a completed job is when it finished).
-    private func finish(_ meta: PostgresQueueStore.Meta, counted: Counters, announcement: PostgresQueueStore.Announcement?,
-                        prune: Bool) throws(QueueError) -> Int64? {
+    /// The exchange's last statement, one round trip before its COMMIT: the counters and the counts it
+    /// added, the announcement of its change, when the next job held back by its `run_at` is due
+    /// (returned, from now) and, when asked to prune, how many jobs are completed. Over the config's
+    /// `keep-completed` by 10%, the oldest completed jobs go, as the data file's worker removes them
+    /// while recording runs (completed rows only; `updated_at` of a completed job is when it finished).
+    private func finish(_ meta: PostgresQueueStore.Meta, counted: Counters, counts: PostgresQueueStore.CountChanges,
+                        announcement: PostgresQueueStore.Announcement?, prune: Bool) throws(QueueError) -> Int64? {
         var values: [String?] = [String(meta.now.milliseconds)]
         var ctes: [String] = []
         let counters = PostgresQueueStore.counterSets(counted, after: values.count)
         if !counters.sets.isEmpty {
-            ctes.append("counted AS (UPDATE queuectl_meta SET \(counters.sets.joined(separator: ", ")))")
+            ctes.append("totals AS (UPDATE queuectl_meta SET \(counters.sets.joined(separator: ", ")))")
             values += counters.values
+        }
+        if let added = counts.sql(after: values.count) {
+            ctes.append("counted AS (\(added.statement))")
+            values += added.values
         }
         var columns = ["(SELECT min(run_at) FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND run_at > $1) AS next"]
         let retention = Retention(meta.config)
         let counting = prune && retention.keep > 0
-        if counting { columns.append("(SELECT coalesce(sum(n), 0) FROM queuectl_counts WHERE state = 'completed') AS completed") }
+        // The counts as they were, before this statement adds to them, and what it adds.
+        if counting {
+            columns.append("(SELECT coalesce(sum(n), 0) FROM queuectl_counts WHERE state = 'completed') + \(counts.completed) AS completed")
+        }
         if let announcement {
             let notify = announcement.sql(worker: key, after: values.count)
             columns.append(notify.expression + " AS notified")
@@ -250,8 +259,8 @@ final class PostgresWorkerSession: WorkerSession {
         let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + columns.joined(separator: ", "), values)
         if counting, let completed = Int(rows[0, "completed"] ?? ""), completed > retention.keep + max(1, retention.keep / 10) {
             try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
-                + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) RETURNING id) "
-                + "DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned)", [String(retention.keep)])
+                + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) RETURNING id, queue) "
+                + PostgresWorkerSession.uncountingPruned, [String(retention.keep)])
         }
         return rows[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
     }
@@ -265,8 +274,14 @@ final class PostgresWorkerSession: WorkerSession {
         guard let age = Retention(meta.config).maximumAge else { return }
         let cutoff = meta.now.milliseconds - Int64(age * 1000)
         try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs j WHERE j.state = 'completed' AND j.updated_at <= $1 AND \(PostgresWorkerSession.awaited) "
-            + "RETURNING j.id) DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned)", [String(cutoff)])
+            + "RETURNING j.id, j.queue) " + PostgresWorkerSession.uncountingPruned, [String(cutoff)])
     }
+
+    /// After `WITH pruned AS (DELETE … RETURNING id, queue)` of completed jobs: their logs go, and
+    /// their counts.
+    static let uncountingPruned = ", logs AS (DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned)) "
+        + "INSERT INTO queuectl_counts (queue, state, stripe, n) SELECT queue, 'completed', \(Schema.stripe), -count(*) FROM pruned "
+        + "GROUP BY queue \(Schema.addToCount)"
 
     /// Adds what this host's log of each job gained since the last upload to its log in the
     /// database, bounded to `maxBytes` by the same cut as a log file (its middle goes, a marker says

@@ -5,14 +5,17 @@ import QueueSystem
 /// whole in `body`, in the data file's own JSON form (read by the same strict reader); the columns
 /// beside it are copies of what claims, filters and counts look at, written with it every time.
 /// Times are milliseconds since the epoch, by the server's clock (one clock for every host).
-/// `queuectl_counts` keeps the jobs per queue and state, kept by statement triggers so `status` reads
-/// a few rows however many jobs there are; each connection adds to its own stripe of the rows
-/// (its backend pid modulo 16), so concurrent workers rarely wait on one another's counts.
+/// `queuectl_counts` keeps the jobs per queue and state, so `status` reads a few rows however many
+/// jobs there are: each transaction that adds, changes or removes jobs adds what it changed of them
+/// to its connection's stripe of the rows (its backend pid modulo 16), so concurrent workers rarely
+/// wait on one another's counts. (Schema 1 kept them by statement triggers, whose PL/pgSQL every new
+/// connection loaded and compiled at its first write: 3 ms of each command that wrote a job.)
 enum Schema {
-    /// The version `store init` creates; a database at a newer one is refused, as a newer data file is.
-    static let version = 1
+    /// The version `store init` creates; a database at a newer one is refused, as a newer data file
+    /// is, and one at an older one until `store init` brings it up to this one.
+    static let version = 2
 
-    static let createVersion1 = """
+    static let create = """
         CREATE TABLE queuectl_meta (
             one boolean PRIMARY KEY DEFAULT true CHECK (one),
             schema_version integer NOT NULL,
@@ -64,43 +67,33 @@ enum Schema {
             n bigint NOT NULL,
             PRIMARY KEY (queue, state, stripe)
         );
-        CREATE FUNCTION queuectl_count() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO queuectl_counts (queue, state, stripe, n)
-            SELECT c.queue, c.state, pg_backend_pid() % 16, sum(c.n) FROM (
-                SELECT queue, state, 1 AS n FROM queuectl_added
-                UNION ALL SELECT queue, state, -1 FROM queuectl_removed
-            ) c GROUP BY c.queue, c.state HAVING sum(c.n) <> 0
-            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
-            RETURN NULL;
-        END $$;
-        CREATE FUNCTION queuectl_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO queuectl_counts (queue, state, stripe, n)
-            SELECT queue, state, pg_backend_pid() % 16, count(*) FROM queuectl_added GROUP BY queue, state
-            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
-            RETURN NULL;
-        END $$;
-        CREATE FUNCTION queuectl_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO queuectl_counts (queue, state, stripe, n)
-            SELECT queue, state, pg_backend_pid() % 16, -count(*) FROM queuectl_removed GROUP BY queue, state
-            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
-            RETURN NULL;
-        END $$;
-        CREATE TRIGGER queuectl_counts_insert AFTER INSERT ON queuectl_jobs REFERENCING NEW TABLE AS queuectl_added
-            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_inserted();
-        CREATE TRIGGER queuectl_counts_update AFTER UPDATE ON queuectl_jobs
-            REFERENCING OLD TABLE AS queuectl_removed NEW TABLE AS queuectl_added
-            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count();
-        CREATE TRIGGER queuectl_counts_delete AFTER DELETE ON queuectl_jobs REFERENCING OLD TABLE AS queuectl_removed
-            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_deleted();
         CREATE TABLE queuectl_logs (
             id text PRIMARY KEY,
             bytes bytea NOT NULL,
             total bigint NOT NULL
         );
         """
+
+    /// From schema 1 to 2: the count triggers go, and the counts are taken again from the jobs. The
+    /// settings row, which every transaction of queuectl reads first, is locked before anything: a
+    /// transaction of an older queuectl still going is waited out, and one that starts after finds
+    /// schema 2, which that queuectl refuses.
+    static let upgradeTo2 = """
+        LOCK TABLE queuectl_meta IN ACCESS EXCLUSIVE MODE;
+        DROP TRIGGER queuectl_counts_insert ON queuectl_jobs;
+        DROP TRIGGER queuectl_counts_update ON queuectl_jobs;
+        DROP TRIGGER queuectl_counts_delete ON queuectl_jobs;
+        DROP FUNCTION queuectl_count(), queuectl_count_inserted(), queuectl_count_deleted();
+        DELETE FROM queuectl_counts;
+        INSERT INTO queuectl_counts (queue, state, stripe, n) SELECT queue, state, 0, count(*) FROM queuectl_jobs GROUP BY queue, state;
+        UPDATE queuectl_meta SET schema_version = 2;
+        """
+
+    /// Adds to a row of `queuectl_counts` what is inserted into it again (SQL after the `INSERT`).
+    static let addToCount = "ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n"
+
+    /// This connection's stripe of `queuectl_counts`, as SQL.
+    static let stripe = "pg_backend_pid() % 16"
 
     /// The `updated_at` column of a job: for a job that has finished a run and waits for none
     /// (completed, failed, dead), when that run finished, which the worker's retention and the live

@@ -345,10 +345,10 @@ struct PostgresEndToEndTests {
         let pg = PostgresQueue()
         let first = pg.run(["store", "init"])
         #expect(first.status == 0, "\(first)")
-        #expect(first.stdout.contains("created the queuectl tables (schema 1) in PostgreSQL at "), "\(first)")
+        #expect(first.stdout.contains("created the queuectl tables (schema 2) in PostgreSQL at "), "\(first)")
         let again = pg.run(["store", "init"])
         #expect(again.status == 0, "\(again)")
-        #expect(again.stdout.contains("at schema 1 already; nothing to do"), "\(again)")
+        #expect(again.stdout.contains("at schema 2 already; nothing to do"), "\(again)")
         #expect(try pg.sql("SELECT count(*) FROM queuectl_meta") == "1")
 
         // Two at once on a database without the tables: one creates them, the other finds them made.
@@ -1067,14 +1067,37 @@ struct PostgresEndToEndTests {
         let pg = PostgresQueue()
         pg.ok("store", "init")
         pg.ok("enqueue", #"{"id":"a","command":"true"}"#)
-        try pg.sql("UPDATE queuectl_meta SET schema_version = 2")
+        try pg.sql("UPDATE queuectl_meta SET schema_version = 3")
         let before = try pg.fingerprint()
         for args in [["status"], ["store", "init"], ["add", "true"], ["worker", "start", "--drain"], ["cancel", "a"], ["config", "set", "max-retries", "1"]] {
             let r = pg.run(args, within: 30)
             #expect(r.status == 1, "\(args): \(r)")
-            #expect(r.stderr.contains("are at schema 2, newer than this queuectl knows (1); it has been left as it is"), "\(args): \(r)")
+            #expect(r.stderr.contains("are at schema 3, newer than this queuectl knows (2); it has been left as it is"), "\(args): \(r)")
         }
         #expect(try pg.fingerprint() == before)
+    }
+
+    /// Tables of schema 1 (a queuectl before this one) are refused by every command but `store init`,
+    /// which brings them up to schema 2; then the queue goes on where it was.
+    @Test func anOlderSchemaIsRefusedUntilStoreInitBringsItUp() throws {
+        _ = try requireTestServer()
+        let pg = PostgresQueue()
+        pg.ok("store", "init")
+        pg.ok("enqueue", #"{"id":"a","command":"true"}"#)
+        try pg.sql(backToSchema1)
+        let before = try pg.fingerprint()
+        for args in [["status"], ["add", "true"], ["worker", "start", "--drain"], ["cancel", "a"]] {
+            let r = pg.run(args, within: 30)
+            #expect(r.status == 1, "\(args): \(r)")
+            #expect(r.stderr.contains("are at schema 1, older than this queuectl's (2); they have been left as they are: "
+                + "bring them up to date with 'queuectl store init'"), "\(args): \(r)")
+        }
+        #expect(try pg.fingerprint() == before)
+        #expect(pg.ok("store", "init").contains("brought the queuectl tables in PostgreSQL at "))
+        pg.ok("enqueue", #"{"id":"b","command":"true"}"#)
+        pg.ok("worker", "start", "--drain")
+        #expect(pg.ok("status").contains("Completed: 2"))
+        #expect(try pg.sql(countsBesideJobs.counts) == "default completed 2")
     }
 
     /// Cancel, kill, pause and resume given on one host reach a worker on another, woken by NOTIFY.

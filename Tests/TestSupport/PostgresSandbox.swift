@@ -60,3 +60,47 @@ package func runPSQL(_ conninfo: String, _ statement: String) throws -> String {
     }
     return String(decoding: data, as: UTF8.self)
 }
+
+/// What turns tables that queuectl made at schema 2 back into schema 1's, as a queuectl before
+/// schema 2 left them (its counts kept by these statement triggers), to test the way up from there.
+package let backToSchema1 = """
+        CREATE FUNCTION queuectl_count() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO queuectl_counts (queue, state, stripe, n)
+            SELECT c.queue, c.state, pg_backend_pid() % 16, sum(c.n) FROM (
+                SELECT queue, state, 1 AS n FROM queuectl_added
+                UNION ALL SELECT queue, state, -1 FROM queuectl_removed
+            ) c GROUP BY c.queue, c.state HAVING sum(c.n) <> 0
+            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
+            RETURN NULL;
+        END $$;
+        CREATE FUNCTION queuectl_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO queuectl_counts (queue, state, stripe, n)
+            SELECT queue, state, pg_backend_pid() % 16, count(*) FROM queuectl_added GROUP BY queue, state
+            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
+            RETURN NULL;
+        END $$;
+        CREATE FUNCTION queuectl_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO queuectl_counts (queue, state, stripe, n)
+            SELECT queue, state, pg_backend_pid() % 16, -count(*) FROM queuectl_removed GROUP BY queue, state
+            ON CONFLICT (queue, state, stripe) DO UPDATE SET n = queuectl_counts.n + EXCLUDED.n;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER queuectl_counts_insert AFTER INSERT ON queuectl_jobs REFERENCING NEW TABLE AS queuectl_added
+            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_inserted();
+        CREATE TRIGGER queuectl_counts_update AFTER UPDATE ON queuectl_jobs
+            REFERENCING OLD TABLE AS queuectl_removed NEW TABLE AS queuectl_added
+            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count();
+        CREATE TRIGGER queuectl_counts_delete AFTER DELETE ON queuectl_jobs REFERENCING OLD TABLE AS queuectl_removed
+            FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_deleted();
+        UPDATE queuectl_meta SET schema_version = 1;
+        """
+
+/// The counts `status` reads, beside the jobs counted one by one: the same text when they agree.
+package let countsBesideJobs = (
+    counts: "SELECT string_agg(queue || ' ' || state || ' ' || n, ', ' ORDER BY queue, state) FROM "
+        + "(SELECT queue, state, sum(n) AS n FROM queuectl_counts GROUP BY queue, state HAVING sum(n) <> 0) c",
+    jobs: "SELECT string_agg(queue || ' ' || state || ' ' || n, ', ' ORDER BY queue, state) FROM "
+        + "(SELECT queue, state, count(*) AS n FROM queuectl_jobs GROUP BY queue, state) j")
