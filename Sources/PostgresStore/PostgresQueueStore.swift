@@ -43,6 +43,13 @@ package final class PostgresQueueStore: QueueStore {
                 return "brought the queuectl tables in \(location) from schema 1 up to \(Schema.version)"
             }
             try check(version)
+            // Counts left off by a row changed by hand are taken again, with no job changing meanwhile.
+            try link.sql("LOCK TABLE queuectl_jobs IN SHARE MODE")
+            if try link.sql(Schema.countsAreOff)[0, "off"] == "t" {
+                try link.script(Schema.recount)
+                return "the queuectl tables in \(location) are at schema \(version) already; their counts of jobs per queue "
+                    + "and state were off (a row changed by hand?) and have been taken again from the jobs"
+            }
             return "the queuectl tables in \(location) are at schema \(version) already; nothing to do"
         }
     }
@@ -115,9 +122,6 @@ package final class PostgresQueueStore: QueueStore {
         var meta: Meta
         var rows: [String: Row] = [:]
         var jobs: [Job] = []
-        /// For an enqueue, which loads every dead job that died with an id it may give: the ids those
-        /// died with. A new job under another id brings none back, and needs no settling after.
-        var diedWith: Set<String>?
 
         mutating func add(_ more: [(Job, Row)]) {
             for (job, row) in more where rows[job.id] == nil {
@@ -179,10 +183,7 @@ package final class PostgresQueueStore: QueueStore {
             // The ids an enqueue would give: its numbers, or `job-<n>` where a number is taken.
             let numbers = (0..<Int64(count)).map { loaded.meta.nextSequence + $0 }
             let candidates = ids + numbers.map { String($0) } + numbers.map { "job-\($0)" }
-            let found = try jobs(where: "j.id = ANY($1) OR (j.state = 'dead' AND j.dependency_died = ANY($1))",
-                                 [SQLText.array(candidates)], lock: lockClause)
-            loaded.add(found)
-            loaded.diedWith = Set(found.compactMap { $0.0.state == .dead ? $0.0.dependencyDied : nil })
+            loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(candidates)], lock: lockClause))
         case .all:
             // A view of every job (`list`, `stats`) reads them all; a change to every job at once would
             // lock the whole table, and is refused.
@@ -220,6 +221,14 @@ package final class PostgresQueueStore: QueueStore {
         var counts = CountChanges()
     }
 
+    /// Whether a dead job died with one of the ids in the parameter numbered `parameter` (a new job
+    /// may be the one a dead job died with, under an id enqueued again), as an SQL condition. Asked
+    /// in a statement after the INSERT, which sees a death committed while that INSERT waited for
+    /// the id's old row to go (a `cancel` of it).
+    static func diedWith(parameter: Int) -> String {
+        "EXISTS (SELECT 1 FROM queuectl_jobs d WHERE d.state = 'dead' AND d.dependency_died = ANY($\(parameter)::text[]))"
+    }
+
     /// What a write changed of the jobs per queue and state, as `queuectl_counts` keeps them.
     struct CountChanges {
         private var changes: [Key: Int] = [:]
@@ -241,12 +250,16 @@ package final class PostgresQueueStore: QueueStore {
 
         /// The `INSERT` into this connection's stripe of the counts that adds these, its parameters
         /// numbered after `count` others; nil when nothing changed. In one order, so that two
-        /// transactions adding to the same rows lock them in the same order.
-        func sql(after count: Int) -> (statement: String, values: [String?])? {
+        /// transactions adding to the same rows lock them in the same order. `following`: the name of
+        /// a data-modifying `WITH` query of the settings row (`RETURNING` a row) that this reads, so
+        /// that it runs first: a transaction holding a row of the counts never waits for the
+        /// settings row, which an enqueue holds from its start and adds to its counts at its end.
+        func sql(after count: Int, following: String? = nil) -> (statement: String, values: [String?])? {
             let rows = changes.filter { $0.value != 0 }.sorted { ($0.key.queue, $0.key.state.rawValue) < ($1.key.queue, $1.key.state.rawValue) }
             guard !rows.isEmpty else { return nil }
             return ("INSERT INTO queuectl_counts (queue, state, stripe, n) SELECT c.queue, c.state, \(Schema.stripe), c.n "
-                + "FROM unnest($\(count + 1)::text[], $\(count + 2)::text[], $\(count + 3)::bigint[]) AS c(queue, state, n) \(Schema.addToCount)",
+                + "FROM unnest($\(count + 1)::text[], $\(count + 2)::text[], $\(count + 3)::bigint[]) AS c(queue, state, n) "
+                + (following.map { "WHERE EXISTS (SELECT 1 FROM \($0)) " } ?? "") + Schema.addToCount,
                 [SQLText.array(rows.map(\.key.queue)), SQLText.array(rows.map(\.key.state.rawValue)), SQLText.array(rows.map { String($0.value) })])
         }
     }
@@ -317,8 +330,6 @@ package final class PostgresQueueStore: QueueStore {
                 inserted.append(values)
                 written.counts.add(1, queue: job.queueName, state: job.state)
             }
-            // A new job may also be the one a dead job died with, under an id enqueued again.
-            if row == nil, loaded.diedWith?.contains(job.id) ?? true { written.mayUnsettle = true }
             if job.state == .dead || row?.state == .dead || !(job.after ?? []).isEmpty { written.mayUnsettle = true }
         }
         let removed = loaded.rows.keys.filter { !present.contains($0) }.sorted()
@@ -348,24 +359,34 @@ package final class PostgresQueueStore: QueueStore {
         if !inserted.isEmpty || !updated.isEmpty || !removed.isEmpty {
             written.announcement = Announcement(mayFreeAJob: mayFreeAJob, completed: completed)
         }
-        // The settings, the counts and the announcement in one round trip.
+        // The settings, the counts, the announcement and whether the new jobs bring a dead one back,
+        // in one round trip.
         var ctes: [String] = [], values: [String?] = []
         if let settings {
-            ctes.append("settings AS (\(settings.statement))")
+            ctes.append("settings AS (\(settings.statement) RETURNING 1)")
             values += settings.values
         }
-        if !countersLater, let counts = written.counts.sql(after: values.count) {
+        if !countersLater, let counts = written.counts.sql(after: values.count, following: settings == nil ? nil : "settings") {
             ctes.append("counted AS (\(counts.statement))")
             values += counts.values
         }
-        var notify: String?
+        var results: [String] = []
+        // Without a statement after the INSERT to ask in, a new job counts as one that may bring one back.
+        let asksRevival = !inserted.isEmpty && written.announcement != nil && !announceLater
+        if !inserted.isEmpty, !asksRevival { written.mayUnsettle = true }
         if let announcement = written.announcement, !announceLater {
             let sql = announcement.sql(worker: worker, after: values.count)
-            notify = sql.expression
+            results.append(sql.expression + " AS notified")
             values += sql.values
         }
-        if !ctes.isEmpty || notify != nil {
-            try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + (notify ?? "true"), values)
+        if asksRevival {
+            values.append(SQLText.array(inserted.map { $0[0] }))
+            results.append(PostgresQueueStore.diedWith(parameter: values.count) + " AS revives")
+        }
+        if !ctes.isEmpty || !results.isEmpty {
+            let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT "
+                + (results.isEmpty ? "true" : results.joined(separator: ", ")), values)
+            if asksRevival, rows[0, "revives"] == "t" { written.mayUnsettle = true }
         }
         return written
     }

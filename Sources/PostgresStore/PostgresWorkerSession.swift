@@ -212,7 +212,10 @@ final class PostgresWorkerSession: WorkerSession {
                                              limit: room)
             }
         }
-        extra += candidates
+        // A job read above as another worker's may be a candidate now (given back, or recovered,
+        // meanwhile): the candidate is the row as it is, and locked.
+        let candidateIDs = Set(candidates.map(\.0.id))
+        extra = extra.filter { !candidateIDs.contains($0.0.id) } + candidates
         // Their dependencies, all completed: JobManager's claim looks them up. Completed, they cannot
         // be claimed themselves, so they need no lock.
         let dependencies = Set(candidates.flatMap { $0.0.after ?? [] }).subtracting(loaded.rows.keys)
@@ -237,10 +240,10 @@ final class PostgresWorkerSession: WorkerSession {
         var ctes: [String] = []
         let counters = PostgresQueueStore.counterSets(counted, after: values.count)
         if !counters.sets.isEmpty {
-            ctes.append("totals AS (UPDATE queuectl_meta SET \(counters.sets.joined(separator: ", ")))")
+            ctes.append("totals AS (UPDATE queuectl_meta SET \(counters.sets.joined(separator: ", ")) RETURNING 1)")
             values += counters.values
         }
-        if let added = counts.sql(after: values.count) {
+        if let added = counts.sql(after: values.count, following: counters.sets.isEmpty ? nil : "totals") {
             ctes.append("counted AS (\(added.statement))")
             values += added.values
         }
@@ -258,8 +261,11 @@ final class PostgresWorkerSession: WorkerSession {
         }
         let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + columns.joined(separator: ", "), values)
         if counting, let completed = Int(rows[0, "completed"] ?? ""), completed > retention.keep + max(1, retention.keep / 10) {
+            // The state again on the row deleted: a row changed since the statement began (a job
+            // restarted meanwhile) is checked again against this condition, not against the subquery.
             try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
-                + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) RETURNING id, queue) "
+                + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) AND state = 'completed' "
+                + "RETURNING id, queue) "
                 + PostgresWorkerSession.uncountingPruned, [String(retention.keep)])
         }
         return rows[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
@@ -281,7 +287,7 @@ final class PostgresWorkerSession: WorkerSession {
     /// their counts.
     static let uncountingPruned = ", logs AS (DELETE FROM queuectl_logs WHERE id IN (SELECT id FROM pruned)) "
         + "INSERT INTO queuectl_counts (queue, state, stripe, n) SELECT queue, 'completed', \(Schema.stripe), -count(*) FROM pruned "
-        + "GROUP BY queue \(Schema.addToCount)"
+        + "GROUP BY queue ORDER BY queue \(Schema.addToCount)"
 
     /// Adds what this host's log of each job gained since the last upload to its log in the
     /// database, bounded to `maxBytes` by the same cut as a log file (its middle goes, a marker says

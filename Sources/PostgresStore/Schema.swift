@@ -84,9 +84,20 @@ enum Schema {
         DROP TRIGGER queuectl_counts_update ON queuectl_jobs;
         DROP TRIGGER queuectl_counts_delete ON queuectl_jobs;
         DROP FUNCTION queuectl_count(), queuectl_count_inserted(), queuectl_count_deleted();
-        DELETE FROM queuectl_counts;
-        INSERT INTO queuectl_counts (queue, state, stripe, n) SELECT queue, state, 0, count(*) FROM queuectl_jobs GROUP BY queue, state;
+        \(recount);
         UPDATE queuectl_meta SET schema_version = 2;
+        """
+
+    /// The counts taken again from the jobs.
+    static let recount = "DELETE FROM queuectl_counts; INSERT INTO queuectl_counts (queue, state, stripe, n) "
+        + "SELECT queue, state, 0, count(*) FROM queuectl_jobs GROUP BY queue, state"
+
+    /// Whether the counts are not the jobs' (a row of `queuectl_jobs` changed by hand), as SQL.
+    static let countsAreOff = """
+        SELECT EXISTS ((SELECT queue, state, sum(n) FROM queuectl_counts GROUP BY queue, state HAVING sum(n) <> 0
+            EXCEPT SELECT queue, state, count(*) FROM queuectl_jobs GROUP BY queue, state)
+          UNION ALL (SELECT queue, state, count(*) FROM queuectl_jobs GROUP BY queue, state
+            EXCEPT SELECT queue, state, sum(n) FROM queuectl_counts GROUP BY queue, state HAVING sum(n) <> 0)) AS off
         """
 
     /// Adds to a row of `queuectl_counts` what is inserted into it again (SQL after the `INSERT`).
