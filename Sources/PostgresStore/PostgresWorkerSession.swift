@@ -252,7 +252,8 @@ final class PostgresWorkerSession: WorkerSession {
         let counting = prune && retention.keep > 0
         // The counts as they were, before this statement adds to them, and what it adds.
         if counting {
-            columns.append("(SELECT coalesce(sum(n), 0) FROM queuectl_counts WHERE state = 'completed') + \(counts.completed) AS completed")
+            values.append(String(counts.completed))
+            columns.append("(SELECT coalesce(sum(n), 0) FROM queuectl_counts WHERE state = 'completed') + $\(values.count)::bigint AS completed")
         }
         if let announcement {
             let notify = announcement.sql(worker: key, after: values.count)
