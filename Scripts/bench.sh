@@ -292,6 +292,7 @@ if PG:
         raise SystemExit(f"bench: status counts {jobs} after seeding {million:,} finished jobs")
     run(h, "show", f"done-{million - 1}", store=store)
     record("PostgreSQL: status, 1,000,000 finished jobs", timed(h, "status", store=store), "ms", "< 50 ms")
+    record("PostgreSQL: list --limit 20, 1,000,000 finished jobs", timed(h, "list", "--limit", "20", store=store), "ms", "-")
 
 # The figure a script user meets first: a shell loop that enqueues 1,000 jobs one by one, each
 # enqueue a process of its own whose job is on disk (fsynced) when it returns. The loop alone; the

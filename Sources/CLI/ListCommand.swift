@@ -41,7 +41,9 @@ extension Commands {
             }
             order = given
         }
-        let document = try context.read(state.map { .state($0) } ?? .all)
+        // In enqueue order, the first jobs are all a database need read; the order they run in takes every one.
+        let scope: JobScope = order == .enqueued && limit != .max ? .first(limit, state: state) : state.map { .state($0) } ?? .all
+        let document = try context.read(scope)
         let jobs = JobManager.list(document, state: state, order: order, limit: limit, now: Timestamp.now())
         if args.has("json") {
             context.print(Reports.jobsJSON(jobs))

@@ -193,7 +193,7 @@ final class Site {
         if let text = query["limit"], !text.isEmpty {
             do { limit = try NumberInput.integer(text, for: "limit", in: 0...Int.max) } catch { return .jsonError(400, error.message) }
         }
-        return json { () throws(QueueError) in Reports.jobsJSON(JobManager.list(try read(state.map { .state($0) } ?? .all), state: state, limit: limit)) }
+        return json { () throws(QueueError) in Reports.jobsJSON(JobManager.list(try read(.first(limit, state: state)), state: state, limit: limit)) }
     }
 
     private func json(_ body: () throws(QueueError) -> String) -> Response {

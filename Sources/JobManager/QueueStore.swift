@@ -18,6 +18,9 @@ package enum JobScope: Equatable, Sendable {
     /// Every completed job, and every job that waits for another: what retention looks at (a
     /// completed job that one still waits for is kept).
     case pruning
+    /// The first `count` jobs in enqueue order, of `state` when one is given, and the jobs they
+    /// wait for: what `list --limit` shows. (A view only: nothing else may be judged from it.)
+    case first(Int, state: JobState?)
     /// Every job: only the data file can, and a database store refuses the command.
     case all
 }

@@ -146,7 +146,12 @@ package final class PostgresQueueStore: QueueStore {
     func jobs(where condition: String, _ parameters: [String?], order: String = "j.seq", lock: String? = nil,
               limit: Int? = nil) throws(QueueError) -> [(Job, Row)] {
         var statement = "SELECT j.id, j.worker, j.body FROM queuectl_jobs j WHERE \(condition) ORDER BY \(order)"
-        if let limit { statement += " LIMIT \(limit)" }
+        var parameters = parameters
+        // A parameter, so that one prepared statement serves every limit.
+        if let limit {
+            parameters.append(String(limit))
+            statement += " LIMIT $\(parameters.count)"
+        }
         if let lock { statement += " " + lock }
         return try decode(try link.sql(statement, parameters))
     }
@@ -176,6 +181,9 @@ package final class PostgresQueueStore: QueueStore {
             loaded.add(try jobs(where: "j.id = ANY($1)", [SQLText.array(ids)], lock: lockClause))
         case .state(let state):
             loaded.add(try jobs(where: "j.state = $1", [state.rawValue], lock: lockClause))
+        case .first(let count, let state):
+            loaded.add(try jobs(where: state == nil ? "true" : "j.state = $1", state.map { [$0.rawValue] } ?? [], lock: lockClause,
+                                limit: max(0, count)))
         case .pruning:
             loaded.add(try jobs(where: "j.state = 'completed' OR (cardinality(j.after) > 0 AND j.state IN ('pending', 'failed', 'processing'))",
                                 [], lock: lockClause))

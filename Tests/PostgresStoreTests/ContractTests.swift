@@ -684,6 +684,33 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
         #expect(try q.enqueue([JobInput(command: "true")]).map(\.id) == ["3"])
     }
 
+    // MARK: list --limit
+
+    /// `list --limit N` (and the dashboard's job list) in enqueue order reads the first N jobs; a
+    /// database reads no more than those (and the jobs they wait for, which come before them).
+    @Test(arguments: StoreKind.all)
+    func aLimitedListIsTheFirstJobsInEnqueueOrder(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.enqueue("a", "b")
+        var waiting = JobInput(id: "c", command: "true")
+        waiting.after = ["e"]
+        try q.enqueue("d", "e")
+        try q.enqueue([waiting])
+        let w = try q.session()
+        #expect(try w.claim(1) == ["a"])
+        func listed(_ limit: Int, _ state: JobState?) throws -> [String] {
+            JobManager.list(try q.store.read(.first(limit, state: state)), state: state, limit: limit).map(\.id)
+        }
+        #expect(try listed(2, nil) == ["a", "b"])
+        #expect(try listed(2, .pending) == ["b", "d"])
+        #expect(try listed(10, nil) == ["a", "b", "d", "e", "c"])
+        #expect(try listed(0, nil) == [])
+        if kind == .postgres {
+            #expect(try q.store.read(.first(2, state: nil)).jobs.count == 2, "only the first two read")
+            #expect(try q.store.read(.first(1, state: .pending)).jobs.map(\.id) == ["b"])
+        }
+    }
+
     // MARK: the dashboard's chart
 
     /// Runs finished per minute: a completed job as finished, a failed one, a dead one and one retried
