@@ -108,9 +108,20 @@ enum Parser {
     static func parse(_ argv: [String], root: CommandSpec) throws(UsageError) -> ParseResult {
         var path = [root]
         var rest = argv[...]
+        // `--store` before the command's name (`queuectl --store … status`), taken as given after it.
+        var storeGivenBefore: [String] = []
         // Descend into subcommands.
         while !path.last!.subcommands.isEmpty {
             let group = path.last!
+            if let word = rest.first, word == "--store" || word.hasPrefix("--store=") {
+                let taken = word == "--store" ? 2 : 1
+                guard rest.count >= taken else {
+                    throw UsageError(message: "missing value for option '--store <\(storeOption.valueName!)>'", path: path)
+                }
+                storeGivenBefore += rest.prefix(taken)
+                rest = rest.dropFirst(taken)
+                continue
+            }
             guard let word = rest.first else {
                 if path.count == 1 { return .help(path: path) }
                 throw UsageError(message: "missing subcommand; expected one of: \(group.subcommands.map(\.name).joined(separator: ", "))", path: path)
@@ -136,6 +147,7 @@ enum Parser {
             path.append(sub)
             rest = rest.dropFirst()
         }
+        rest = (storeGivenBefore + rest)[...]
         let command = path.last!
         let options = command.options + [storeOption]
         var parsed = ParsedArguments()

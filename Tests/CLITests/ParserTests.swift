@@ -53,6 +53,17 @@ func expectHelp(_ argv: [String], path: String, sourceLocation: SourceLocation =
 }
 
 @Suite struct ParserDescentTests {
+    /// `--store` is taken before the command's name as after it, and still only once.
+    @Test func theStoreMayComeBeforeTheCommand() {
+        let db = "host=/run/pg dbname=q"
+        expectRun(["--store", db, "status"], path: "queuectl status", values: ["store": db])
+        expectRun(["--store=\(db)", "dlq", "list", "--json"], path: "queuectl dlq list", values: ["store": db], flags: ["json"])
+        expectRun(["worker", "--store", db, "--count", "2"], path: "queuectl worker start", values: ["store": db, "count": "2"])
+        expectRun(["--store", db, "add", "echo", "--store"], path: "queuectl add", positionals: ["echo", "--store"], values: ["store": db])
+        expectError(["--store", db, "status", "--store", db], "option '--store' given more than once")
+        expectError(["--store"], "missing value for option '--store <conninfo>'")
+    }
+
     @Test func subcommands() {
         expectRun(["status"], path: "queuectl status")
         expectRun(["worker", "start"], path: "queuectl worker start")

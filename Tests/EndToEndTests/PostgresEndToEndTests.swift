@@ -522,10 +522,11 @@ struct PostgresEndToEndTests {
         for c in cases {
             for args in [["status"], ["enqueue", #"{"command":"true"}"#], ["worker", "start", "--drain"], ["worker", "start"],
                          ["store", "init"], ["list"]] {
-                for viaOption in [false, true] {
-                    let child = viaOption
-                        ? q.start(args + ["--store", c.conninfo], env: ["QUEUECTL_STORE": ""])
-                        : q.start(args, env: ["QUEUECTL_STORE": c.conninfo])
+                // By the environment, by the option after the command, and by the option before it.
+                for way in 0..<3 {
+                    let child = way == 0 ? q.start(args, env: ["QUEUECTL_STORE": c.conninfo])
+                        : way == 1 ? q.start(args + ["--store", c.conninfo], env: ["QUEUECTL_STORE": ""])
+                        : q.start(["--store", c.conninfo] + args, env: ["QUEUECTL_STORE": ""])
                     let code = child.wait(seconds: 30)
                     if code == nil { child.signal(SIGKILL); child.wait() }
                     let said = child.stdout() + child.stderr()
