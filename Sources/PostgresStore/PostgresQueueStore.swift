@@ -229,6 +229,23 @@ package final class PostgresQueueStore: QueueStore {
         var counts = CountChanges()
     }
 
+    /// The settings' `UPDATE` and the counts' `INSERT`, each if any, as `WITH` queries; `settings` is
+    /// numbered from `count` + 1 already, the counts' parameters come after its. The settings row is
+    /// written first (see `CountChanges.sql`).
+    static func settingsAndCounts(_ settings: (statement: String, values: [String?])?, _ counts: CountChanges?,
+                                  after count: Int) -> (ctes: [String], values: [String?]) {
+        var ctes: [String] = [], values: [String?] = []
+        if let settings {
+            ctes.append("settings AS (\(settings.statement) RETURNING 1)")
+            values = settings.values
+        }
+        if let counts, let added = counts.sql(after: count + values.count, following: settings == nil ? nil : "settings") {
+            ctes.append("counted AS (\(added.statement))")
+            values += added.values
+        }
+        return (ctes, values)
+    }
+
     /// Whether a dead job died with one of the ids in the parameter numbered `parameter` (a new job
     /// may be the one a dead job died with, under an id enqueued again), as an SQL condition. Asked
     /// in a statement after the INSERT, which sees a death committed while that INSERT waited for
@@ -299,7 +316,8 @@ package final class PostgresQueueStore: QueueStore {
     /// logs), the settings and, unless `countersLater`, the counters and the counts; then announces
     /// the change, unless `announceLater`. Both are for a worker, which adds them up and writes them
     /// with its last statement, so that the settings row and its stripe of the counts are locked only
-    /// as it commits, and one announcement goes out. `worker`: the worker whose transaction this is, whose key marks the jobs it claims.
+    /// as it commits, and one announcement goes out. `worker`: the worker whose transaction this is,
+    /// whose key marks the jobs it claims.
     @discardableResult
     func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil,
                countersLater: Bool = false, announceLater: Bool = false) throws(QueueError) -> Written {
@@ -369,15 +387,9 @@ package final class PostgresQueueStore: QueueStore {
         }
         // The settings, the counts, the announcement and whether the new jobs bring a dead one back,
         // in one round trip.
-        var ctes: [String] = [], values: [String?] = []
-        if let settings {
-            ctes.append("settings AS (\(settings.statement) RETURNING 1)")
-            values += settings.values
-        }
-        if !countersLater, let counts = written.counts.sql(after: values.count, following: settings == nil ? nil : "settings") {
-            ctes.append("counted AS (\(counts.statement))")
-            values += counts.values
-        }
+        let clauses = PostgresQueueStore.settingsAndCounts(settings, countersLater ? nil : written.counts, after: 0)
+        let ctes = clauses.ctes
+        var values = clauses.values
         var results: [String] = []
         // Without a statement after the INSERT to ask in, a new job counts as one that may bring one back.
         let asksRevival = !inserted.isEmpty && written.announcement != nil && !announceLater

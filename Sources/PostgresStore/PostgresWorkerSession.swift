@@ -237,16 +237,11 @@ final class PostgresWorkerSession: WorkerSession {
     private func finish(_ meta: PostgresQueueStore.Meta, counted: Counters, counts: PostgresQueueStore.CountChanges,
                         announcement: PostgresQueueStore.Announcement?, prune: Bool) throws(QueueError) -> Int64? {
         var values: [String?] = [String(meta.now.milliseconds)]
-        var ctes: [String] = []
         let counters = PostgresQueueStore.counterSets(counted, after: values.count)
-        if !counters.sets.isEmpty {
-            ctes.append("totals AS (UPDATE queuectl_meta SET \(counters.sets.joined(separator: ", ")) RETURNING 1)")
-            values += counters.values
-        }
-        if let added = counts.sql(after: values.count, following: counters.sets.isEmpty ? nil : "totals") {
-            ctes.append("counted AS (\(added.statement))")
-            values += added.values
-        }
+        let settings = counters.sets.isEmpty ? nil : ("UPDATE queuectl_meta SET " + counters.sets.joined(separator: ", "), counters.values)
+        let clauses = PostgresQueueStore.settingsAndCounts(settings, counts, after: values.count)
+        let ctes = clauses.ctes
+        values += clauses.values
         var columns = ["(SELECT min(run_at) FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND run_at > $1) AS next"]
         let retention = Retention(meta.config)
         let counting = prune && retention.keep > 0

@@ -200,13 +200,19 @@ private func moveWAL(of cluster: TestCluster, to disk: Tmpfs) throws {
 @Suite(.serialized, .enabled(if: postgresEndToEnd && (tmpfsMounts || postgresRequired),
                              "needs QUEUECTL_TEST_POSTGRES (Scripts/test.sh starts a server) and root, to mount a tmpfs"))
 struct PostgresFullDiskTests {
+    /// What every test here needs first: the test server, and a tmpfs it may mount; the janitor it
+    /// returns is the test's to run at its end.
+    private func fullDiskTest() throws -> Janitor {
+        _ = try requireTestServer()
+        try #require(tmpfsMounts, "cannot mount a tmpfs (tests run as root under CI)")
+        return Janitor()
+    }
+
     /// Enqueues, batches and single ones, until the disk is full: the one that fails says so and
     /// names the server, and adds nothing; every one that exited 0 is there; reads still work; and
     /// once there is room again, the same enqueue goes in.
     @Test func anEnqueueOnAFullDiskFailsClearlyAddsNothingAndLosesNoAcknowledgedJob() throws {
-        _ = try requireTestServer()
-        try #require(tmpfsMounts, "cannot mount a tmpfs (tests run as root under CI)")
-        let janitor = Janitor()
+        let janitor = try fullDiskTest()
         defer { janitor.run() }
         let disk = try TablespaceOnATmpfs(size: "2m", janitor: janitor)
         let pg = PostgresQueue(conninfo: disk.conninfo)
@@ -276,9 +282,7 @@ struct PostgresFullDiskTests {
     /// lease, kills nothing and gives up nothing; once there is room, it records what it held and
     /// drains the queue, and every acknowledged job ran exactly once.
     @Test func aWorkerOnAFullDiskKeepsItsResultsAndGoesOnOnceThereIsRoom() throws {
-        _ = try requireTestServer()
-        try #require(tmpfsMounts, "cannot mount a tmpfs (tests run as root under CI)")
-        let janitor = Janitor()
+        let janitor = try fullDiskTest()
         defer { janitor.run() }
         let disk = try TablespaceOnATmpfs(size: "2m", janitor: janitor)
         let pg = PostgresQueue(conninfo: disk.conninfo)
@@ -390,9 +394,7 @@ struct PostgresFullDiskTests {
     /// the crash fails naming the server, and went in whole or not at all; nothing acknowledged is
     /// lost; the worker, up all along, goes on once the server is back, and runs every job once.
     @Test func aServerWhoseWALDiskFillsStopsAndComesBackWithEveryAcknowledgedJob() throws {
-        _ = try requireTestServer()
-        try #require(tmpfsMounts, "cannot mount a tmpfs (tests run as root under CI)")
-        let janitor = Janitor()
+        let janitor = try fullDiskTest()
         defer { janitor.run() }
         let wal = try Tmpfs(size: "4m", janitor: janitor)
         let cluster = try TestCluster()
