@@ -83,13 +83,16 @@ package struct PostgresConnection: ~Copyable {
     private let statements = PreparedStatements()
     /// Where this connection goes, as `PostgresError.server` says it.
     package let server: String
+    /// `queries` sends its statements together (libpq's pipeline mode, when this libpq has it).
+    private let pipelining: Bool
 
     /// Connects with a libpq connection string (`host=/run/pg dbname=queue`, or a
     /// `postgresql://` URI), honouring its `connect_timeout`, for UTF-8 text whatever the string
     /// says (asked for as the session starts, so it costs no round trip). Notices and warnings the
     /// server sends are dropped: libpq must never write to stderr.
     /// `connectTimeout`: milliseconds to give up connecting after, when the string sets no `connect_timeout`.
-    package init(_ conninfo: String, connectTimeout: Int64? = nil) throws(PostgresError) {
+    /// `pipelining: false`: `queries` sends its statements one by one, as with a libpq older than 14.
+    package init(_ conninfo: String, connectTimeout: Int64? = nil, pipelining: Bool = true) throws(PostgresError) {
         let pq = try LibPQ.loaded()
         try pq.checkConnectionString(conninfo)
         // The string is expanded where `dbname` stands; a keyword after it overrides the string's.
@@ -116,6 +119,7 @@ package struct PostgresConnection: ~Copyable {
         }
         self.pq = pq
         self.connection = connection
+        self.pipelining = pipelining
         server = pq.serverDescription(connection)
     }
 
@@ -186,23 +190,129 @@ package struct PostgresConnection: ~Copyable {
             guard let deadline else { return try pq.rows(of: blocking(), on: connection, server: server) }
             let timeout = deadline - monotonicMilliseconds()
             guard sending() == 1 else { throw pq.failure(of: connection, server: server) }
-            while pq.isBusy(connection) == 1 {
-                let left = deadline - monotonicMilliseconds()
-                let ready = left > 0 && !poll([(pq.socket(connection), .readable)], timeoutMilliseconds: Int(left))[0].isEmpty
-                if !ready, monotonicMilliseconds() >= deadline {
-                    throw PostgresError(sqlState: nil, message: "no answer within \(formatMilliseconds(timeout)); the connection is given up",
-                                        server: server, connectionLost: true)
-                }
-                guard pq.consumeInput(connection) == 1 else { throw pq.failure(of: connection, server: server) }
-            }
             // One statement: its result, then NULL.
-            var last: LibPQ.PGresult?
-            while let result = pq.getResult(connection) {
-                if let previous = last { pq.clear(previous) }
-                last = result
-            }
-            return try pq.rows(of: last, on: connection, server: server)
+            return try pq.rows(of: try answer(until: deadline, of: timeout), on: connection, server: server)
         }
+    }
+
+    /// The result of one statement: libpq gives its results, then NULL. Should more come than one
+    /// (the server's FATAL, then libpq's own word on the socket it closed), the first failure.
+    private func answer(until deadline: Int64?, of timeout: Int64) throws(PostgresError) -> LibPQ.PGresult? {
+        var kept: LibPQ.PGresult?
+        while let result = try nextResult(until: deadline, of: timeout) {
+            if let failed = kept, ![LibPQ.commandOK, LibPQ.tuplesOK, LibPQ.emptyQuery].contains(pq.resultStatus(failed)) {
+                pq.clear(result)
+            } else {
+                if let previous = kept { pq.clear(previous) }
+                kept = result
+            }
+        }
+        return kept
+    }
+
+    /// libpq's next result, once it has come: the socket is waited on until `deadline` at most (none:
+    /// for as long as it takes), after which the connection is given up (`timeout`: the limit, as said).
+    private func nextResult(until deadline: Int64?, of timeout: Int64) throws(PostgresError) -> LibPQ.PGresult? {
+        while pq.isBusy(connection) == 1 {
+            let left = deadline.map { $0 - monotonicMilliseconds() }
+            let ready = (left ?? 1) > 0 && !poll([(pq.socket(connection), .readable)], timeoutMilliseconds: left.map { Int($0) } ?? -1)[0].isEmpty
+            if !ready, let deadline, monotonicMilliseconds() >= deadline {
+                throw PostgresError(sqlState: nil, message: "no answer within \(formatMilliseconds(timeout)); the connection is given up",
+                                    server: server, connectionLost: true)
+            }
+            // A broken connection: libpq's results say how, what the server said before it went first.
+            guard pq.consumeInput(connection) == 1 else { break }
+        }
+        return pq.getResult(connection)
+    }
+
+    /// A statement of `queries`: its text, its parameters, and whether it is prepared when run again.
+    package struct Statement {
+        package let sql: String
+        package let parameters: [String?]
+        package let prepare: Bool
+
+        package init(_ sql: String, _ parameters: [String?] = [], prepare: Bool = true) {
+            self.sql = sql
+            self.parameters = parameters
+            self.prepare = prepare
+        }
+    }
+
+    /// Runs `statements` in order and returns their rows, as `query` would one by one, but sent
+    /// together and answered together: one round trip for all, in libpq's pipeline mode (libpq 14 and
+    /// later; with an older one, or `pipelining` off, they go one by one). Once one fails, those after
+    /// it are not run, and its failure is thrown. Between the BEGIN and the COMMIT of a transaction
+    /// (or being them), as here, the two ways are the same; outside one, the server would run the
+    /// statements of one pipeline as one transaction.
+    package func queries(_ batch: [Statement], within timeout: Int64? = nil) throws(PostgresError) -> [PostgresRows] {
+        guard batch.count > 1, pipelining, let pipeline = pq.pipeline else {
+            var rows: [PostgresRows] = []
+            for statement in batch { rows.append(try query(statement.sql, statement.parameters, within: timeout, prepare: statement.prepare)) }
+            return rows
+        }
+        try refuseNulBytes(in: batch.flatMap { [$0.sql] + $0.parameters })
+        let deadline = timeout.map { monotonicMilliseconds() + $0 }
+        // Should libpq fail to send or to take the answers, the connection is in no state to go on.
+        func lost() -> PostgresError {
+            let failure = pq.failure(of: connection, server: server)
+            return PostgresError(sqlState: nil, message: failure.message, server: server, connectionLost: true)
+        }
+        guard pipeline.enter(connection) == 1 else { throw lost() }
+        // The answers to come, in order: a statement prepared now is a `PQprepare` and then its run.
+        enum Expected { case prepared(sql: String, name: String), ran }
+        var answers: [Expected] = []
+        var preparing = 0
+        for statement in batch {
+            let count = Int32(statement.parameters.count)
+            var name = statements.names[statement.sql]
+            if name == nil, statement.prepare, !statements.seen.insert(statement.sql).inserted {
+                preparing += 1
+                let next = "queuectl_\(statements.names.count + preparing)"
+                guard pq.sendPrepare(connection, next, statement.sql, count, nil) == 1 else { throw lost() }
+                answers.append(.prepared(sql: statement.sql, name: next))
+                name = next
+            }
+            let sent = withParameters(statement.parameters) { values in
+                if let name { return pq.sendQueryPrepared(connection, name, count, values, nil, nil, 0) }
+                return pq.sendQueryParams(connection, statement.sql, count, nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw lost() }
+            answers.append(.ran)
+        }
+        guard pipeline.sync(connection) == 1 else { throw lost() }
+        var rows: [PostgresRows] = []
+        var failure: PostgresError?
+        for expected in answers {
+            // One not run after a failure says so.
+            let last = try answer(until: deadline, of: timeout ?? 0)
+            guard pq.status(connection) == LibPQ.connectionOK else {
+                // The server ended the session, or it broke: what the server said, if anything.
+                var said: PostgresError?
+                do { _ = try pq.rows(of: last, on: connection, server: server) } catch { said = error }
+                throw failure ?? said ?? lost()
+            }
+            if let result = last, pq.resultStatus(result) == LibPQ.pipelineAborted {
+                pq.clear(result)
+                continue
+            }
+            do {
+                let answered = try pq.rows(of: last, on: connection, server: server)
+                switch expected {
+                case .prepared(let sql, let name): statements.names[sql] = name
+                case .ran: rows.append(answered)
+                }
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        // The end of the pipeline, after which the connection takes statements one at a time again.
+        guard let end = try nextResult(until: deadline, of: timeout ?? 0) else { throw failure ?? lost() }
+        let synced = pq.resultStatus(end) == LibPQ.pipelineSync
+        pq.clear(end)
+        guard synced, pipeline.exit(connection) == 1 else { throw failure ?? lost() }
+        if let failure { throw failure }
+        return rows
     }
 
     private func formatMilliseconds(_ ms: Int64) -> String { ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms" }

@@ -59,11 +59,22 @@ struct LibPQ: Sendable {
     let conninfoParse: @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> UnsafeMutableRawPointer?
     let conninfo: @convention(c) (PGconn) -> UnsafeMutableRawPointer?
     let conninfoFree: @convention(c) (UnsafeMutableRawPointer?) -> Void
+    /// Pipeline mode, in libpq 14 and later: nil with an older one, whose statements then go one at
+    /// a time (see `PostgresConnection.queries`).
+    let pipeline: Pipeline?
+
+    /// `PQenterPipelineMode`, `PQexitPipelineMode` and `PQpipelineSync`.
+    struct Pipeline: Sendable {
+        let enter: @convention(c) (PGconn) -> Int32
+        let exit: @convention(c) (PGconn) -> Int32
+        let sync: @convention(c) (PGconn) -> Int32
+    }
 
     // libpq-fe.h's enumerations and postgres_ext.h's field codes, as the C compiler numbers them.
     static let connectionOK: Int32 = 0, connectionBad: Int32 = 1                       // ConnStatusType
     static let pollingReading: Int32 = 1, pollingWriting: Int32 = 2, pollingOK: Int32 = 3  // PostgresPollingStatusType
     static let emptyQuery: Int32 = 0, commandOK: Int32 = 1, tuplesOK: Int32 = 2         // ExecStatusType
+    static let pipelineSync: Int32 = 10, pipelineAborted: Int32 = 11                    // ExecStatusType, libpq 14
     static let transactionInTransaction: Int32 = 2, transactionInError: Int32 = 3       // PGTransactionStatusType
     static let fieldSQLState = Int32(UInt8(ascii: "C")), fieldPrimaryMessage = Int32(UInt8(ascii: "M"))
 
@@ -125,6 +136,14 @@ struct LibPQ: Sendable {
         conninfoParse = try function("PQconninfoParse")
         conninfo = try function("PQconninfo")
         conninfoFree = try function("PQconninfoFree")
+        if let enter = library.address(of: "PQenterPipelineMode"), let exit = library.address(of: "PQexitPipelineMode"),
+           let sync = library.address(of: "PQpipelineSync") {
+            pipeline = Pipeline(enter: unsafeBitCast(enter, to: (@convention(c) (PGconn) -> Int32).self),
+                                exit: unsafeBitCast(exit, to: (@convention(c) (PGconn) -> Int32).self),
+                                sync: unsafeBitCast(sync, to: (@convention(c) (PGconn) -> Int32).self))
+        } else {
+            pipeline = nil
+        }
     }
 }
 

@@ -323,6 +323,68 @@ struct ConnectionTests {
         #expect(bad?.message == #"invalid integer value "soon" for connection option "connect_timeout""#)
     }
 
+    typealias Statement = PostgresConnection.Statement
+
+    /// A batch is answered statement by statement, in order, prepared on its second run as `query`
+    /// does; and sent as one pipeline: the server runs a pipeline outside a transaction as one implicit
+    /// transaction, so a failure late in it takes back what came before it, which the same statements
+    /// one by one do not.
+    @Test(arguments: [true, false]) func statementsSentTogetherAreAnsweredInOrder(pipelining: Bool) throws {
+        let db = try PostgresConnection(testServer!, pipelining: pipelining)
+        try db.execute("CREATE TEMP TABLE b (n int)")
+        let sql = "SELECT $1::int * 3 AS thrice"
+        for run in 1...3 {
+            let rows = try db.queries([Statement("BEGIN", prepare: false), Statement("INSERT INTO b VALUES ($1)", [String(run)]),
+                                       Statement(sql, [String(run)]), Statement("SELECT count(*) AS n FROM b"), Statement("COMMIT", prepare: false)],
+                                      within: run == 3 ? 5_000 : nil)
+            #expect(rows.count == 5)
+            #expect(rows[1].affected == 1 && rows[2].values == [[String(run * 3)]] && rows[3].values == [[String(run)]])
+        }
+        #expect(try prepared(sql, db) == 1 && prepared("INSERT INTO b VALUES ($1)", db) == 1)
+        #expect(try prepared("BEGIN", db) == 0 && prepared("COMMIT", db) == 0)
+
+        let late = failure { _ = try db.queries([Statement("INSERT INTO b VALUES (10)"), Statement("SELECT 1 / 0 AS n"), Statement("INSERT INTO b VALUES (11)")]) }
+        #expect(late?.sqlState == "22012")
+        #expect(late?.isConnectionLost == false)
+        #expect(try db.query("SELECT n FROM b WHERE n >= 10 ORDER BY n").values == (pipelining ? [] : [["10"]]),
+                "the statement after the failure never ran; the one before it is taken back by a pipeline only")
+        // And the connection takes statements as before, alone or together.
+        #expect(try db.query("SELECT count(*) AS n FROM b WHERE n < 10").values == [["3"]])
+        #expect(try db.queries([Statement("SELECT 1 AS a"), Statement("SELECT 2 AS b")]).map(\.values) == [[["1"]], [["2"]]])
+    }
+
+    @Test func aBatchInATransactionStopsAtItsFirstFailureAndTheTransactionCanBeRolledBack() throws {
+        let db = try connect()
+        try db.execute("CREATE TEMP TABLE f (n int PRIMARY KEY)")
+        let duplicate = failure {
+            _ = try db.queries([Statement("BEGIN", prepare: false), Statement("INSERT INTO f VALUES (1)"), Statement("INSERT INTO f VALUES (1)"),
+                                Statement("INSERT INTO f VALUES (2)"), Statement("COMMIT", prepare: false)])
+        }
+        #expect(duplicate?.sqlState == "23505")
+        // The COMMIT after the failure did not run: the transaction is still there, failed.
+        #expect(failure { _ = try db.query("SELECT count(*) AS n FROM f") }?.sqlState == "25P02")
+        try db.execute("ROLLBACK")
+        #expect(try count("f", db) == 0)
+    }
+
+    @Test func aBatchWithADeadlineGivesUpOnAServerThatDoesNotAnswerInTime() throws {
+        let db = try connect()
+        let started = monotonicMilliseconds()
+        let late = try #require(failure { _ = try db.queries([Statement("SELECT 1 AS n"), Statement("SELECT pg_sleep(5)")], within: 300) })
+        let waited = monotonicMilliseconds() - started
+        #expect(waited >= 290 && waited < 2_000, "gave up after \(waited) ms")
+        #expect(late.isConnectionLost, "the connection is of no further use: \(late)")
+        #expect(late.message.contains("no answer within"), "\(late)")
+    }
+
+    @Test func aBatchTheServerEndsIsLost() throws {
+        let db = try connect()
+        let ended = try #require(failure { _ = try db.queries([Statement("SELECT pg_terminate_backend(pg_backend_pid())"), Statement("SELECT 1 AS n")]) })
+        #expect(ended.isConnectionLost, "\(ended)")
+        #expect(ended.message.contains("terminating connection due to administrator command"), "\(ended)")
+        #expect(failure { _ = try db.queries([Statement("SELECT 1 AS n"), Statement("SELECT 2 AS n")]) }?.isConnectionLost == true)
+    }
+
     @Test func aConnectionTheServerEndsIsLost() throws {
         let db = try connect()
         let ended = try #require(failure { _ = try db.query("SELECT pg_terminate_backend(pg_backend_pid())") })
