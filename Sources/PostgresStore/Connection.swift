@@ -393,6 +393,10 @@ package struct PostgresConnection: ~Copyable {
     /// Wraps `PQlibVersion`.
     package static func libraryVersion() throws(PostgresError) -> Int { Int(try LibPQ.loaded().libVersion()) }
 
+    /// A statement of the transaction going on failed: the server takes no more of it, and would
+    /// answer its COMMIT with a ROLLBACK. Wraps `PQtransactionStatus`.
+    package var inFailedTransaction: Bool { pq.transactionStatus(connection) == LibPQ.transactionInError }
+
     /// The connection is up: not lost, not failed. Wraps `PQstatus`.
     package var isOK: Bool { pq.status(connection) == LibPQ.connectionOK }
 

@@ -69,22 +69,77 @@ final class Link {
     /// The socket of the connection, made now if there is none, for `poll`.
     func socket() throws(QueueError) -> Int32 { try connected().connection.socket }
 
+    /// The BEGIN of the transaction going on, when no statement of it has been sent yet: it goes
+    /// with the first, in one round trip (see `PostgresConnection.queries`).
+    private var beginning: String?
+    /// The transaction's COMMIT went with its last statement (`sql(_:_:prepare:committing:)`).
+    private var committed = false
+    /// Statements of the transaction whose rows nobody reads, not sent yet (`sqlLater`).
+    private var later: [PostgresConnection.Statement] = []
+
+    /// A statement of the transaction going on whose rows nobody reads (an `UPDATE` that returns
+    /// none): it goes ahead of the next statement sent, in its round trip, or with the COMMIT, and a
+    /// failure of it is that statement's failure. Prepared when run again, as `sql` does.
+    func sqlLater(_ statement: String, _ parameters: [String?] = []) {
+        precondition(inTransaction && !committed, "a statement sent later outside a transaction")
+        later.append(PostgresConnection.Statement(statement, parameters))
+    }
+
     /// One statement with text parameters; prepared when run again (see `PostgresConnection.query`).
+    /// In a transaction, the first statement takes its BEGIN along; `committing`: this is the
+    /// transaction's last statement, and its COMMIT goes with it, one round trip for both (a
+    /// failure of either is the statement's, and the transaction is rolled back).
     @discardableResult
-    func sql(_ statement: String, _ parameters: [String?] = [], prepare: Bool = true) throws(QueueError) -> PostgresRows {
+    func sql(_ statement: String, _ parameters: [String?] = [], prepare: Bool = true, committing: Bool = false) throws(QueueError) -> PostgresRows {
+        try sql([PostgresConnection.Statement(statement, parameters, prepare: prepare)], committing: committing)[0]
+    }
+
+    /// Statements sent together and answered together, in one round trip (see
+    /// `PostgresConnection.queries`), with the BEGIN and the COMMIT as `sql(_:_:prepare:committing:)` has them.
+    func sql(_ statements: [PostgresConnection.Statement], committing: Bool = false) throws(QueueError) -> [PostgresRows] {
+        precondition(!committed, "a statement after its transaction's COMMIT")
         let held = try connected()
+        var batch: [PostgresConnection.Statement] = []
+        if let beginning { batch.append(.init(beginning, prepare: false)) }
+        batch += later
+        let first = batch.count
+        batch += statements
+        if committing {
+            precondition(inTransaction, "a COMMIT outside a transaction")
+            batch.append(.init("COMMIT", prepare: false))
+        }
+        beginning = nil
+        later = []
+        // A failure the body let pass: the server would take the COMMIT as a ROLLBACK, and say so
+        // only in a tag, so the transaction is not taken for committed.
+        if committing || statements.last?.sql == "COMMIT", held.connection.inFailedTransaction {
+            throw failed(PostgresError(sqlState: "25P02", message: "a statement in the transaction failed, so it was rolled back",
+                                       server: held.connection.server))
+        }
         do {
-            return try held.connection.query(statement, parameters, within: timeoutMilliseconds, prepare: prepare)
+            if batch.count == 1 {
+                return [try held.connection.query(batch[0].sql, batch[0].parameters, within: timeoutMilliseconds, prepare: batch[0].prepare)]
+            }
+            let rows = try held.connection.queries(batch, within: timeoutMilliseconds)
+            committed = committing
+            return Array(rows[first..<(first + statements.count)])
         } catch {
             throw failed(error)
         }
     }
 
+    /// Inside `transaction`'s body.
+    private var inTransaction = false
+
     /// Statements without parameters, several at once (the schema).
     func script(_ statements: String) throws(QueueError) {
+        precondition(later.isEmpty, "a script after statements sent later")
         let held = try connected()
+        // A transaction's BEGIN not sent yet goes first, in the same round trip.
+        let text = beginning.map { $0 + "; " + statements } ?? statements
+        beginning = nil
         do {
-            try held.connection.execute(statements)
+            try held.connection.execute(text)
         } catch {
             throw failed(error)
         }
@@ -113,20 +168,34 @@ final class Link {
     private static let transient: Set<String> = ["40001", "40P01", "55P03", "23505"]
 
     /// `body` between BEGIN and COMMIT; ROLLBACK if it throws. Run again, up to five times, after a
-    /// transient failure. The three have nothing to plan, and are sent as their text, never prepared.
+    /// transient failure. The three have nothing to plan, and are sent as their text, never prepared;
+    /// the BEGIN goes with the body's first statement, and is not sent at all when it runs none; the
+    /// COMMIT goes with the statements sent later, if any are left.
     func transaction<T>(readOnly: Bool = false, _ body: () throws(QueueError) -> T) throws(QueueError) -> T {
+        precondition(!inTransaction, "a transaction inside a transaction")
         var attempt = 0
         while true {
             attempt += 1
             lastFailure = nil
+            beginning = readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"
+            committed = false
+            inTransaction = true
             do {
-                try sql(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", prepare: false)
                 let result = try body()
-                try sql("COMMIT", prepare: false)
+                inTransaction = false
+                // The COMMIT, with what is still to be sent; nothing at all if nothing was to be.
+                if beginning == nil || !later.isEmpty, !committed { try sql("COMMIT", prepare: false) }
+                beginning = nil
+                committed = false
                 return result
             } catch {
+                inTransaction = false
+                let begun = beginning == nil
+                beginning = nil
+                committed = false
+                later = []
                 let failure = lastFailure
-                if held != nil, (try? sql("ROLLBACK", prepare: false)) == nil { held = nil }
+                if begun, held != nil, (try? sql("ROLLBACK", prepare: false)) == nil { held = nil }
                 if attempt < 5, let state = failure?.sqlState, Link.transient.contains(state) { continue }
                 throw error
             }
