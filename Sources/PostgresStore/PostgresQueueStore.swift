@@ -80,17 +80,32 @@ package final class PostgresQueueStore: QueueStore {
     /// The settings row. `along`: a data-modifying statement run in the same round trip, before it
     /// (`WITH name AS (…)`), with its parameters.
     func meta(lock: Bool, along: (cte: String, parameters: [String?])? = nil) throws(QueueError) -> Meta {
-        let rows: PostgresRows
+        try meta(lock: lock, along: along, then: nil).meta
+    }
+
+    /// The settings row as `meta(lock:along:)` reads it, and the jobs matching `condition` as
+    /// `jobs(where:…)` reads them, in the same round trip.
+    func metaAndJobs(along: (cte: String, parameters: [String?])?, where condition: String, _ parameters: [String?],
+                     lock: String?) throws(QueueError) -> (meta: Meta, jobs: [(Job, Row)]) {
+        let read = try meta(lock: false, along: along, then: jobsStatement(where: condition, parameters, lock: lock))
+        return (read.meta, try read.then.map { rows throws(QueueError) in try decode(rows) } ?? [])
+    }
+
+    private func meta(lock: Bool, along: (cte: String, parameters: [String?])?,
+                      then next: PostgresConnection.Statement?) throws(QueueError) -> (meta: Meta, then: PostgresRows?) {
+        let read = PostgresConnection.Statement((along.map { "WITH \($0.cte) " } ?? "")
+            + "SELECT schema_version, next_seq, config, paused, paused_queues, runs, failed_runs, retries, dlq_moves, "
+            + "\(Schema.serverNow) AS now FROM queuectl_meta" + (lock ? " FOR UPDATE" : ""), along?.parameters ?? [])
+        let answers: [PostgresRows]
         do {
-            rows = try link.sql((along.map { "WITH \($0.cte) " } ?? "")
-                + "SELECT schema_version, next_seq, config, paused, paused_queues, runs, failed_runs, retries, dlq_moves, "
-                + "\(Schema.serverNow) AS now FROM queuectl_meta" + (lock ? " FOR UPDATE" : ""), along?.parameters ?? [])
+            answers = try link.sql([read] + (next.map { [$0] } ?? []))
         } catch {
             if link.lastSQLState == "42P01" {
                 throw .failure("\(location) has no queuectl tables yet: create them with 'queuectl store init'")
             }
             throw error
         }
+        let rows = answers[0]
         guard rows.count == 1 else { throw .failure("\(location): the table queuectl_meta must hold one row; it holds \(rows.count)") }
         try check(Int(rows[0, "schema_version"] ?? "") ?? 0)
         let config: QueueConfig
@@ -104,9 +119,10 @@ package final class PostgresQueueStore: QueueStore {
         counters.failedRuns = Int(rows[0, "failed_runs"] ?? "") ?? 0
         counters.retries = Int(rows[0, "retries"] ?? "") ?? 0
         counters.dlqMoves = Int(rows[0, "dlq_moves"] ?? "") ?? 0
-        return Meta(nextSequence: Int64(rows[0, "next_seq"] ?? "") ?? 1, config: config, paused: rows[0, "paused"] == "t",
+        return (Meta(nextSequence: Int64(rows[0, "next_seq"] ?? "") ?? 1, config: config, paused: rows[0, "paused"] == "t",
                     pausedQueues: SQLText.parseArray(rows[0, "paused_queues"] ?? "{}"), counters: counters,
-                    now: Timestamp(milliseconds: Int64(rows[0, "now"] ?? "") ?? Timestamp.now().milliseconds))
+                    now: Timestamp(milliseconds: Int64(rows[0, "now"] ?? "") ?? Timestamp.now().milliseconds)),
+                answers.count > 1 ? answers[1] : nil)
     }
 
     /// A job row as read: the owner's key, and the body's bytes, to tell later what changed.
@@ -145,6 +161,12 @@ package final class PostgresQueueStore: QueueStore {
     /// Jobs matching `condition` (SQL on `queuectl_jobs j`), in enqueue order.
     func jobs(where condition: String, _ parameters: [String?], order: String = "j.seq", lock: String? = nil,
               limit: Int? = nil) throws(QueueError) -> [(Job, Row)] {
+        let statement = jobsStatement(where: condition, parameters, order: order, lock: lock, limit: limit)
+        return try decode(try link.sql(statement.sql, statement.parameters))
+    }
+
+    private func jobsStatement(where condition: String, _ parameters: [String?], order: String = "j.seq", lock: String? = nil,
+                               limit: Int? = nil) -> PostgresConnection.Statement {
         var statement = "SELECT j.id, j.worker, j.body FROM queuectl_jobs j WHERE \(condition) ORDER BY \(order)"
         var parameters = parameters
         // A parameter, so that one prepared statement serves every limit.
@@ -153,7 +175,7 @@ package final class PostgresQueueStore: QueueStore {
             statement += " LIMIT $\(parameters.count)"
         }
         if let lock { statement += " " + lock }
-        return try decode(try link.sql(statement, parameters))
+        return PostgresConnection.Statement(statement, parameters)
     }
 
     func decode(_ rows: PostgresRows) throws(QueueError) -> [(Job, Row)] {
@@ -318,9 +340,11 @@ package final class PostgresQueueStore: QueueStore {
     /// with its last statement, so that the settings row and its stripe of the counts are locked only
     /// as it commits, and one announcement goes out. `worker`: the worker whose transaction this is,
     /// whose key marks the jobs it claims.
+    /// `sendLater`: the rows' statements go with the next statement the transaction sends (see
+    /// `Link.sqlLater`), which sees their changes as if they had gone alone.
     @discardableResult
     func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil,
-               countersLater: Bool = false, announceLater: Bool = false) throws(QueueError) -> Written {
+               countersLater: Bool = false, announceLater: Bool = false, sendLater: Bool = false) throws(QueueError) -> Written {
         var written = Written()
         var inserted: [[String?]] = [], updated: [[String?]] = []
         var present: Set<String> = []
@@ -364,18 +388,22 @@ package final class PostgresQueueStore: QueueStore {
         let unnest = "unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[], $6::text[], $7::text[], $8::text[], "
             + "$9::text[], $10::bigint[], $11::text[]) AS u(id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body)"
         func columnsOf(_ rows: [[String?]]) -> [String?] { (0..<11).map { c in SQLText.array(rows.map { $0[c] }) } }
+        // Their rows are not read: they may be sent with the next statement.
+        func run(_ statement: String, _ parameters: [String?]) throws(QueueError) {
+            if sendLater { link.sqlLater(statement, parameters) } else { try link.sql(statement, parameters) }
+        }
         if !inserted.isEmpty {
-            try link.sql("INSERT INTO queuectl_jobs (id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body) "
+            try run("INSERT INTO queuectl_jobs (id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body) "
                 + "SELECT \(columns) FROM \(unnest)", columnsOf(inserted))
         }
         if !updated.isEmpty {
-            try link.sql("UPDATE queuectl_jobs j SET seq = u.seq, state = u.state, priority = u.priority, run_at = u.run_at, "
+            try run("UPDATE queuectl_jobs j SET seq = u.seq, state = u.state, priority = u.priority, run_at = u.run_at, "
                 + "queue = u.queue, after = u.after::text[], dependency_died = u.dependency_died, worker = u.worker, "
                 + "updated_at = u.updated_at, body = u.body FROM \(unnest) WHERE j.id = u.id", columnsOf(updated))
         }
         if !removed.isEmpty {
-            try link.sql("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
-            try link.sql("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)])
+            try run("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
+            try run("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)])
         }
         let settings = try settingsUpdate(loaded.meta, document, locked: metaLocked, counters: !countersLater)
         if !removed.isEmpty {
@@ -551,7 +579,7 @@ package final class PostgresQueueStore: QueueStore {
                         throw .failure("internal error: settings changed by a transaction that did not lock them")
                     }
                     var written = Written()
-                    if snapshot.changed { written = try write(loaded, snapshot.document, metaLocked: locksSettings) }
+                    if snapshot.changed { written = try write(loaded, snapshot.document, metaLocked: locksSettings, sendLater: true) }
                     if written.mayUnsettle || !recovered.isEmpty { try settleDependencies(meta) }
                     return result
                 }

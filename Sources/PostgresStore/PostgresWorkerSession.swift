@@ -93,9 +93,12 @@ final class PostgresWorkerSession: WorkerSession {
                 recovered = try store.recover(try store.meta(lock: false))
                 recoveryDue = monotonicMilliseconds() + PostgresWorkerSession.recoveryInterval
             }
-            let meta = try store.meta(lock: false, along: registration)
+            // The settings and this worker's own jobs, in one round trip.
+            let read = try store.metaAndJobs(along: registration, where: "j.worker = $1 AND j.state = 'processing'", [key.text],
+                                             lock: "FOR UPDATE")
+            let meta = read.meta
             var loaded = PostgresQueueStore.Loaded(meta: meta)
-            loaded.add(try store.jobs(where: "j.worker = $1 AND j.state = 'processing'", [key.text], lock: "FOR UPDATE"))
+            loaded.add(read.jobs)
             var snapshot = Snapshot(document: loaded.document, now: meta.now, home: store.home)
             var out = Exchanged(body: try body(&snapshot))
             out.recovered = recovered
@@ -118,10 +121,13 @@ final class PostgresWorkerSession: WorkerSession {
             // that just completed), and the jobs waiting for one that died (here or by recovery) are
             // settled first, as the data file's worker does. The counters and the announcement are
             // written with the last statement: the settings row the counters are in is then locked
-            // only as this commits, not while the claim is made.
+            // only as this commits, not while the claim is made. The rows' writes go with the next
+            // statement: the results with the claim's query, the claims with the last statement, so
+            // that an exchange takes three round trips.
             var written = PostgresQueueStore.Written()
             if snapshot.changed {
-                written = try store.write(loaded, snapshot.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
+                written = try store.write(loaded, snapshot.document, metaLocked: false, worker: key, countersLater: true, announceLater: true,
+                                          sendLater: true)
             }
             var counted = snapshot.document.counters.since(meta.counters)
             var counts = written.counts
@@ -139,7 +145,8 @@ final class PostgresWorkerSession: WorkerSession {
             if limit > 0, !meta.paused {
                 try claim(limit, into: &view, loaded: &claiming, out: &out)
                 if view.changed {
-                    let claims = try store.write(claiming, view.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
+                    let claims = try store.write(claiming, view.document, metaLocked: false, worker: key, countersLater: true, announceLater: true,
+                                                 sendLater: true)
                     counts.merge(claims.counts)
                     if let more = claims.announcement {
                         if announcement == nil { announcement = more } else { announcement?.merge(more) }
@@ -229,11 +236,12 @@ final class PostgresWorkerSession: WorkerSession {
         if out.claimed.count < limit { out.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: snapshot.document) }
     }
 
-    /// The exchange's last statement, one round trip before its COMMIT: the counters and the counts it
+    /// The exchange's last statement, sent with its COMMIT: the counters and the counts it
     /// added, the announcement of its change, when the next job held back by its `run_at` is due
     /// (returned, from now) and, when asked to prune, how many jobs are completed. Over the config's
     /// `keep-completed` by 10%, the oldest completed jobs go, as the data file's worker removes them
-    /// while recording runs (completed rows only; `updated_at` of a completed job is when it finished).
+    /// while recording runs (completed rows only; `updated_at` of a completed job is when it finished),
+    /// and the COMMIT goes with that statement instead.
     private func finish(_ meta: PostgresQueueStore.Meta, counted: Counters, counts: PostgresQueueStore.CountChanges,
                         announcement: PostgresQueueStore.Announcement?, prune: Bool) throws(QueueError) -> Int64? {
         var values: [String?] = [String(meta.now.milliseconds)]
@@ -255,14 +263,16 @@ final class PostgresWorkerSession: WorkerSession {
             columns.append(notify.expression + " AS notified")
             values += notify.values
         }
-        let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + columns.joined(separator: ", "), values)
+        // Unless a prune may follow, the COMMIT goes with it.
+        let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + columns.joined(separator: ", "), values,
+                                committing: !counting)
         if counting, let completed = Int(rows[0, "completed"] ?? ""), completed > retention.keep + max(1, retention.keep / 10) {
             // The state again on the row deleted: a row changed since the statement began (a job
             // restarted meanwhile) is checked again against this condition, not against the subquery.
             try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
                 + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) AND state = 'completed' "
                 + "RETURNING id, queue) "
-                + PostgresWorkerSession.uncountingPruned, [String(retention.keep)])
+                + PostgresWorkerSession.uncountingPruned, [String(retention.keep)], committing: true)
         }
         return rows[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
     }
