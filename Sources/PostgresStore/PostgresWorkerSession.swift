@@ -162,6 +162,16 @@ final class PostgresWorkerSession: WorkerSession {
             out.config = meta.config
             return out
         }
+        if let keep = pruneDue {
+            pruneDue = nil
+            // A transaction of its own, after the exchange's: should it fail, the next exchange that
+            // counts prunes in its own transaction (the count it last saw is forgotten).
+            do {
+                try link.transaction { () throws(QueueError) in try pruneBeyond(keep, committing: true) }
+            } catch {
+                completedSeen = nil
+            }
+        }
         uploadedBytes.merge(marks) { $1 }
         // In the database now: this host's copies go.
         for id in uploaded {
@@ -236,12 +246,11 @@ final class PostgresWorkerSession: WorkerSession {
         if out.claimed.count < limit { out.waitingOnRunning = JobManager.jobsWaitForRunningOnes(in: snapshot.document) }
     }
 
-    /// The exchange's last statement, sent with its COMMIT: the counters and the counts it
+    /// The exchange's last statement, mostly sent with its COMMIT: the counters and the counts it
     /// added, the announcement of its change, when the next job held back by its `run_at` is due
     /// (returned, from now) and, when asked to prune, how many jobs are completed. Over the config's
     /// `keep-completed` by 10%, the oldest completed jobs go, as the data file's worker removes them
-    /// while recording runs (completed rows only; `updated_at` of a completed job is when it finished),
-    /// and the COMMIT goes with that statement instead.
+    /// while recording runs (completed rows only; `updated_at` of a completed job is when it finished).
     private func finish(_ meta: PostgresQueueStore.Meta, counted: Counters, counts: PostgresQueueStore.CountChanges,
                         announcement: PostgresQueueStore.Announcement?, prune: Bool) throws(QueueError) -> Int64? {
         var values: [String?] = [String(meta.now.milliseconds)]
@@ -263,18 +272,37 @@ final class PostgresWorkerSession: WorkerSession {
             columns.append(notify.expression + " AS notified")
             values += notify.values
         }
-        // Unless a prune may follow, the COMMIT goes with it.
+        // The COMMIT goes with it unless a prune may have to follow: unless this worker's last count
+        // of the completed jobs and those it completed now are over the bound. Should the count
+        // (other workers' completions in it) be over after all, the prune follows the COMMIT.
+        let bound = retention.keep + max(1, retention.keep / 10)
+        let mayPrune = counting && (completedSeen.map { $0 + counts.completed > bound } ?? true)
         let rows = try link.sql((ctes.isEmpty ? "" : "WITH " + ctes.joined(separator: ", ") + " ") + "SELECT " + columns.joined(separator: ", "), values,
-                                committing: !counting)
-        if counting, let completed = Int(rows[0, "completed"] ?? ""), completed > retention.keep + max(1, retention.keep / 10) {
-            // The state again on the row deleted: a row changed since the statement began (a job
-            // restarted meanwhile) is checked again against this condition, not against the subquery.
-            try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
-                + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) AND state = 'completed' "
-                + "RETURNING id, queue) "
-                + PostgresWorkerSession.uncountingPruned, [String(retention.keep)], committing: true)
+                                committing: !mayPrune)
+        if counting, let completed = Int(rows[0, "completed"] ?? "") {
+            completedSeen = completed
+            if completed > bound {
+                if mayPrune { try pruneBeyond(retention.keep, committing: true) } else { pruneDue = retention.keep }
+            }
         }
         return rows[0, "next"].flatMap { Int64($0) }.map { $0 - meta.now.milliseconds }
+    }
+
+    /// The completed jobs as this worker's last exchange that counted them saw them, with its own
+    /// completions then; nil before the first.
+    private var completedSeen: Int?
+    /// The `keep-completed` of a prune found due after the exchange's COMMIT had gone.
+    private var pruneDue: Int?
+
+    /// Removes the completed jobs beyond the newest `keep` (by when they finished), but none that
+    /// another still waits for. The state is checked again on the row deleted: a row changed since
+    /// the statement began (a job restarted meanwhile) is checked again against this condition, not
+    /// against the subquery.
+    private func pruneBeyond(_ keep: Int, committing: Bool) throws(QueueError) {
+        try link.sql("WITH pruned AS (DELETE FROM queuectl_jobs WHERE id IN (SELECT j.id FROM queuectl_jobs j WHERE j.state = 'completed' "
+            + "AND \(PostgresWorkerSession.awaited) ORDER BY j.updated_at DESC, j.seq DESC OFFSET $1) AND state = 'completed' "
+            + "RETURNING id, queue) "
+            + PostgresWorkerSession.uncountingPruned, [String(keep)], committing: committing)
     }
 
     /// A completed job that another still waits for stays until that one has run (on `j`).

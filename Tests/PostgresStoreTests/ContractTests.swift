@@ -828,6 +828,27 @@ func counters(runs: Int, failedRuns: Int, retries: Int, dlqMoves: Int) -> Counte
                 "the two that finished last stay, and the dead job, which waits in the DLQ")
     }
 
+    /// A worker that completes one job when another's completions have taken the count over the
+    /// bound prunes all the same (on PostgreSQL, after its exchange's COMMIT went with its last
+    /// statement: its own last count said no prune could follow).
+    @Test(arguments: StoreKind.all)
+    func completionsOfAnotherWorkerOverTheBoundArePrunedByTheNextExchangeThatCounts(_ kind: StoreKind) throws {
+        let q = try Queue(kind)
+        try q.set("keep-completed", "2")
+        try q.enqueue("a", "b", "c", "d", "e")
+        let w1 = try q.session(), w2 = try q.session()
+        #expect(try w1.claim(1) == ["a"])
+        try w1.exchange(results: ["a": .exited(.exited(0))], prune: true)
+        #expect(try w2.claim(3) == ["b", "c", "d"])
+        try w2.exchange(results: ["b": .exited(.exited(0)), "c": .exited(.exited(0)), "d": .exited(.exited(0))])
+        #expect(try q.jobs(["a", "b", "c", "d"]).count == 4, "recorded without a prune: 4 completed, over 2 + 1")
+        #expect(try w1.claim(1) == ["e"])
+        try w1.exchange(results: ["e": .exited(.exited(0))], prune: true)
+        let kept = try q.jobs(["a", "b", "c", "d", "e"])
+        #expect(kept.count == 2 && kept["e"] != nil, "the newest two stay: \(kept.keys.sorted())")
+        #expect(try q.store.status(listingUpTo: 0).report.counts[.completed] == 2, "and the counts say so")
+    }
+
     // MARK: 7. cancel and give back
 
     @Test(arguments: StoreKind.all)
