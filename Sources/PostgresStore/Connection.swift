@@ -66,6 +66,13 @@ package struct PostgresNotification: Equatable, Sendable {
 private final class PreparedStatements {
     var seen: Set<String> = []
     var names: [String: String] = [:]
+    /// The number of names given out, prepared or not: a name is never given twice.
+    private var given = 0
+
+    func newName() -> String {
+        given += 1
+        return "queuectl_\(given)"
+    }
 }
 
 /// What libpq would print about a notice or warning from the server: nothing, since stderr is for
@@ -167,7 +174,7 @@ package struct PostgresConnection: ~Copyable {
         let count = Int32(parameters.count)
         var name = statements.names[sql]
         if name == nil, prepare, !statements.seen.insert(sql).inserted {
-            let next = "queuectl_\(statements.names.count + 1)"
+            let next = statements.newName()
             _ = try call(until: deadline, blocking: { pq.prepare(connection, next, sql, count, nil) },
                          sending: { pq.sendPrepare(connection, next, sql, count, nil) }).get()
             statements.names[sql] = next
@@ -199,13 +206,18 @@ package struct PostgresConnection: ~Copyable {
     /// (the server's FATAL, then libpq's own word on the socket it closed), the first failure.
     private func answer(until deadline: Int64?, of timeout: Int64) throws(PostgresError) -> LibPQ.PGresult? {
         var kept: LibPQ.PGresult?
-        while let result = try nextResult(until: deadline, of: timeout) {
-            if let failed = kept, ![LibPQ.commandOK, LibPQ.tuplesOK, LibPQ.emptyQuery].contains(pq.resultStatus(failed)) {
-                pq.clear(result)
-            } else {
-                if let previous = kept { pq.clear(previous) }
-                kept = result
+        do {
+            while let result = try nextResult(until: deadline, of: timeout) {
+                if let failed = kept, ![LibPQ.commandOK, LibPQ.tuplesOK, LibPQ.emptyQuery].contains(pq.resultStatus(failed)) {
+                    pq.clear(result)
+                } else {
+                    if let previous = kept { pq.clear(previous) }
+                    kept = result
+                }
             }
+        } catch {
+            if let kept { pq.clear(kept) }
+            throw error
         }
         return kept
     }
@@ -253,24 +265,27 @@ package struct PostgresConnection: ~Copyable {
         }
         try refuseNulBytes(in: batch.flatMap { [$0.sql] + $0.parameters })
         let deadline = timeout.map { monotonicMilliseconds() + $0 }
-        // Should libpq fail to send or to take the answers, the connection is in no state to go on.
-        func lost() -> PostgresError {
-            let failure = pq.failure(of: connection, server: server)
-            return PostgresError(sqlState: nil, message: failure.message, server: server, connectionLost: true)
+        // Should libpq fail to send or to take the answers, or the pipeline not end as it should,
+        // the connection is in no state to go on: the failure is one that loses it (`failure`, a
+        // statement's failure that came first, if there was one).
+        func lost(_ failure: PostgresError? = nil) -> PostgresError {
+            let said = failure ?? pq.failure(of: connection, server: server)
+            return PostgresError(sqlState: said.sqlState, message: said.message, server: server, connectionLost: true)
         }
         guard pipeline.enter(connection) == 1 else { throw lost() }
         // The answers to come, in order: a statement prepared now is a `PQprepare` and then its run.
         enum Expected { case prepared(sql: String, name: String), ran }
         var answers: [Expected] = []
-        var preparing = 0
+        // Prepared earlier in this batch: run by that name (the server has it by then).
+        var preparing: [String: String] = [:]
         for statement in batch {
             let count = Int32(statement.parameters.count)
-            var name = statements.names[statement.sql]
+            var name = statements.names[statement.sql] ?? preparing[statement.sql]
             if name == nil, statement.prepare, !statements.seen.insert(statement.sql).inserted {
-                preparing += 1
-                let next = "queuectl_\(statements.names.count + preparing)"
+                let next = statements.newName()
                 guard pq.sendPrepare(connection, next, statement.sql, count, nil) == 1 else { throw lost() }
                 answers.append(.prepared(sql: statement.sql, name: next))
+                preparing[statement.sql] = next
                 name = next
             }
             let sent = withParameters(statement.parameters) { values in
@@ -290,7 +305,7 @@ package struct PostgresConnection: ~Copyable {
                 // The server ended the session, or it broke: what the server said, if anything.
                 var said: PostgresError?
                 do { _ = try pq.rows(of: last, on: connection, server: server) } catch { said = error }
-                throw failure ?? said ?? lost()
+                throw lost(failure ?? said)
             }
             if let result = last, pq.resultStatus(result) == LibPQ.pipelineAborted {
                 pq.clear(result)
@@ -307,10 +322,10 @@ package struct PostgresConnection: ~Copyable {
             }
         }
         // The end of the pipeline, after which the connection takes statements one at a time again.
-        guard let end = try nextResult(until: deadline, of: timeout ?? 0) else { throw failure ?? lost() }
+        guard let end = try nextResult(until: deadline, of: timeout ?? 0) else { throw lost(failure) }
         let synced = pq.resultStatus(end) == LibPQ.pipelineSync
         pq.clear(end)
-        guard synced, pipeline.exit(connection) == 1 else { throw failure ?? lost() }
+        guard synced, pipeline.exit(connection) == 1 else { throw lost(failure) }
         if let failure { throw failure }
         return rows
     }

@@ -353,6 +353,19 @@ struct ConnectionTests {
         #expect(try db.queries([Statement("SELECT 1 AS a"), Statement("SELECT 2 AS b")]).map(\.values) == [[["1"]], [["2"]]])
     }
 
+    /// A statement twice in one batch is prepared once, and no other statement is given its name.
+    @Test func aStatementTwiceInABatchIsPreparedOnceUnderOneName() throws {
+        let db = try connect()
+        let x = "SELECT $1::int AS x"
+        _ = try db.query(x, ["1"])
+        let rows = try db.queries([Statement(x, ["2"]), Statement(x, ["3"])])
+        #expect(rows.map(\.values) == [[["2"]], [["3"]]])
+        #expect(try prepared(x, db) == 1)
+        let y = "SELECT $1::int AS y"
+        for n in 4...6 { #expect(try db.query(y, [String(n)]).values == [[String(n)]]) }
+        #expect(try prepared(y, db) == 1)
+    }
+
     @Test func aBatchInATransactionStopsAtItsFirstFailureAndTheTransactionCanBeRolledBack() throws {
         let db = try connect()
         try db.execute("CREATE TEMP TABLE f (n int PRIMARY KEY)")
