@@ -22,9 +22,18 @@ final class Link {
         self.onConnect = onConnect
     }
 
-    /// With a value, every statement (and a connection being made) gives up after that many
+    /// With a value, every call (and a connection being made) gives up after that many
     /// milliseconds: a worker must hear of a server that stopped answering in time to fence.
     var timeoutMilliseconds: Int64?
+
+    /// With a value, the session's `statement_timeout`, set on each connection: a worker sets it
+    /// below its call timeout, so that a statement that waits too long (for locks, say) fails on
+    /// the server, and the rest of its round trip (a COMMIT sent with it) does not run, rather than
+    /// the server committing after the call was given up and reported failed.
+    var statementTimeoutMilliseconds: Int64? {
+        // A connection already made is given it now; one made later, as it is made.
+        didSet { if held != nil { held = nil } }
+    }
 
     /// With a value, the session's `lock_timeout`, set on each connection: a statement that waits
     /// longer for a lock fails (55P03), and its transaction is run again. A worker sets it to half
@@ -54,8 +63,9 @@ final class Link {
             let held = Held(try PostgresConnection(conninfo, connectTimeout: timeoutMilliseconds))
             server = held.connection.server
             if let onConnect { try held.connection.execute(onConnect) }
-            if let lockTimeoutMilliseconds {
-                _ = try held.connection.query("SELECT set_config('lock_timeout', $1, false)", [String(lockTimeoutMilliseconds)],
+            if lockTimeoutMilliseconds != nil || statementTimeoutMilliseconds != nil {
+                _ = try held.connection.query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+                                              [String(lockTimeoutMilliseconds ?? 0), String(statementTimeoutMilliseconds ?? 0)],
                                               within: timeoutMilliseconds, prepare: false)
             }
             self.held = held
@@ -190,9 +200,13 @@ final class Link {
                 return result
             } catch {
                 inTransaction = false
+                // Committed already, with the body's last statement: nothing to roll back or run again.
+                if committed {
+                    committed = false
+                    throw error
+                }
                 let begun = beginning == nil
                 beginning = nil
-                committed = false
                 later = []
                 let failure = lastFailure
                 if begun, held != nil, (try? sql("ROLLBACK", prepare: false)) == nil { held = nil }

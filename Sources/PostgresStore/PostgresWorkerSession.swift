@@ -37,12 +37,15 @@ final class PostgresWorkerSession: WorkerSession {
     /// with renewals every third of it and the fence at half of it, a server that stops answering
     /// is heard of, and the runs killed, well before the lease runs out.
     /// A lock is waited for half as long (see `Link.lockTimeoutMilliseconds`): a wait that would
-    /// give the connection up is a transaction run again instead.
+    /// give the connection up is a transaction run again instead. A statement runs for three
+    /// quarters of it at most (`Link.statementTimeoutMilliseconds`): one that waited for two locks,
+    /// or on a server too slow, fails there, before its COMMIT, which may have gone with it.
     private func limitCalls(to config: QueueConfig) {
         let limit = PostgresWorkerSession.callLimit(config)
         store.link.timeoutMilliseconds = limit
         listener.link.timeoutMilliseconds = limit
         if store.link.lockTimeoutMilliseconds != limit / 2 { store.link.lockTimeoutMilliseconds = limit / 2 }
+        if store.link.statementTimeoutMilliseconds != limit * 3 / 4 { store.link.statementTimeoutMilliseconds = limit * 3 / 4 }
     }
 
     static func callLimit(_ config: QueueConfig) -> Int64 { max(250, Int64(max(2, config.leaseSeconds) * 1000) / 5) }

@@ -156,6 +156,34 @@ struct LinkTests {
         #expect(try rows(t) == [["2"]])
     }
 
+    /// A worker's statement that waits past the server's `statement_timeout` fails there, before the
+    /// COMMIT sent with it, so a transaction reported failed never commits later, when the lock it
+    /// waited for is free. The session is followed until its backend is gone.
+    @Test(arguments: [false, true]) func aTransactionGivenUpOnNeverCommitsLater(committingAlong: Bool) throws {
+        let link = Link(conninfo: testServer!)
+        let t = try table(link, "late")
+        let other = try PostgresConnection(testServer!)
+        defer { _ = try? other.execute("DROP TABLE \(t)") }
+        try other.execute("INSERT INTO \(t) VALUES (100)")
+        link.timeoutMilliseconds = 400
+        link.statementTimeoutMilliseconds = 300
+        let backend = try #require(try link.sql("SELECT pg_backend_pid() AS pid")[0, "pid"])
+        let holder = try PostgresConnection(testServer!)
+        try holder.execute("BEGIN")
+        _ = try holder.query("SELECT n FROM \(t) WHERE n = 100 FOR UPDATE")
+        let gaveUp = failure {
+            try link.transaction { () throws(QueueError) in
+                _ = try link.sql("INSERT INTO \(t) VALUES (1)")
+                _ = try link.sql("UPDATE \(t) SET n = 101 WHERE n = 100", committing: committingAlong)
+            }
+        }
+        #expect(gaveUp != nil && link.lastSQLState == "57014", "the server gave the statement up: \(String(describing: gaveUp))")
+        try holder.execute("COMMIT")
+        link.statementTimeoutMilliseconds = nil  // the connection goes: its backend ends
+        #expect(try poll { try other.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND state <> 'idle'", [backend])[0, "n"] == "0" })
+        #expect(try rows(t) == [["100"]], "reported failed, and nothing of it committed")
+    }
+
     /// Nothing is sent for a transaction whose body runs no statement: not even a connection is made.
     @Test func aTransactionThatRunsNoStatementSendsNothing() throws {
         let link = Link(conninfo: "host=/nonexistent/queuectl-test dbname=nothing")
