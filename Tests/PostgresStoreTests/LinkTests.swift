@@ -116,6 +116,25 @@ struct LinkTests {
         #expect(try rows(t).count == 6)
     }
 
+    /// A body that throws after its COMMIT went: the error comes out, once, and what was committed stays.
+    @Test func aBodyThatThrowsAfterItsCommitIsNotRunAgain() throws {
+        let link = Link(conninfo: testServer!)
+        let t = try table(link, "after")
+        defer { _ = try? link.sql("DROP TABLE \(t)", prepare: false) }
+        var runs = 0
+        let thrown = failure {
+            try link.transaction { () throws(QueueError) in
+                runs += 1
+                _ = try link.sql("INSERT INTO \(t) VALUES (\(runs))", committing: true)
+                throw QueueError.failure("after the commit")
+            }
+        }
+        #expect(thrown?.message == "after the commit" && runs == 1)
+        #expect(try rows(t) == [["1"]])
+        try link.transaction { () throws(QueueError) in _ = try link.sql("INSERT INTO \(t) VALUES (2)") }
+        #expect(try rows(t) == [["1"], ["2"]])
+    }
+
     /// A COMMIT that fails (a deferred constraint is checked only then) fails the transaction, which
     /// keeps nothing, however it was sent.
     @Test(arguments: [false, true]) func aCommitThatFailsKeepsNothing(committingAlong: Bool) throws {
