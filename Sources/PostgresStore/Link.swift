@@ -122,15 +122,14 @@ final class Link {
         later = []
         // A failure the body let pass: the server would take the COMMIT as a ROLLBACK, and say so
         // only in a tag, so the transaction is not taken for committed.
-        if committing || statements.last?.sql == "COMMIT", held.connection.inFailedTransaction {
+        if committing, held.connection.inFailedTransaction {
             throw failed(PostgresError(sqlState: "25P02", message: "a statement in the transaction failed, so it was rolled back",
                                        server: held.connection.server))
         }
         do {
-            if batch.count == 1 {
-                return [try held.connection.query(batch[0].sql, batch[0].parameters, within: timeoutMilliseconds, prepare: batch[0].prepare)]
-            }
-            let rows = try held.connection.queries(batch, within: timeoutMilliseconds)
+            let rows = batch.count == 1
+                ? [try held.connection.query(batch[0].sql, batch[0].parameters, within: timeoutMilliseconds, prepare: batch[0].prepare)]
+                : try held.connection.queries(batch, within: timeoutMilliseconds)
             committed = committing
             return Array(rows[first..<(first + statements.count)])
         } catch {
@@ -192,9 +191,9 @@ final class Link {
             inTransaction = true
             do {
                 let result = try body()
-                inTransaction = false
                 // The COMMIT, with what is still to be sent; nothing at all if nothing was to be.
-                if beginning == nil || !later.isEmpty, !committed { try sql("COMMIT", prepare: false) }
+                if beginning == nil || !later.isEmpty, !committed { _ = try sql([], committing: true) }
+                inTransaction = false
                 beginning = nil
                 committed = false
                 return result

@@ -340,11 +340,12 @@ package final class PostgresQueueStore: QueueStore {
     /// with its last statement, so that the settings row and its stripe of the counts are locked only
     /// as it commits, and one announcement goes out. `worker`: the worker whose transaction this is,
     /// whose key marks the jobs it claims.
-    /// `sendLater`: the rows' statements go with the next statement the transaction sends (see
-    /// `Link.sqlLater`), which sees their changes as if they had gone alone.
+    /// The rows' statements go with the next statement the transaction sends (see `Link.sqlLater`),
+    /// which sees their changes as if they had gone alone: this one's own last statement, when it has
+    /// one, else the caller's next, or the COMMIT.
     @discardableResult
     func write(_ loaded: Loaded, _ document: Document, metaLocked: Bool, worker: WorkerKey? = nil,
-               countersLater: Bool = false, announceLater: Bool = false, sendLater: Bool = false) throws(QueueError) -> Written {
+               countersLater: Bool = false, announceLater: Bool = false) throws(QueueError) -> Written {
         var written = Written()
         var inserted: [[String?]] = [], updated: [[String?]] = []
         var present: Set<String> = []
@@ -388,22 +389,18 @@ package final class PostgresQueueStore: QueueStore {
         let unnest = "unnest($1::text[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[], $6::text[], $7::text[], $8::text[], "
             + "$9::text[], $10::bigint[], $11::text[]) AS u(id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body)"
         func columnsOf(_ rows: [[String?]]) -> [String?] { (0..<11).map { c in SQLText.array(rows.map { $0[c] }) } }
-        // Their rows are not read: they may be sent with the next statement.
-        func run(_ statement: String, _ parameters: [String?]) throws(QueueError) {
-            if sendLater { link.sqlLater(statement, parameters) } else { try link.sql(statement, parameters) }
-        }
         if !inserted.isEmpty {
-            try run("INSERT INTO queuectl_jobs (id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body) "
+            link.sqlLater("INSERT INTO queuectl_jobs (id, seq, state, priority, run_at, queue, after, dependency_died, worker, updated_at, body) "
                 + "SELECT \(columns) FROM \(unnest)", columnsOf(inserted))
         }
         if !updated.isEmpty {
-            try run("UPDATE queuectl_jobs j SET seq = u.seq, state = u.state, priority = u.priority, run_at = u.run_at, "
+            link.sqlLater("UPDATE queuectl_jobs j SET seq = u.seq, state = u.state, priority = u.priority, run_at = u.run_at, "
                 + "queue = u.queue, after = u.after::text[], dependency_died = u.dependency_died, worker = u.worker, "
                 + "updated_at = u.updated_at, body = u.body FROM \(unnest) WHERE j.id = u.id", columnsOf(updated))
         }
         if !removed.isEmpty {
-            try run("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
-            try run("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)])
+            link.sqlLater("DELETE FROM queuectl_jobs WHERE id = ANY($1)", [SQLText.array(removed)])
+            link.sqlLater("DELETE FROM queuectl_logs WHERE id = ANY($1)", [SQLText.array(removed)])
         }
         let settings = try settingsUpdate(loaded.meta, document, locked: metaLocked, counters: !countersLater)
         if !removed.isEmpty {
@@ -579,7 +576,7 @@ package final class PostgresQueueStore: QueueStore {
                         throw .failure("internal error: settings changed by a transaction that did not lock them")
                     }
                     var written = Written()
-                    if snapshot.changed { written = try write(loaded, snapshot.document, metaLocked: locksSettings, sendLater: true) }
+                    if snapshot.changed { written = try write(loaded, snapshot.document, metaLocked: locksSettings) }
                     if written.mayUnsettle || !recovered.isEmpty { try settleDependencies(meta) }
                     return result
                 }

@@ -129,8 +129,7 @@ final class PostgresWorkerSession: WorkerSession {
             // that an exchange takes three round trips.
             var written = PostgresQueueStore.Written()
             if snapshot.changed {
-                written = try store.write(loaded, snapshot.document, metaLocked: false, worker: key, countersLater: true, announceLater: true,
-                                          sendLater: true)
+                written = try store.write(loaded, snapshot.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
             }
             var counted = snapshot.document.counters.since(meta.counters)
             var counts = written.counts
@@ -148,8 +147,7 @@ final class PostgresWorkerSession: WorkerSession {
             if limit > 0, !meta.paused {
                 try claim(limit, into: &view, loaded: &claiming, out: &out)
                 if view.changed {
-                    let claims = try store.write(claiming, view.document, metaLocked: false, worker: key, countersLater: true, announceLater: true,
-                                                 sendLater: true)
+                    let claims = try store.write(claiming, view.document, metaLocked: false, worker: key, countersLater: true, announceLater: true)
                     counts.merge(claims.counts)
                     if let more = claims.announcement {
                         if announcement == nil { announcement = more } else { announcement?.merge(more) }
